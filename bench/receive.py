@@ -1,0 +1,227 @@
+"""Receive throughput of dicomnode versus Orthanc and DCMTK storescp (not run in CI).
+
+Sends the same synthetic CT series (default 320 slices of 512x512, 16-bit) to each
+receiver on loopback with DCMTK ``storescu`` (``TCP_NODELAY=1``): once with one sender,
+once with four concurrent senders each sending a quarter of the series. Prints
+instances/s and MB/s per receiver and the node's ratios to Orthanc and storescp.
+
+Usage::
+
+    python bench/receive.py [--slices 320] [--workers 4] [--work DIR]
+
+The node runs as ``dicomnode serve`` with its durable receive (fsync per instance and its
+folder); Orthanc and storescp run with their defaults (no fsync).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration" / "node"))
+from ct_series import write_ct_series
+
+STORESCU = "/usr/bin/storescu"
+STORESCP = "/usr/bin/storescp"
+ORTHANC = "/usr/sbin/Orthanc"
+DICOMNODE = str(Path(sys.executable).parent / "dicomnode")
+ENV = dict(os.environ, TCP_NODELAY="1")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not start")
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextmanager
+def _node(work: Path, workers: int) -> Iterator[int]:
+    port = _free_port()
+    config = {
+        "scp": {"port": port, "workers": workers, "accept_any": True},
+        "spool": {"path": str(work / "node" / "spool")},
+        "audit": {"url": f"sqlite:///{work / 'node' / 'audit.sqlite3'}"},
+        "completion": {"series_quiet_s": 3600},
+        "log_level": "WARNING",
+    }
+    (work / "node").mkdir(parents=True)
+    (work / "node" / "config.yaml").write_text(yaml.safe_dump(config))
+    log = (work / "node" / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [DICOMNODE, "serve", "--config", str(work / "node" / "config.yaml")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait(lambda: _listening(port), 120, "dicomnode")
+        time.sleep(2)  # let every worker process bind
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=120)
+
+
+@contextmanager
+def _orthanc(work: Path) -> Iterator[int]:
+    port, http_port = _free_port(), _free_port()
+    folder = work / "orthanc"
+    folder.mkdir(parents=True)
+    config = {
+        "Name": "bench",
+        "DicomAet": "ORTHANC",
+        "DicomPort": port,
+        "HttpPort": http_port,
+        "StorageDirectory": str(folder / "storage"),
+        "IndexDirectory": str(folder / "index"),
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "DicomCheckCalledAet": False,
+        "SaveJobs": False,
+        "Plugins": [],
+    }
+    (folder / "cfg.json").write_text(json.dumps(config))
+    process = subprocess.Popen(
+        [ORTHANC, str(folder / "cfg.json")],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def ready() -> bool:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{http_port}/system", timeout=2)
+            return True
+        except OSError:
+            return False
+
+    try:
+        _wait(ready, 120, "Orthanc")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+@contextmanager
+def _storescp(work: Path) -> Iterator[int]:
+    port = _free_port()
+    out = work / "storescp"
+    out.mkdir(parents=True)
+    process = subprocess.Popen(
+        [STORESCP, "--fork", "-od", str(out), str(port)],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait(lambda: _listening(port), 60, "storescp")
+        yield port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def _send(port: int, aec: str, folders: list[Path]) -> float:
+    """Send each folder with its own storescu at once; returns the wall time in seconds."""
+    failures: list[str] = []
+
+    def one(folder: Path) -> None:
+        done = subprocess.run(
+            [STORESCU, "-aet", "BENCH", "-aec", aec, "-nh", "+sd", "127.0.0.1", str(port), folder],
+            env=ENV,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            failures.append(done.stderr[-500:])
+
+    threads = [threading.Thread(target=one, args=(folder,)) for folder in folders]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if failures:
+        raise RuntimeError(f"storescu failed: {failures[0]}")
+    return elapsed
+
+
+def main() -> None:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--slices", type=int, default=320, help="slices in the series")
+    parser.add_argument("--workers", type=int, default=4, help="node receiving processes")
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="dicomnode-bench-"))
+    series = work / "series"
+    paths = write_ct_series(series, args.slices, size=512, seed=11)
+    quarters = [work / f"quarter{i}" for i in range(4)]
+    for index, path in enumerate(paths):
+        target = quarters[index % 4]
+        target.mkdir(exist_ok=True)
+        os.link(path, target / path.name)
+    megabytes = sum(p.stat().st_size for p in paths) / 1e6
+    receivers = {
+        "dicomnode": (lambda w: _node(w, args.workers), "DICOMNODE"),
+        "orthanc": (_orthanc, "ORTHANC"),
+        "storescp": (_storescp, "ANY"),
+    }
+    results: dict[str, dict[int, float]] = {}
+    for name, (start, aec) in receivers.items():
+        results[name] = {}
+        for senders, folders in ((1, [series]), (4, quarters)):
+            scratch = work / f"{name}-{senders}"
+            with start(scratch) as port:
+                results[name][senders] = _send(port, aec, folders)
+            shutil.rmtree(scratch, ignore_errors=True)
+    print(f"series: {len(paths)} instances, {megabytes:.1f} MB; node workers: {args.workers}")
+    print(f"{'receiver':<10} {'senders':>7} {'inst/s':>8} {'MB/s':>8}")
+    for name, timings in results.items():
+        for senders, seconds in timings.items():
+            rate = len(paths) / seconds
+            print(f"{name:<10} {senders:>7} {rate:>8.1f} {megabytes / seconds:>8.1f}")
+    for senders in (1, 4):
+        node = results["dicomnode"][senders]
+        print(
+            f"{senders} sender(s): node/orthanc = {results['orthanc'][senders] / node:.2f}, "
+            f"node/storescp = {results['storescp'][senders] / node:.2f}"
+        )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

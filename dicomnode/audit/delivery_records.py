@@ -1,0 +1,254 @@
+"""Audit records of a job's outputs and of their delivery (the outbox's persistent state)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from dicomnode.audit import models as m
+from dicomnode.audit.convert import delivery_row
+from dicomnode.audit.errors import DeliveryStateError, JobStateError
+from dicomnode.audit.job_records import load_job
+from dicomnode.audit.rows import DeliveryRow, DeliveryState, JobState, OutputKind
+from dicomnode.audit.store import Store, job_target
+
+DELIVERED_STATUSES = ("success", "warning")
+"""``DeliveryStatus`` values that mean the destination stored the instance."""
+SEND_STATUSES = ("success", "warning", "transient", "permanent")
+"""Every ``DeliveryStatus`` value."""
+
+
+class DeliveryRecords(Store):
+    """Outputs and outbox entries."""
+
+    def record_output(
+        self,
+        job_id: int,
+        *,
+        path: str,
+        sop_instance_uid: str,
+        sop_class_uid: str,
+        kind: str | OutputKind,
+    ) -> int:
+        """Record an output of the job's running attempt; returns its id.
+
+        Idempotent per (job, SOP Instance UID): recording it again (e.g. an attempt that
+        re-creates an object with a deterministic UID) moves the row to the current attempt.
+
+        Raises
+        ------
+        JobStateError
+            The job is not running.
+        """
+        output_kind = OutputKind(kind)
+        with self._uow.write() as session:
+            job = load_job(session, job_id, lock=True)
+            if job.state != JobState.RUNNING.value:
+                raise JobStateError(f"job {job_id} is {job.state}, not running")
+            output = session.scalar(
+                select(m.Output).where(
+                    m.Output.job_id == job_id, m.Output.sop_instance_uid == sop_instance_uid
+                )
+            )
+            if output is None:
+                output = m.Output(job_id=job_id, sop_instance_uid=sop_instance_uid)
+                session.add(output)
+            output.version = job.attempts
+            output.path = path
+            output.sop_class_uid = sop_class_uid
+            output.kind = output_kind.value
+            output.created_at = self._now()
+            session.flush()
+            return output.id
+
+    def plan_deliveries(self, job_id: int, *, destinations: Sequence[str]) -> int:
+        """Put every output of the job's succeeding attempt in the outbox for each
+        destination (idempotent), and mark the job's deliveries planned.
+
+        Returns
+        -------
+        int
+            The number of new outbox entries.
+
+        Raises
+        ------
+        JobStateError
+            The job has not succeeded.
+        """
+        now = self._now()
+        with self._uow.write() as session:
+            job = load_job(session, job_id, lock=True)
+            if job.state != JobState.SUCCEEDED.value:
+                raise JobStateError(f"job {job_id} is {job.state}, not succeeded")
+            outputs = session.scalars(
+                select(m.Output.id).where(
+                    m.Output.job_id == job_id, m.Output.version == job.output_version
+                )
+            ).all()
+            existing = {
+                (output_id, destination)
+                for output_id, destination in session.execute(
+                    select(m.Delivery.output_id, m.Delivery.destination).where(
+                        m.Delivery.output_id.in_(outputs)
+                    )
+                )
+            }
+            new = [
+                m.Delivery(
+                    output_id=output_id,
+                    destination=destination,
+                    state=DeliveryState.PENDING.value,
+                    attempts=0,
+                    attempts_before_rearm=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for output_id in outputs
+                for destination in destinations
+                if (output_id, destination) not in existing
+            ]
+            session.add_all(new)
+            job.deliveries_planned_at = now
+            return len(new)
+
+    def jobs_awaiting_delivery_plan(self, *, limit: int = 100) -> list[int]:
+        """Succeeded jobs whose deliveries were not planned yet (e.g. after a crash)."""
+        with self._uow.read() as session:
+            return list(
+                session.scalars(
+                    select(m.Job.id)
+                    .where(
+                        m.Job.state == JobState.SUCCEEDED.value,
+                        m.Job.deliveries_planned_at.is_(None),
+                    )
+                    .order_by(m.Job.id)
+                    .limit(limit)
+                )
+            )
+
+    def pending_deliveries(
+        self,
+        *,
+        destinations: Sequence[str] | None = None,
+        due_before: datetime | None = None,
+        limit: int = 100,
+    ) -> list[DeliveryRow]:
+        """Outbox entries due for a send: ``pending`` with ``next_attempt_at`` at or before
+        ``due_before`` (default: now), oldest due first; only for ``destinations`` if given
+        (entries of a destination no longer configured wait, untouched)."""
+        due = due_before or self._now()
+        statement = (
+            select(m.Delivery, m.Output)
+            .join(m.Output, m.Output.id == m.Delivery.output_id)
+            .where(
+                m.Delivery.state == DeliveryState.PENDING.value,
+                m.Delivery.next_attempt_at <= due,
+            )
+        )
+        if destinations is not None:
+            statement = statement.where(m.Delivery.destination.in_(list(destinations)))
+        with self._uow.read() as session:
+            found = session.execute(
+                statement.order_by(m.Delivery.next_attempt_at, m.Delivery.id).limit(limit)
+            ).all()
+            return [delivery_row(delivery, output) for delivery, output in found]
+
+    def record_delivery(
+        self,
+        delivery_id: int,
+        *,
+        status: str,
+        dimse_status: int | None,
+        detail: str,
+        next_attempt_at: datetime | None,
+    ) -> DeliveryRow:
+        """Record one send and move the outbox entry on.
+
+        Parameters
+        ----------
+        delivery_id : int
+            The outbox entry.
+        status : str
+            A :class:`~dicomnode.delivery.base.DeliveryStatus` value.
+        dimse_status : int or None
+            DIMSE (or HTTP) status the destination answered with.
+        detail : str
+            Explanation (no PHI).
+        next_attempt_at : datetime or None
+            For an undelivered instance: when to try again; ``None`` dead-letters it.
+            Ignored for delivered statuses.
+
+        Raises
+        ------
+        DeliveryStateError
+            No such entry, or it is not pending.
+        """
+        if status not in SEND_STATUSES:
+            raise ValueError(f"unknown delivery status {status!r}")
+        now = self._now()
+        with self._uow.write() as session:
+            delivery = session.scalar(
+                select(m.Delivery).where(m.Delivery.id == delivery_id).with_for_update()
+            )
+            if delivery is None or delivery.state != DeliveryState.PENDING.value:
+                state = "missing" if delivery is None else delivery.state
+                raise DeliveryStateError(f"delivery {delivery_id} is {state}, not pending")
+            delivery.attempts += 1
+            session.add(
+                m.DeliveryAttempt(
+                    delivery_id=delivery_id,
+                    attempt=delivery.attempts,
+                    status=status,
+                    dimse_status=dimse_status,
+                    detail=detail,
+                    occurred_at=now,
+                )
+            )
+            if status in DELIVERED_STATUSES:
+                delivery.state = DeliveryState.DELIVERED.value
+                delivery.next_attempt_at = None
+            elif next_attempt_at is None:
+                delivery.state = DeliveryState.DEAD_LETTERED.value
+                delivery.next_attempt_at = None
+            else:
+                delivery.next_attempt_at = next_attempt_at
+            delivery.last_status = status
+            delivery.last_detail = detail
+            delivery.updated_at = now
+            output = session.get_one(m.Output, delivery.output_id)
+            return delivery_row(delivery, output)
+
+    def rearm_deliveries(self, job_id: int, *, by_user: str) -> int:
+        """Make the job's dead-lettered deliveries pending again, due now, with a fresh
+        retry budget; records the administrator's action. Returns how many."""
+        now = self._now()
+        with self._uow.write() as session:
+            load_job(session, job_id)
+            outputs = select(m.Output.id).where(m.Output.job_id == job_id)
+            result = session.execute(
+                update(m.Delivery)
+                .where(
+                    m.Delivery.output_id.in_(outputs),
+                    m.Delivery.state == DeliveryState.DEAD_LETTERED.value,
+                )
+                .values(
+                    state=DeliveryState.PENDING.value,
+                    attempts_before_rearm=m.Delivery.attempts,
+                    next_attempt_at=now,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            count = int(getattr(result, "rowcount", 0))
+            if count:
+                self._add_admin_action(
+                    session,
+                    user=by_user,
+                    action="rearm_deliveries",
+                    target=job_target(job_id),
+                    detail=f"{count} deliveries",
+                )
+            return count

@@ -1,0 +1,76 @@
+"""State shared by the parts of :class:`~dicomnode.audit.log.AuditLog`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, Insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from dicomnode.audit import models as m
+from dicomnode.audit.engine import UnitsOfWork
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def job_target(job_id: int) -> str:
+    """How an administrator action names a job (``job:12``)."""
+    return f"job:{job_id}"
+
+
+class Store:
+    """Engine, units of work, clock and job policy of an audit log.
+
+    Parameters
+    ----------
+    engine : Engine
+        Built by :func:`dicomnode.audit.engine.create_audit_engine`.
+    max_job_attempts : int
+        Attempts a new (or administrator-requeued) job gets before it is dead-lettered.
+    clock : callable, optional
+        Returns the current time (timezone-aware UTC); injectable for tests.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_job_attempts: int = 3,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if max_job_attempts < 1:
+            raise ValueError("max_job_attempts must be at least 1")
+        self.engine = engine
+        self.max_job_attempts = max_job_attempts
+        self._uow = UnitsOfWork(engine)
+        self._clock = clock or utc_now
+
+    def _now(self) -> datetime:
+        return self._clock()
+
+    def _insert_ignoring_conflict(
+        self, session: Session, model: type[m.Base], **values: Any
+    ) -> None:
+        """``INSERT ... ON CONFLICT DO NOTHING`` (safe against a concurrent insert)."""
+        statement: Insert
+        if session.get_bind().dialect.name == "postgresql":
+            statement = postgresql.insert(model).values(**values).on_conflict_do_nothing()
+        else:
+            statement = sqlite.insert(model).values(**values).on_conflict_do_nothing()
+        session.execute(statement)
+
+    def _add_admin_action(
+        self, session: Session, *, user: str, action: str, target: str, detail: str = ""
+    ) -> int:
+        row = m.AdminAction(
+            user=user, action=action, target=target, detail=detail, occurred_at=self._now()
+        )
+        session.add(row)
+        session.flush()
+        return row.id

@@ -1,0 +1,172 @@
+"""``dicomnode plan``: re-plan FLR and SIRT of a processed study with planner inputs.
+
+Reads the newest version of ``RESULT_DIR/result.json`` (``result.json`` is version 1,
+``result.vN.json`` version N), recomputes the plan with the inputs given, writes the next
+version (the earlier files stay) and prints the plan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dicomnode.cli.app import app
+
+_VERSIONED = re.compile(r"^result\.v(\d+)\.json$")
+
+
+def result_versions(result_dir: Path) -> dict[int, Path]:
+    """Result files of a study by version number (``result.json`` is version 1)."""
+    found = {}
+    if (result_dir / "result.json").is_file():
+        found[1] = result_dir / "result.json"
+    for path in result_dir.iterdir():
+        match = _VERSIONED.match(path.name)
+        if match and path.is_file():
+            found[int(match.group(1))] = path
+    return found
+
+
+def write_new_version(result_dir: Path, doc: dict[str, Any]) -> Path:
+    """Write ``doc`` as the next free ``result.vN.json`` durably (temp file, fsync, rename)."""
+    version = max(result_versions(result_dir), default=1) + 1
+    target = result_dir / f"result.v{version}.json"
+    doc["result_version"] = version
+    tmp = target.with_suffix(".json.part")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=2, allow_nan=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    dir_fd = os.open(result_dir, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return target
+
+
+def _load_config(path: Path | None) -> Any:
+    from pipeline.quantify.config import QuantificationConfig
+
+    if path is None:
+        return QuantificationConfig()
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if "quantification" in data:
+        data = data["quantification"]
+    return QuantificationConfig(**data)
+
+
+def _custom(values: list[str]) -> dict[str, list[int]]:
+    out = {}
+    for value in values:
+        name, _, segs = value.partition(":")
+        try:
+            out[name.strip()] = [int(s) for s in segs.split(",") if s.strip()]
+        except ValueError as exc:
+            raise typer.BadParameter(f"{value!r}: expected NAME:7,8",
+                                     param_hint="--custom-resection") from exc
+    return out
+
+
+@app.command("plan")
+def plan_command(
+    result_dir: Annotated[Path, typer.Argument(
+        exists=True, file_okay=False, help="Folder of a processed study (with result.json).")],
+    lsf: Annotated[float | None, typer.Option(
+        "--lsf", help="Lung shunt fraction as a fraction (0.08 = 8 %).")] = None,
+    tn: Annotated[float | None, typer.Option("--tn", help="Tumour-to-normal ratio.")] = None,
+    territory: Annotated[str | None, typer.Option(
+        "--territory", help="whole, right, left or segments:2,3.")] = None,
+    microspheres: Annotated[str | None, typer.Option(
+        "--microspheres", help="resin or glass.")] = None,
+    target_dose_gy: Annotated[float | None, typer.Option(
+        "--target-dose-gy", help="Single-compartment mean dose to the territory, Gy.")] = None,
+    tumour_dose_gy: Annotated[float | None, typer.Option(
+        "--tumour-dose-gy", help="Partition model tumour dose goal, Gy.")] = None,
+    normal_limit_gy: Annotated[float | None, typer.Option(
+        "--normal-limit-gy", help="Partition model normal-liver dose cap, Gy.")] = None,
+    residual: Annotated[float | None, typer.Option(
+        "--residual", help="Residual fraction left in vial and lines (0.01 = 1 %).")] = None,
+    bilirubin: Annotated[float | None, typer.Option(
+        "--bilirubin", help="Total bilirubin, mg/dL.")] = None,
+    prior_lung_dose_gy: Annotated[float | None, typer.Option(
+        "--prior-lung-dose-gy", help="Lung dose of earlier sessions, Gy.")] = None,
+    pretreated: Annotated[bool | None, typer.Option(
+        "--pretreated/--not-pretreated", help="Extensive prior chemotherapy.")] = None,
+    liver_condition: Annotated[str | None, typer.Option(
+        "--liver-condition", help="normal, chemotherapy or cirrhosis.")] = None,
+    resection: Annotated[str | None, typer.Option(
+        "--resection", help="Planned resection (for hypertrophy), e.g. right_hepatectomy.")]
+        = None,
+    custom_resection: Annotated[list[str] | None, typer.Option(
+        "--custom-resection", help="NAME:SEGMENTS resected, e.g. posterior:6,7 (repeatable).")]
+        = None,
+    prior_sflr: Annotated[float | None, typer.Option(
+        "--prior-sflr", help="sFLR of the planned resection on the prior study, %.")] = None,
+    weeks: Annotated[float | None, typer.Option(
+        "--weeks", help="Weeks between the prior study and this one.")] = None,
+    height_m: Annotated[float | None, typer.Option("--height-m", help="Height, m.")] = None,
+    weight_kg: Annotated[float | None, typer.Option("--weight-kg", help="Weight, kg.")] = None,
+    config_path: Annotated[Path | None, typer.Option(
+        "--config", exists=True, dir_okay=False,
+        help="YAML with the quantification settings (or a root config with a "
+             "'quantification' section).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the new JSON document.")]
+        = False,
+) -> None:
+    """Recompute FLR and SIRT from RESULT_DIR's newest result with planner inputs.
+
+    Writes RESULT_DIR/result.vN.json (the next version; earlier versions stay) and prints the
+    plan. Planner inputs given here override those of the earlier version.
+    """
+    from pydantic import ValidationError
+
+    from pipeline.quantify.models import (
+        LiverCondition,
+        Microspheres,
+        PatientInfo,
+        PlannerInputs,
+    )
+    from pipeline.quantify.report import replan
+    from pipeline.quantify.summary import format_plan
+
+    versions = result_versions(result_dir)
+    if not versions:
+        raise typer.BadParameter("no result.json in the folder", param_hint="RESULT_DIR")
+    base = versions[max(versions)]
+    previous = json.loads(base.read_text(encoding="utf-8"))
+    if "volumes_ml" not in previous or "tumour_burden" not in previous:
+        raise typer.BadParameter(f"{base.name} has no quantification (rejected study?)",
+                                 param_hint="RESULT_DIR")
+    try:
+        device = None if microspheres is None else Microspheres(microspheres)
+        condition = None if liver_condition is None else LiverCondition(liver_condition)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    try:
+        planner = PlannerInputs(
+            lung_shunt_fraction=lsf, tumour_to_normal_ratio=tn, territory=territory,
+            microspheres=device, target_dose_gy=target_dose_gy,
+            tumour_target_dose_gy=tumour_dose_gy, normal_liver_dose_limit_gy=normal_limit_gy,
+            residual_fraction=residual, bilirubin_mg_dl=bilirubin,
+            prior_lung_dose_gy=prior_lung_dose_gy, pretreated=pretreated,
+            liver_condition=condition, planned_resection=resection,
+            custom_resections=_custom(custom_resection or []),
+            prior_sflr_percent=prior_sflr, weeks_since_prior=weeks)
+        patient = PatientInfo(height_m=height_m, weight_kg=weight_kg)
+        config = _load_config(config_path)
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    doc = replan(previous, planner, config, patient)
+    doc["supersedes"] = base.name
+    target = write_new_version(result_dir, doc)
+    typer.echo(json.dumps(doc, indent=2) if as_json else format_plan(doc))
+    typer.echo(f"written: {target}", err=True)

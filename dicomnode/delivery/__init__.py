@@ -1,0 +1,1 @@
+"""Sending result instances to destinations (C-STORE, STOW-RS, a folder)."""

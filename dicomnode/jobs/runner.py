@@ -1,0 +1,57 @@
+"""The port every job runner implements, and the factory that picks one by configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from dicomnode.audit.log import AuditLog
+from dicomnode.audit.rows import JobState
+from dicomnode.jobs.config import JobsConfig
+
+JobFinished = Callable[[int, JobState], None]
+"""Called with (job id, state stored) after each attempt ends (e.g. to wake the outbox)."""
+
+
+class JobRunner(Protocol):
+    """Runs queued jobs from the audit database until stopped.
+
+    The job table in the audit database is the queue: a runner claims jobs with
+    :meth:`AuditLog.claim_next_job`, so several runners (machines) can share one PostgreSQL
+    database.
+    """
+
+    def start(self) -> None:
+        """Recover this node's interrupted jobs and start running queued ones."""
+        ...
+
+    def stop(self) -> None:
+        """Stop claiming jobs, let running ones finish for a grace period, then stop."""
+        ...
+
+    def notify(self) -> None:
+        """A job was queued: look for work now instead of at the next poll."""
+        ...
+
+
+def create_runner(
+    config: JobsConfig,
+    audit: AuditLog,
+    *,
+    node_name: str | None = None,
+    on_finished: JobFinished | None = None,
+) -> JobRunner:
+    """Build the runner that ``config.backend`` names.
+
+    Raises
+    ------
+    ValueError
+        The backend is not available in this version (``celery``).
+    """
+    if config.backend == "local":
+        from dicomnode.jobs.local import LocalJobRunner
+
+        return LocalJobRunner(config, audit, node_name=node_name, on_finished=on_finished)
+    raise ValueError(
+        f"jobs.backend {config.backend!r} is not available in this version; use 'local'"
+    )

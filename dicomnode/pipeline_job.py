@@ -1,0 +1,52 @@
+"""The job handler that runs the study pipeline inside a worker process.
+
+The runner names it by import path (``dicomnode.pipeline_job:run_job``) and calls it in a
+separate process. The service exports the path of its configuration file as
+``DICOMNODE_CONFIG_FILE`` (environment overrides are inherited as they are), so the worker
+sees exactly the configuration the service runs with.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dicomnode.config import load_config
+from dicomnode.jobs.handler import JobOutcome, JobSpec, OutcomeState
+from pipeline.run.study import StudyStatus, run_study
+from pipeline.segment.engine import SegmentationEngine
+
+CONFIG_FILE_ENV = "DICOMNODE_CONFIG_FILE"
+"""Environment variable naming the service's configuration file (unset: defaults)."""
+
+
+def run_job(spec: JobSpec) -> JobOutcome:
+    """Process one job attempt: run the pipeline on the job's instances.
+
+    Parameters
+    ----------
+    spec : JobSpec
+        The job's instances and its fresh work folder.
+
+    Returns
+    -------
+    JobOutcome
+        ``succeeded`` with the SEG/SR/PDF files to deliver, or ``rejected`` with the reason
+        (the rejection SR/PDF are delivered too, where configured). Exceptions propagate:
+        the runner records them as a failed attempt and retries.
+    """
+    config_file = os.environ.get(CONFIG_FILE_ENV)
+    config = load_config(Path(config_file) if config_file else None).pipeline
+    engine = SegmentationEngine(config.segmentation)
+    stages: list[dict[str, object]] = []
+
+    def record(stage: str, seconds: float, message: str) -> None:
+        stages.append({"stage": stage, "message": message, "duration_s": round(seconds, 3)})
+
+    study = run_study(spec.instance_paths, spec.work_dir, config, engine=engine,
+                      run_id=f"job-{spec.job_id}", on_stage=record)
+    result = dict(study.result)
+    result["stages"] = stages
+    state: OutcomeState = "succeeded" if study.status is StudyStatus.SUCCEEDED else "rejected"
+    return JobOutcome(state=state, reason=study.reason, output_paths=study.output_paths,
+                      result=result)

@@ -1,0 +1,251 @@
+"""pynetdicom event handlers of the Storage and Verification SCP.
+
+The C-STORE handler only validates, persists durably, reports and answers (principle
+"receive fast, work later"); it never raises: any exception becomes a failure status,
+is logged with its traceback and reported, and the association thread goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+import uuid
+import weakref
+
+from pynetdicom import evt
+from pynetdicom.association import Association
+from pynetdicom.events import Event
+
+from dicomnode.scp.access import AccessPolicy
+from dicomnode.scp.events import (
+    AssociationAccepted,
+    AssociationEnded,
+    AssociationInfo,
+    AssociationRefused,
+    InstanceRefused,
+    InstanceStored,
+    ReceiveEvent,
+    ReceiveSink,
+)
+from dicomnode.scp.header import HeaderError, read_header
+from dicomnode.scp.spool import SpoolError, SpoolWriter
+from dicomnode.scp.status import StoreStatus
+from dicomnode.scp.uids import MAX_UID_LENGTH, uid_problem
+
+LOGGER = logging.getLogger(__name__)
+
+_REJECTED_PERMANENT = 0x01
+_SOURCE_SERVICE_USER = 0x01
+
+
+class _StoreRefusalError(Exception):
+    """A C-STORE request that is answered with a failure status and a reason."""
+
+    def __init__(self, status: StoreStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _clip(value: object) -> str:
+    """A wire value as a short string for the record (never a path)."""
+    return str(value if value is not None else "")[:MAX_UID_LENGTH]
+
+
+class StorageScpHandlers:
+    """Handlers for one pynetdicom AE: access control, C-ECHO, C-STORE and bookkeeping.
+
+    Parameters
+    ----------
+    policy : AccessPolicy
+        Decides which association requests are accepted.
+    spool : SpoolWriter
+        Writes received instances durably.
+    sink : ReceiveSink
+        Receives a record of every association and instance outcome.
+    """
+
+    def __init__(self, policy: AccessPolicy, spool: SpoolWriter, sink: ReceiveSink) -> None:
+        self._policy = policy
+        self._spool = spool
+        self._sink = sink
+        self._associations: weakref.WeakKeyDictionary[Association, AssociationInfo] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def handlers(self) -> list[evt.EventHandlerType]:
+        """The ``(event, handler)`` pairs to bind to the server."""
+        return [
+            (evt.EVT_CONN_OPEN, self.on_connection_open),
+            (evt.EVT_REQUESTED, self.on_association_requested),
+            (evt.EVT_ACCEPTED, self.on_association_accepted),
+            (evt.EVT_RELEASED, self.on_association_ended),
+            (evt.EVT_ABORTED, self.on_association_ended),
+            (evt.EVT_C_ECHO, self.on_c_echo),
+            (evt.EVT_C_STORE, self.on_c_store),
+        ]
+
+    # Connection and association -------------------------------------------------------
+
+    @staticmethod
+    def on_connection_open(event: Event) -> None:
+        """Set TCP_NODELAY on the accepted socket (small responses must not wait ~40 ms)."""
+        try:
+            raw = event.assoc.dul.socket.socket  # type: ignore[union-attr]
+            if raw is not None:
+                raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (AttributeError, OSError):
+            LOGGER.warning("could not set TCP_NODELAY on an accepted socket", exc_info=True)
+
+    def _info(self, assoc: Association) -> AssociationInfo:
+        with self._lock:
+            info = self._associations.get(assoc)
+            if info is None:
+                primitive = assoc.requestor.primitive
+                info = AssociationInfo(
+                    key=uuid.uuid4().hex,
+                    calling_aet=_clip(primitive.calling_ae_title if primitive else "").strip(),
+                    called_aet=_clip(primitive.called_ae_title if primitive else "").strip(),
+                    address=str(assoc.requestor.address),
+                    port=int(assoc.requestor.port or 0),
+                )
+                self._associations[assoc] = info
+            return info
+
+    def on_association_requested(self, event: Event) -> None:
+        """Apply access control; reject with a permanent A-ASSOCIATE-RJ and report it."""
+        try:
+            info = self._info(event.assoc)
+            rejection = self._policy.check(info.called_aet, info.calling_aet, info.address)
+        except Exception:  # never let a handler exception kill the association thread
+            LOGGER.exception("access check failed; rejecting the association")
+            self._reject(event.assoc, 0x01)
+            return
+        if rejection is None:
+            return
+        LOGGER.warning("association rejected: %s", rejection.reason)
+        self._publish(AssociationRefused(info, rejection.reason, time.time()))
+        self._reject(event.assoc, int(rejection.diagnostic))
+
+    @staticmethod
+    def _reject(assoc: Association, diagnostic: int) -> None:
+        """Send a permanent A-ASSOCIATE-RJ and wait until it has left (as pynetdicom does)."""
+        assoc.acse.send_reject(_REJECTED_PERMANENT, _SOURCE_SERVICE_USER, diagnostic)
+        evt.trigger(assoc, evt.EVT_REJECTED, {})
+        assoc.kill()
+
+    def on_association_accepted(self, event: Event) -> None:
+        """Report an accepted association."""
+        self._publish(AssociationAccepted(self._info(event.assoc), time.time()))
+
+    def on_association_ended(self, event: Event) -> None:
+        """Report a released or aborted association."""
+        self._publish(
+            AssociationEnded(self._info(event.assoc), event.event is evt.EVT_ABORTED, time.time())
+        )
+
+    # DIMSE services ---------------------------------------------------------------
+
+    @staticmethod
+    def on_c_echo(event: Event) -> int:
+        """Answer a C-ECHO (Verification) with success."""
+        return int(StoreStatus.SUCCESS)
+
+    def on_c_store(self, event: Event) -> int:
+        """Validate, store durably, report, and answer a C-STORE request.
+
+        Returns
+        -------
+        int
+            0x0000 only once the file is durable; 0xA700 on disk trouble; 0xC210-0xC212
+            for unreadable data or invalid UIDs; 0x0110 for an unexpected error.
+        """
+        request = event.request
+        sop_class = _clip(getattr(request, "AffectedSOPClassUID", ""))
+        sop_instance = _clip(getattr(request, "AffectedSOPInstanceUID", ""))
+        try:
+            info = self._info(event.assoc)
+            stored = self._store(event, info)
+        except _StoreRefusalError as refusal:
+            return self._refuse(event, sop_class, sop_instance, refusal.status, refusal.reason)
+        except Exception as exc:
+            LOGGER.exception("unexpected error while storing an instance")
+            return self._refuse(
+                event,
+                sop_class,
+                sop_instance,
+                StoreStatus.PROCESSING_FAILURE,
+                f"internal error: {type(exc).__name__}",
+            )
+        self._publish(stored)
+        return int(StoreStatus.SUCCESS)
+
+    def _store(self, event: Event, info: AssociationInfo) -> InstanceStored:
+        request = event.request
+        sop_class = str(getattr(request, "AffectedSOPClassUID", "") or "")
+        sop_instance = str(getattr(request, "AffectedSOPInstanceUID", "") or "")
+        for name, value in (("SOP Class", sop_class), ("SOP Instance", sop_instance)):
+            problem = uid_problem(value)
+            if problem is not None:
+                raise _StoreRefusalError(StoreStatus.INVALID_UID, f"Affected {name} UID: {problem}")
+        data = event.encoded_dataset(include_meta=True)
+        try:
+            header = read_header(data)
+        except HeaderError as exc:
+            raise _StoreRefusalError(StoreStatus.CANNOT_UNDERSTAND, str(exc)) from exc
+        if not header.sop_instance_uid or not header.sop_class_uid:
+            raise _StoreRefusalError(
+                StoreStatus.CANNOT_UNDERSTAND, "data set has no SOP Class or SOP Instance UID"
+            )
+        study, series = header.study_instance_uid, header.series_instance_uid
+        for name, value in (("Study Instance", study), ("Series Instance", series)):
+            problem = uid_problem(value)
+            if problem is not None:
+                raise _StoreRefusalError(StoreStatus.INVALID_UID, f"{name} UID: {problem}")
+        if header.sop_instance_uid != sop_instance or header.sop_class_uid != sop_class:
+            raise _StoreRefusalError(
+                StoreStatus.UID_MISMATCH,
+                "SOP Instance/Class UID of the data set differs from the C-STORE request",
+            )
+        try:
+            spooled = self._spool.write(study, series, sop_instance, data)
+        except SpoolError as exc:
+            LOGGER.error("spool write failed: %s", exc)
+            raise _StoreRefusalError(StoreStatus.OUT_OF_RESOURCES, str(exc)) from exc
+        return InstanceStored(
+            association=info,
+            sop_class_uid=sop_class,
+            sop_instance_uid=sop_instance,
+            study_instance_uid=study,
+            series_instance_uid=series,
+            transfer_syntax_uid=str(event.context.transfer_syntax),
+            path=str(spooled.path),
+            size_bytes=spooled.size_bytes,
+            replaced=spooled.replaced,
+            header=header.fields,
+            at=time.time(),
+        )
+
+    def _refuse(
+        self, event: Event, sop_class: str, sop_instance: str, status: StoreStatus, reason: str
+    ) -> int:
+        LOGGER.warning("C-STORE refused with 0x%04X: %s", int(status), reason)
+        try:
+            info = self._info(event.assoc)
+        except Exception:
+            LOGGER.exception("could not describe the association of a refused instance")
+        else:
+            self._publish(
+                InstanceRefused(info, sop_class, sop_instance, int(status), reason, time.time())
+            )
+        return int(status)
+
+    def _publish(self, event: ReceiveEvent) -> None:
+        """Hand a record to the sink; a failing sink is logged, never raised."""
+        try:
+            self._sink.publish(event)
+        except Exception:
+            LOGGER.exception("could not publish a receive event; the spool scan recovers it")

@@ -1,0 +1,98 @@
+"""Start-up reconciliation of the spool (the truth) with the audit database.
+
+After a crash at any moment: ``.part`` files are removed (never acknowledged), complete
+files without a database row are recorded, rows whose file is gone are flagged as service
+events, and every spooled series is listed so that its quiet timer restarts once the SCP
+listens again (time spent down is not quiet: senders could not reach us). Creating a job
+is idempotent in the audit log, so a series whose job already exists gets no second one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from dicomnode.audit.log import AuditLog
+from dicomnode.scp.header import HeaderError, read_header
+from dicomnode.scp.spool import SpoolWriter
+
+LOGGER = logging.getLogger(__name__)
+
+RECOVERED_REASON = "recovered from the spool at start-up"
+"""Reason recorded with instances found on disk but not in the database."""
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    """What reconciliation did (counts of files)."""
+
+    partial_removed: int
+    recorded: int
+    unreadable: int
+    missing: int
+    series: tuple[tuple[str, str], ...]
+    """``(study_uid, series_uid)`` of every spooled series, for the quiet timers."""
+
+
+def reconcile_spool(spool: SpoolWriter, audit: AuditLog) -> ReconcileReport:
+    """Bring the database in line with the spool; list the series whose timers restart.
+
+    Parameters
+    ----------
+    spool : SpoolWriter
+        The spool (its root should be an absolute path, as stored in the database).
+    audit : AuditLog
+        The audit database.
+
+    Returns
+    -------
+    ReconcileReport
+        Counts of removed, recorded, unreadable and missing files, and the series to hand
+        to :meth:`~dicomnode.completion.CompletionTracker.restore` once the SCP listens.
+    """
+    partial_removed = spool.remove_partial_files()
+    known = audit.known_instance_paths()
+    series: set[tuple[str, str]] = set()
+    recorded = unreadable = 0
+    for entry in spool.scan():
+        path = str(entry.path)
+        series.add((entry.study_instance_uid, entry.series_instance_uid))
+        if path in known:
+            known.discard(path)
+            continue
+        try:
+            header = read_header(entry.path)
+        except HeaderError as exc:
+            LOGGER.error("unreadable file in the spool: %s (%s)", path, exc)
+            unreadable += 1
+            continue
+        audit.record_instance(
+            association_id=None,
+            sop_instance_uid=entry.sop_instance_uid,
+            sop_class_uid=header.sop_class_uid,
+            transfer_syntax_uid=header.transfer_syntax_uid,
+            study_instance_uid=entry.study_instance_uid,
+            series_instance_uid=entry.series_instance_uid,
+            path=path,
+            size_bytes=entry.path.stat().st_size,
+            status="stored",
+            reason=RECOVERED_REASON,
+            header=header.fields,
+        )
+        recorded += 1
+    for path in sorted(known):
+        LOGGER.error("instance recorded in the database is missing from the spool: %s", path)
+        audit.record_service_event("spool_file_missing", path)
+    report = ReconcileReport(
+        partial_removed, recorded, unreadable, len(known), tuple(sorted(series))
+    )
+    LOGGER.info(
+        "spool reconciled: %d partial files removed, %d files recorded, %d unreadable, "
+        "%d missing, %d series",
+        partial_removed,
+        recorded,
+        unreadable,
+        len(known),
+        len(series),
+    )
+    return report

@@ -1,0 +1,286 @@
+"""The listening side: a pynetdicom AE per process, several processes sharing the port.
+
+pynetdicom handles each association in a Python thread, so one process is bound by the
+interpreter lock. :class:`ScpProcessPool` starts ``workers`` processes that each bind the
+same port with ``SO_REUSEPORT``; the kernel spreads incoming connections over them, so
+concurrent senders use several CPU cores. Every process publishes its records to one
+queue read by the service process (the only one that writes the audit database).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.context import SpawnProcess
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as MpEvent
+from pathlib import Path
+from types import FrameType
+
+from pynetdicom import (
+    AE,
+    ALL_TRANSFER_SYNTAXES,
+    AllStoragePresentationContexts,
+    VerificationPresentationContexts,
+)
+from pynetdicom.transport import ThreadedAssociationServer
+
+from dicomnode.scp.access import AccessPolicy
+from dicomnode.scp.config import ScpConfig
+from dicomnode.scp.events import ReceiveEvent, ReceiveSink
+from dicomnode.scp.handlers import StorageScpHandlers
+from dicomnode.scp.spool import SpoolWriter
+from dicomnode.scp.tls import server_ssl_context
+
+LOGGER = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_S = 5.0
+"""How long active associations may finish after a stop request, in seconds."""
+
+
+class ReusePortAssociationServer(ThreadedAssociationServer):
+    """pynetdicom's threaded server, binding with ``SO_REUSEPORT`` so processes share it."""
+
+    def server_bind(self) -> None:
+        """Set ``SO_REUSEPORT`` and bind (pynetdicom sets ``SO_REUSEADDR`` and timeouts)."""
+        if self.socket is not None:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+
+
+def build_ae(config: ScpConfig, associations: int) -> AE:
+    """Build the AE: every storage SOP class and Verification, all transfer syntaxes.
+
+    Parameters
+    ----------
+    config : ScpConfig
+        AE title, timeouts and PDU size.
+    associations : int
+        Most concurrent associations this AE accepts.
+
+    Returns
+    -------
+    pynetdicom.AE
+        The configured application entity; called-AE checks are done by our
+        access policy (so rejections are recorded), not by pynetdicom.
+    """
+    ae = AE(ae_title=config.ae_title)
+    for context in (*VerificationPresentationContexts, *AllStoragePresentationContexts):
+        ae.add_supported_context(str(context.abstract_syntax), ALL_TRANSFER_SYNTAXES)
+    ae.maximum_associations = associations
+    ae.acse_timeout = config.acse_timeout_s
+    ae.dimse_timeout = config.dimse_timeout_s
+    ae.network_timeout = config.network_timeout_s
+    ae.maximum_pdu_size = config.maximum_pdu_size
+    ae.require_called_aet = False
+    ae.require_calling_aet = []
+    return ae
+
+
+@dataclass
+class RunningScp:
+    """One listening AE in this process (see :func:`start_scp`)."""
+
+    ae: AE
+    server: ThreadedAssociationServer
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        """The TCP port actually bound."""
+        return int(self.server.server_address[1])
+
+    def stop(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        """Stop accepting, let active associations finish for ``grace_s`` s, then abort."""
+        self.server.shutdown()
+        deadline = time.monotonic() + grace_s
+        while self.ae.active_associations and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.ae.shutdown()
+        self.thread.join(timeout=grace_s)
+
+
+def start_scp(
+    config: ScpConfig, spool: SpoolWriter, sink: ReceiveSink, *, reuse_port: bool
+) -> RunningScp:
+    """Bind and serve the SCP in a background thread of this process.
+
+    Parameters
+    ----------
+    config : ScpConfig
+        Address, identity, limits, access control and TLS.
+    spool : SpoolWriter
+        Where instances are written.
+    sink : ReceiveSink
+        Receives the records of associations and instances.
+    reuse_port : bool
+        Bind with ``SO_REUSEPORT`` (for several processes sharing the port).
+
+    Returns
+    -------
+    RunningScp
+        The running server; call :meth:`RunningScp.stop` to end it.
+    """
+    associations = config.associations_per_worker if reuse_port else config.max_associations
+    ae = build_ae(config, associations)
+    handlers = StorageScpHandlers(AccessPolicy(config), spool, sink)
+    server_class = ReusePortAssociationServer if reuse_port else ThreadedAssociationServer
+    server = ae.make_server(
+        (config.host, config.port),
+        ae_title=config.ae_title,
+        ssl_context=server_ssl_context(config.tls),
+        evt_handlers=handlers.handlers(),
+        server_class=server_class,
+    )
+    ae._servers.append(server)  # as AE.start_server does, so AE.shutdown() reaches it
+    thread = threading.Thread(target=server.serve_forever, name="scp-server", daemon=True)
+    thread.start()
+    return RunningScp(ae=ae, server=server, thread=thread)
+
+
+class QueueSink:
+    """A :class:`ReceiveSink` that forwards records to a multiprocessing queue."""
+
+    def __init__(self, queue: Queue[ReceiveEvent]) -> None:
+        self._queue = queue
+
+    def publish(self, event: ReceiveEvent) -> None:
+        """Put the record on the queue (does not block: the queue is unbounded)."""
+        self._queue.put(event)
+
+
+def _worker_main(
+    config: ScpConfig,
+    spool_root: Path,
+    queue: Queue[ReceiveEvent],
+    ready: MpEvent,
+    log_level: int,
+) -> None:
+    """Body of one receiving process: serve until SIGTERM arrives or the service process
+    is gone (killed), then stop gracefully."""
+    logging.basicConfig(
+        level=log_level, format="%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s"
+    )
+
+    terminated: list[int] = []
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        # Only a plain flag: touching the shared Event from a handler can deadlock on its
+        # lock while this very thread waits on it.
+        terminated.append(signum)
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service process decides
+    running = start_scp(config, SpoolWriter(spool_root), QueueSink(queue), reuse_port=True)
+    ready.set()
+    parent = os.getppid()
+    while not terminated and os.getppid() == parent:  # also stop if the service died
+        time.sleep(0.2)
+    running.stop()
+    queue.close()
+    queue.join_thread()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail early when something already listens on the port (even with SO_REUSEPORT)."""
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # ignore TIME_WAIT left-overs
+    try:
+        probe.bind((host, port))
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    finally:
+        probe.close()
+
+
+class ScpProcessPool:
+    """``workers`` receiving processes sharing one port, reporting to one queue.
+
+    Parameters
+    ----------
+    config : ScpConfig
+        The SCP settings (``workers`` processes are started).
+    spool_root : Path
+        The spool folder.
+    log_level : int
+        Logging level of the worker processes.
+    """
+
+    def __init__(self, config: ScpConfig, spool_root: Path, log_level: int = logging.INFO):
+        self._config = config
+        self._spool_root = spool_root
+        self._log_level = log_level
+        self._context = multiprocessing.get_context("spawn")
+        self.queue: Queue[ReceiveEvent] = self._context.Queue()
+        self._processes: list[SpawnProcess] = []
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        """Start the processes and wait until each listens.
+
+        Raises
+        ------
+        OSError
+            If the port is taken.
+        RuntimeError
+            If a process dies or does not listen within ``timeout_s`` seconds.
+        """
+        _check_port_free(self._config.host, self._config.port)
+        readies = []
+        for index in range(self._config.workers):
+            ready = self._context.Event()
+            process = self._context.Process(
+                target=_worker_main,
+                args=(
+                    self._config,
+                    self._spool_root,
+                    self.queue,
+                    ready,
+                    self._log_level,
+                ),
+                name=f"scp-{index}",
+                daemon=True,
+            )
+            process.start()
+            self._processes.append(process)
+            readies.append(ready)
+        deadline = time.monotonic() + timeout_s
+        for process, ready in zip(self._processes, readies, strict=True):
+            while not ready.wait(0.1):
+                if not process.is_alive() or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"SCP process {process.name} failed to start")
+        LOGGER.info(
+            "SCP %s listening on %s:%d with %d processes",
+            self._config.ae_title,
+            self._config.host,
+            self._config.port,
+            self._config.workers,
+        )
+
+    def alive(self) -> bool:
+        """Whether every receiving process is still running."""
+        return bool(self._processes) and all(p.is_alive() for p in self._processes)
+
+    def stop(self, timeout_s: float = SHUTDOWN_GRACE_S + 5.0) -> None:
+        """Send SIGTERM (a graceful stop), wait ``timeout_s`` seconds, then kill the rest.
+
+        A signal rather than a shared event: a process killed while holding a shared lock
+        cannot block the service's stop.
+        """
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+        deadline = time.monotonic() + timeout_s
+        for process in self._processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                LOGGER.warning("SCP process %s did not stop; terminating it", process.name)
+                process.kill()
+                process.join(timeout=5.0)
+        self._processes.clear()

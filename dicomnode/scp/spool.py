@@ -1,0 +1,171 @@
+"""Durable storage of received instances in the spool folder.
+
+Layout: ``<root>/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm``. An
+instance is written to a ``.part`` file, flushed with ``fsync``, renamed over its final
+name and the folder is flushed too, so once :meth:`SpoolWriter.write` returns the file
+survives a crash or power loss. Callers validate the UIDs (:mod:`dicomnode.scp.uids`)
+before they reach this module; it checks them again because they become paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dicomnode.scp.uids import uid_problem
+
+PART_SUFFIX = ".part"
+"""Suffix of files still being written; left-overs are removed at start-up."""
+
+INSTANCE_SUFFIX = ".dcm"
+"""Suffix of complete instances."""
+
+
+class SpoolError(OSError):
+    """Writing an instance to the spool failed (disk full, I/O error, permissions)."""
+
+
+@dataclass(frozen=True)
+class SpooledFile:
+    """An instance that is durably on disk.
+
+    Parameters
+    ----------
+    path : Path
+        Its final path in the spool.
+    size_bytes : int
+        Its size in bytes.
+    replaced : bool
+        Whether it overwrote an earlier copy of the same instance (a duplicate).
+    """
+
+    path: Path
+    size_bytes: int
+    replaced: bool
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    """A complete instance found while scanning the spool (UIDs taken from its path)."""
+
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+    path: Path
+
+
+def _fsync_directory(path: Path) -> None:
+    """Flush a folder's entries (new names, renames) to disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SpoolWriter:
+    """Writes received instances durably into the spool folder.
+
+    Parameters
+    ----------
+    root : Path
+        The spool folder; created (durably) if missing.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path_for(self, study_uid: str, series_uid: str, sop_uid: str) -> Path:
+        """The final path of an instance.
+
+        Raises
+        ------
+        ValueError
+            If any UID is not a valid UID (it would be unsafe as a path component).
+        """
+        for uid in (study_uid, series_uid, sop_uid):
+            problem = uid_problem(uid)
+            if problem is not None:
+                raise ValueError(problem)
+        return self.root / study_uid / series_uid / f"{sop_uid}{INSTANCE_SUFFIX}"
+
+    def write(self, study_uid: str, series_uid: str, sop_uid: str, data: bytes) -> SpooledFile:
+        """Write one instance's bytes (a complete Part 10 file) durably.
+
+        Parameters
+        ----------
+        study_uid, series_uid, sop_uid : str
+            Study, Series and SOP Instance UIDs naming the file.
+        data : bytes
+            The file content: preamble, file meta and the data set as received.
+
+        Returns
+        -------
+        SpooledFile
+            The final path, size in bytes and whether an earlier copy was replaced.
+
+        Raises
+        ------
+        ValueError
+            If a UID is invalid.
+        SpoolError
+            If the file could not be written and flushed; no ``.part`` file is left.
+        """
+        final = self.path_for(study_uid, series_uid, sop_uid)
+        part = final.with_name(f"{final.name}.{os.getpid()}-{threading.get_ident()}{PART_SUFFIX}")
+        try:
+            self._make_folders(final.parent)
+            self._write_part(part, data)
+            replaced = final.exists()
+            os.replace(part, final)
+            _fsync_directory(final.parent)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                part.unlink(missing_ok=True)
+            raise SpoolError(exc.errno, f"spool write failed: {exc.strerror or exc}") from exc
+        return SpooledFile(path=final, size_bytes=len(data), replaced=replaced)
+
+    def _make_folders(self, folder: Path) -> None:
+        """Create ``folder`` and its parents, flushing each parent that gained an entry."""
+        missing: list[Path] = []
+        current = folder
+        while not current.is_dir():
+            missing.append(current)
+            current = current.parent
+        for path in reversed(missing):
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue  # another thread or process created it first
+            _fsync_directory(path.parent)
+
+    @staticmethod
+    def _write_part(part: Path, data: bytes) -> None:
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def remove_partial_files(self) -> int:
+        """Delete ``.part`` files left by an interrupted write; returns how many."""
+        removed = 0
+        for part in self.root.glob(f"*/*/*{PART_SUFFIX}"):
+            part.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    def scan(self) -> Iterator[SpoolEntry]:
+        """Every complete instance in the spool whose path components are valid UIDs."""
+        for path in self.root.glob(f"*/*/*{INSTANCE_SUFFIX}"):
+            study, series, sop = path.parent.parent.name, path.parent.name, path.stem
+            if all(uid_problem(uid) is None for uid in (study, series, sop)):
+                yield SpoolEntry(study, series, sop, path)

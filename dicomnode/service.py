@@ -1,0 +1,158 @@
+"""The one long-running service: SCP processes, recorder, completion scheduler, job runner
+and outbox loop, started in order and stopped in reverse order.
+
+Start-up: record the start, reconcile the spool with the database, start the recorder and
+the SCP processes, restart the quiet timers of the spooled series (from now: time spent
+down is not quiet), then start the completion scheduler and the background loops (job
+runner, outbox). Stop (SIGTERM or SIGINT): stop receiving
+first, record what the SCP processes still reported, stop the scheduler, then the loops.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import Protocol
+
+from dicomnode.audit.log import AuditLog
+from dicomnode.completion import CompletedGroup, CompletionScheduler, CompletionTracker
+from dicomnode.scp.reconcile import reconcile_spool
+from dicomnode.scp.recorder import QueueDrain
+from dicomnode.scp.server import ScpProcessPool
+from dicomnode.scp.spool import SpoolWriter
+
+LOGGER = logging.getLogger(__name__)
+
+HEALTH_CHECK_INTERVAL_S = 1.0
+"""How often the service checks that its SCP processes are alive, in seconds."""
+
+
+class BackgroundLoop(Protocol):
+    """A part of the service that runs in its own thread(s) (job runner, outbox)."""
+
+    def start(self) -> None:
+        """Start working in the background."""
+        ...
+
+    def stop(self) -> None:
+        """Finish the current unit of work and stop."""
+        ...
+
+
+class SeriesJobCreator:
+    """Turns a completed group of series into a queued job and wakes the job runner.
+
+    Parameters
+    ----------
+    audit : AuditLog
+        Where series are marked complete and the job is created (idempotently).
+    notify : callable
+        Called after each job is created (the runner's ``notify``).
+    """
+
+    def __init__(self, audit: AuditLog, notify: Callable[[], None]) -> None:
+        self._audit = audit
+        self._notify = notify
+
+    def __call__(self, group: CompletedGroup) -> None:
+        """Mark the group's series complete and create its job."""
+        for series_uid in group.series_instance_uids:
+            self._audit.mark_series_complete(series_uid)
+        job_id = self._audit.create_job(
+            study_instance_uid=group.study_instance_uid,
+            series_instance_uids=list(group.series_instance_uids),
+            calling_ae=group.calling_aet,
+        )
+        LOGGER.info("job %d queued for %d series", job_id, len(group.series_instance_uids))
+        self._notify()
+
+
+class ServiceError(RuntimeError):
+    """The service cannot go on (an SCP process died)."""
+
+
+@dataclass
+class NodeService:
+    """Every running part of the node, built by :mod:`dicomnode.composition`.
+
+    Parameters
+    ----------
+    audit : AuditLog
+        The audit database.
+    spool : SpoolWriter
+        The spool the SCP processes write to.
+    tracker : CompletionTracker
+        Series quiet timers.
+    scp : ScpProcessPool
+        The receiving processes.
+    drain : QueueDrain
+        Records what the receiving processes report.
+    scheduler : CompletionScheduler
+        Turns quiet series into jobs.
+    loops : sequence of BackgroundLoop
+        Job runner, outbox loop and any other background parts, started in this order.
+    description : str
+        Recorded with the start event (e.g. the configuration hash).
+    """
+
+    audit: AuditLog
+    spool: SpoolWriter
+    tracker: CompletionTracker
+    scp: ScpProcessPool
+    drain: QueueDrain
+    scheduler: CompletionScheduler
+    loops: Sequence[BackgroundLoop]
+    description: str = ""
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until ``stop`` is set; stops every part cleanly before returning.
+
+        Raises
+        ------
+        ServiceError
+            If an SCP process died (after stopping the rest cleanly).
+        """
+        self.audit.record_service_event("start", self.description)
+        reconciled = reconcile_spool(self.spool, self.audit)
+        started: list[BackgroundLoop] = []
+        failure: str | None = None
+        try:
+            self.drain.start()
+            self.scp.start()
+            self.tracker.restore(reconciled.series)
+            self.scheduler.start()
+            for loop in self.loops:
+                loop.start()
+                started.append(loop)
+            while not stop.wait(HEALTH_CHECK_INTERVAL_S):
+                if not self.scp.alive():
+                    failure = "an SCP process died"
+                    LOGGER.error("%s; stopping the service", failure)
+                    break
+        finally:
+            self.scp.stop()
+            self.drain.stop()
+            self.scheduler.stop()
+            for loop in reversed(started):
+                loop.stop()
+            self.audit.record_service_event("stop", failure or "")
+            LOGGER.info("service stopped")
+        if failure is not None:
+            raise ServiceError(failure)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (install from the main thread)."""
+    stop = threading.Event()
+
+    def _handler(signum: int, frame: FrameType | None) -> None:
+        LOGGER.info("received signal %d; stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, _handler)
+    return stop

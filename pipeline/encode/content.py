@@ -1,0 +1,350 @@
+"""Plain input types of the DICOM writers.
+
+The quantification stage's JSON (``volumes_ml``, ``lesions``, ``flr``, ``sirt``,
+``warnings``, ``constants``) maps onto these: structure volumes and lesions have their own
+types because the SR links them to SEG segments; everything else is a
+:class:`QuantityGroup` of :class:`NamedQuantity` items, each with its own code and UCUM unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pipeline.encode import codes
+from pipeline.structures import Code, Structure
+
+
+@dataclass(frozen=True)
+class AlgorithmInfo:
+    """The segmentation algorithm that produced the label map.
+
+    Parameters
+    ----------
+    name : str
+        Model name (SEG AlgorithmName, SR algorithm identification).
+    version : str
+        Model version.
+    is_demo : bool
+        True for the bundled demo model: outputs then say "Demo model, not for clinical use".
+    weights_sha256 : str
+        Hash of the weights file(s), written as an algorithm parameter; empty if unknown.
+    """
+
+    name: str
+    version: str
+    is_demo: bool
+    weights_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class SegmentationContent:
+    """A label map on the CT volume's grid and what its labels mean.
+
+    Parameters
+    ----------
+    labelmap : ndarray of uint8, shape (z, y, x)
+        Label values in the :class:`~pipeline.volume.CTVolume`'s slice order; 0 is
+        background.
+    labels : dict[int, Structure]
+        Label value -> structure.
+    algorithm : AlgorithmInfo
+        The model that produced the label map.
+    lesion_map : ndarray of int32, shape (z, y, x), optional
+        Connected-component id of each metastasis voxel (0 elsewhere; non-zero only where
+        the label map holds a metastasis label); lesion ``n`` is reported as "Lesion n".
+    """
+
+    labelmap: NDArray[np.uint8]
+    labels: dict[int, Structure]
+    algorithm: AlgorithmInfo
+    lesion_map: NDArray[np.int32] | None = None
+
+
+@dataclass(frozen=True)
+class NamedQuantity:
+    """One numeric result with its coded concept and UCUM unit.
+
+    Parameters
+    ----------
+    concept : Code
+        What was measured (standard code, or one of the private scheme).
+    value : float
+        The value, in ``unit``.
+    unit : Code
+        UCUM unit (see :func:`pipeline.encode.codes.unit`).
+    label : str
+        Display name in the PDF; empty uses the concept's meaning.
+    """
+
+    concept: Code
+    value: float
+    unit: Code
+    label: str = ""
+
+    @property
+    def display_name(self) -> str:
+        """Name shown in the PDF tables."""
+        return self.label or self.concept.meaning
+
+
+@dataclass(frozen=True)
+class QuantityGroup:
+    """A titled group of quantities (one TID 1501 measurement group in the SR).
+
+    Parameters
+    ----------
+    title : str
+        Group title, also its SR Tracking Identifier (64 characters at most).
+    concept : Code
+        Finding type of the group (e.g. :data:`codes.SIRT_PLAN`).
+    quantities : tuple[NamedQuantity, ...]
+        Its results.
+    notes : tuple[str, ...]
+        Free-text remarks (method, formula, threshold rule cited) shown in the PDF.
+    """
+
+    title: str
+    concept: Code
+    quantities: tuple[NamedQuantity, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StructureMeasurement:
+    """Volume of one structure.
+
+    Parameters
+    ----------
+    structure : Structure
+        The structure (its SEG segment is referenced by the SR).
+    volume_ml : float
+        Volume in mL (voxel count x voxel volume on the native grid).
+    incomplete_coverage : bool
+        The structure touches the edge of the field of view: the volume is a lower bound.
+    """
+
+    structure: Structure
+    volume_ml: float
+    incomplete_coverage: bool = False
+
+
+@dataclass(frozen=True)
+class LesionMeasurement:
+    """Size of one metastasis (a connected component of the lesion map).
+
+    Parameters
+    ----------
+    lesion_id : int
+        Component id in the lesion map (>= 1).
+    volume_ml : float
+        Lesion volume in mL.
+    longest_diameter_mm : float or None
+        RECIST 1.1 longest axial diameter in mm.
+    short_axis_mm : float or None
+        Short axis perpendicular to it, same slice, in mm.
+    segment : Structure or None
+        Couinaud segment holding most of the lesion.
+    """
+
+    lesion_id: int
+    volume_ml: float
+    longest_diameter_mm: float | None = None
+    short_axis_mm: float | None = None
+    segment: Structure | None = None
+
+    @property
+    def tracking_id(self) -> str:
+        """Tracking Identifier shared by its SEG segment and SR group."""
+        return lesion_tracking_id(self.lesion_id)
+
+
+def lesion_tracking_id(lesion_id: int) -> str:
+    """Tracking Identifier of lesion ``lesion_id`` ("Lesion 3")."""
+    return f"Lesion {lesion_id}"
+
+
+@dataclass(frozen=True)
+class FLRMeasurement:
+    """Future liver remnant for one planned resection.
+
+    Parameters
+    ----------
+    resection : str
+        Procedure name, e.g. "Right hepatectomy".
+    remnant : tuple[Structure, ...]
+        Couinaud segments left in place.
+    flr_ml : float
+        Remnant volume minus tumour inside it, mL.
+    flr_percent : float
+        FLR / total liver volume x 100, %.
+    sflr_percent : float or None
+        FLR / TELV x 100, %; None where height or weight is missing.
+    telv_ml : float or None
+        Total estimated liver volume, mL.
+    flr_body_weight_percent : float or None
+        FLR[mL] / weight[kg] x 100, %.
+    caudate_included : bool
+        Whether segment I counts as remnant.
+    notes : tuple[str, ...]
+        Formulas used (TELV, BSA) and how vessels were treated.
+    """
+
+    resection: str
+    remnant: tuple[Structure, ...]
+    flr_ml: float
+    flr_percent: float
+    sflr_percent: float | None = None
+    telv_ml: float | None = None
+    flr_body_weight_percent: float | None = None
+    caudate_included: bool = True
+    notes: tuple[str, ...] = ()
+
+    def quantities(self) -> tuple[NamedQuantity, ...]:
+        """The results as coded quantities, leaving out those not computed."""
+        pct = codes.unit("%")
+        items: list[tuple[Code, float | None, Code]] = [
+            (codes.FUTURE_LIVER_REMNANT, self.flr_ml, codes.unit("mL")),
+            (codes.FLR_PERCENT, self.flr_percent, pct),
+            (codes.STANDARDISED_FLR, self.sflr_percent, pct),
+            (codes.TOTAL_ESTIMATED_LIVER_VOLUME, self.telv_ml, codes.unit("mL")),
+            (codes.FLR_BODY_WEIGHT_RATIO, self.flr_body_weight_percent, pct),
+        ]
+        return tuple(NamedQuantity(c, float(v), u) for c, v, u in items if v is not None)
+
+
+class Severity(StrEnum):
+    """How much a quality flag matters to the reader."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class QualityFlag:
+    """A quality-assurance finding or warning.
+
+    Parameters
+    ----------
+    code : str
+        Stable machine code, e.g. ``"INCOMPLETE_COVERAGE"`` (16 characters at most: it
+        becomes a Code Value of the private scheme).
+    message : str
+        Human-readable explanation (the PDF shows it in full).
+    severity : Severity
+        Info, warning or error.
+    """
+
+    code: str
+    message: str
+    severity: Severity = Severity.WARNING
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.code) <= 16:
+            raise ValueError(f"quality flag code must have 1-16 characters: {self.code!r}")
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """Segmentation confidence.
+
+    Parameters
+    ----------
+    score : float or None
+        Overall confidence, 0-1 (e.g. mean pairwise Dice between folds); None if not
+        computed.
+    review_required : bool
+        The case should be reviewed by a person before use.
+    per_structure : dict[Structure, float]
+        Confidence per structure, 0-1.
+    method : str
+        How the score was computed (shown in the PDF).
+    """
+
+    score: float | None
+    review_required: bool
+    per_structure: dict[Structure, float] = field(default_factory=dict)
+    method: str = ""
+
+
+@dataclass(frozen=True)
+class SeriesChoice:
+    """The CT series that was analysed and why.
+
+    Parameters
+    ----------
+    series_instance_uid : str
+        Its Series Instance UID.
+    description : str
+        Its Series Description.
+    reasons : tuple[str, ...]
+        Why it was chosen over the others (phase, slice thickness, coverage ...).
+    """
+
+    series_instance_uid: str
+    description: str
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    """Everything the SR and the PDF report.
+
+    Parameters
+    ----------
+    series : SeriesChoice
+        The analysed series.
+    algorithm : AlgorithmInfo
+        The segmentation model.
+    structures : tuple[StructureMeasurement, ...]
+        Volumes per structure (liver, Couinaud segments, vessels, metastases in total).
+    lesions : tuple[LesionMeasurement, ...]
+        Per-lesion sizes.
+    tumour_burden : tuple[NamedQuantity, ...]
+        Total tumour volume, tumour fraction and the like.
+    flr : tuple[FLRMeasurement, ...]
+        One per planned resection.
+    sirt : tuple[QuantityGroup, ...]
+        SIRT plans (activities, doses, inputs such as LSF and T/N).
+    constants : tuple[NamedQuantity, ...]
+        Constants used (energy per GBq, density, half-life ...).
+    confidence : Confidence or None
+        Segmentation confidence.
+    flags : tuple[QualityFlag, ...]
+        Quality findings and warnings.
+    """
+
+    series: SeriesChoice
+    algorithm: AlgorithmInfo
+    structures: tuple[StructureMeasurement, ...] = ()
+    lesions: tuple[LesionMeasurement, ...] = ()
+    tumour_burden: tuple[NamedQuantity, ...] = ()
+    flr: tuple[FLRMeasurement, ...] = ()
+    sirt: tuple[QuantityGroup, ...] = ()
+    constants: tuple[NamedQuantity, ...] = ()
+    confidence: Confidence | None = None
+    flags: tuple[QualityFlag, ...] = ()
+
+
+@dataclass(frozen=True)
+class RejectionContent:
+    """Why a study was not measured.
+
+    Parameters
+    ----------
+    reasons : tuple[QualityFlag, ...]
+        The named rejection reasons (at least one).
+    series_considered : tuple[SeriesChoice, ...]
+        The series looked at, each with why it was not usable.
+    """
+
+    reasons: tuple[QualityFlag, ...]
+    series_considered: tuple[SeriesChoice, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.reasons:
+            raise ValueError("a rejection needs at least one reason")

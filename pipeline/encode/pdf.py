@@ -1,0 +1,366 @@
+"""Readable summary: a PDF (fpdf2) and its DICOM Encapsulated PDF Storage object (pydicom).
+
+The PDF holds the analysed series and why it was chosen, overlays of the segmentation on
+representative axial slices, the volume / lesion / FLR / SIRT tables, confidence and
+warnings, and a red "Demo model, not for clinical use" banner on every page where the
+demo model produced the result. fpdf2's core fonts are Latin-1: other characters are
+replaced.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+from collections.abc import Sequence
+
+import highdicom as hd
+import numpy as np
+from fpdf import FPDF
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import UID, EncapsulatedPDFStorage, ExplicitVRLittleEndian
+
+from pipeline.encode import codes
+from pipeline.encode.config import EncodeConfig
+from pipeline.encode.content import (
+    AlgorithmInfo,
+    NamedQuantity,
+    QualityFlag,
+    RejectionContent,
+    ReportContent,
+    SegmentationContent,
+)
+from pipeline.encode.overlay import display_transform, overlay_png, representative_slices
+from pipeline.encode.seg import series_description
+from pipeline.structures import CATALOGUE, liver_labels
+from pipeline.volume import CTVolume
+
+_STUDY_ATTRIBUTES = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex",
+                     "StudyInstanceUID", "StudyDate", "StudyTime", "StudyID",
+                     "AccessionNumber", "ReferringPhysicianName", "IssuerOfPatientID",
+                     "StudyDescription")
+
+
+def _latin1(text: str) -> str:
+    return text.replace("\u2014", "-").replace("\u2013", "-").encode(
+        "latin-1", "replace").decode("latin-1")
+
+
+class _Summary(FPDF):
+    """An A4 report whose header carries the title and, for the demo model, the banner."""
+
+    def __init__(self, title: str, demo: bool) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self.report_title = title
+        self.demo = demo
+        self.set_auto_page_break(auto=True, margin=15)
+        self.set_creator("dicomnode")
+        self.set_title(title)
+
+    def header(self) -> None:
+        if self.demo:
+            self.set_fill_color(200, 0, 0)
+            self.set_text_color(255, 255, 255)
+            self.set_font("Helvetica", "B", 12)
+            self.cell(0, 8, _latin1(codes.DEMO_NOTICE.upper()), fill=True, align="C",
+                      new_x="LMARGIN", new_y="NEXT")
+            self.set_text_color(0, 0, 0)
+        self.set_font("Helvetica", "B", 14)
+        self.cell(0, 9, _latin1(self.report_title), new_x="LMARGIN", new_y="NEXT")
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Helvetica", "I", 8)
+        self.cell(0, 6, f"Page {self.page_no()}/{{nb}}", align="C")
+
+    def heading(self, text: str) -> None:
+        self.ln(2)
+        self.set_font("Helvetica", "B", 11)
+        self.cell(0, 7, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+        self.set_font("Helvetica", "", 9)
+
+    def line_text(self, text: str) -> None:
+        self.set_font("Helvetica", "", 9)
+        self.multi_cell(0, 5, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+
+    def rows(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        if not rows:
+            return
+        self.set_font("Helvetica", "", 9)
+        with self.table(text_align="LEFT", first_row_as_headings=True) as table:
+            for row in [header, *rows]:
+                cells = table.row()
+                for value in row:
+                    cells.cell(_latin1(value))
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _quantity_rows(quantities: Sequence[NamedQuantity]) -> list[list[str]]:
+    return [[q.display_name, f"{q.value:.4g}", q.unit.value] for q in quantities]
+
+
+def _patient_lines(header: Dataset) -> list[str]:
+    return [f"Patient: {header.get('PatientName', '')}  ID: {header.get('PatientID', '')}",
+            f"Study date: {header.get('StudyDate', '')}  Accession: "
+            f"{header.get('AccessionNumber', '')}",
+            f"Study UID: {header.get('StudyInstanceUID', '')}"]
+
+
+def _flags(pdf: _Summary, flags: Sequence[QualityFlag]) -> None:
+    pdf.heading("Warnings and quality flags")
+    if not flags:
+        pdf.line_text("None.")
+    for f in flags:
+        pdf.line_text(f"[{f.severity.value.upper()}] {f.code}: {f.message}")
+
+
+def _results(pdf: _Summary, content: ReportContent) -> None:
+    pdf.heading("Volumes")
+    pdf.rows(["Structure", "Volume (mL)", "Note"],
+             [[CATALOGUE[m.structure].label, _fmt(m.volume_ml),
+               "incomplete coverage: lower bound" if m.incomplete_coverage
+               else ("not found" if m.volume_ml == 0 else "")]
+              for m in content.structures])
+    if content.lesions:
+        pdf.heading("Lesions")
+        pdf.rows(["Lesion", "Volume (mL)", "Longest diameter (mm)", "Short axis (mm)",
+                  "Segment"],
+                 [[m.tracking_id, _fmt(m.volume_ml, 2), _fmt(m.longest_diameter_mm),
+                   _fmt(m.short_axis_mm),
+                   CATALOGUE[m.segment].label if m.segment is not None else "-"]
+                  for m in content.lesions])
+    if content.tumour_burden:
+        pdf.heading("Tumour burden")
+        pdf.rows(["Quantity", "Value", "Unit"], _quantity_rows(content.tumour_burden))
+    for flr in content.flr:
+        pdf.heading(f"Future liver remnant: {flr.resection}")
+        remnant = ", ".join(CATALOGUE[s].label.replace("Couinaud segment ", "")
+                            for s in flr.remnant)
+        pdf.line_text(f"Remnant segments: {remnant}; caudate lobe "
+                      f"{'included' if flr.caudate_included else 'excluded'}.")
+        pdf.rows(["Quantity", "Value", "Unit"], _quantity_rows(flr.quantities()))
+        for note in flr.notes:
+            pdf.line_text(note)
+    for group in content.sirt:
+        pdf.heading(group.title)
+        pdf.rows(["Quantity", "Value", "Unit"], _quantity_rows(group.quantities))
+        for note in group.notes:
+            pdf.line_text(note)
+    if content.constants:
+        pdf.heading("Constants used")
+        pdf.rows(["Constant", "Value", "Unit"], _quantity_rows(content.constants))
+
+
+def _confidence(pdf: _Summary, content: ReportContent) -> None:
+    pdf.heading("Confidence")
+    c = content.confidence
+    if c is None:
+        pdf.line_text("Not assessed.")
+        return
+    pdf.line_text(f"Overall score: {_fmt(c.score, 2)} (0-1). "
+                  f"Review required: {'YES' if c.review_required else 'no'}. {c.method}")
+    pdf.rows(["Structure", "Confidence"],
+             [[CATALOGUE[s].label, f"{v:.2f}"] for s, v in c.per_structure.items()])
+
+
+def _overlays(pdf: _Summary, volume: CTVolume, segmentation: SegmentationContent,
+              config: EncodeConfig) -> None:
+    liver = np.isin(segmentation.labelmap, liver_labels(segmentation.labels))
+    if not liver.any():
+        liver = segmentation.labelmap > 0
+    slices = representative_slices(liver, config.pdf_overlay_slices)
+    if not slices:
+        return
+    pdf.add_page()
+    pdf.heading("Segmentation overlays (axial, radiological view: patient left on the "
+                "image right)")
+    transform = display_transform(volume.row_cosine, volume.column_cosine)
+    centres = volume.index_to_patient(np.array([[k, (volume.shape[1] - 1) / 2,
+                                                 (volume.shape[2] - 1) / 2] for k in slices]))
+    width = (pdf.w - pdf.l_margin - pdf.r_margin) / 2 - 2
+    row_height = 0.0
+    for i, (k, centre) in enumerate(zip(slices, centres, strict=True)):
+        png = overlay_png(volume.hu[k], segmentation.labelmap[k], segmentation.labels,
+                          transform, f"Slice {k + 1}/{volume.shape[0]}, z = {centre[2]:.1f} mm",
+                          (config.overlay_window_center_hu, config.overlay_window_width_hu),
+                          config.pdf_overlay_dpi)
+        if i % 2 == 0:
+            pdf.ln(row_height)
+            row_height = 0.0
+            if pdf.get_y() + width * 1.1 > pdf.h - pdf.b_margin:
+                pdf.add_page()
+        x = pdf.l_margin + (i % 2) * (width + 4)
+        info = pdf.image(io.BytesIO(png), x=x, y=pdf.get_y(), w=width)
+        row_height = max(row_height, float(info.rendered_height) + 2)
+    pdf.ln(row_height)
+    legend = sorted({CATALOGUE[s].label for v, s in segmentation.labels.items()
+                     if np.any(segmentation.labelmap[slices] == v)})
+    pdf.line_text("Shown: " + ", ".join(legend))
+
+
+def build_pdf(
+    volume: CTVolume,
+    source_header: Dataset,
+    segmentation: SegmentationContent,
+    content: ReportContent,
+    config: EncodeConfig | None = None,
+) -> bytes:
+    """Render the readable summary of a measured study.
+
+    Parameters
+    ----------
+    volume : CTVolume
+        The analysed volume (for overlays).
+    source_header : pydicom.Dataset
+        One source image header (patient and study shown).
+    segmentation : SegmentationContent
+        Label map on the volume (for overlays).
+    content : ReportContent
+        Measurements, confidence, flags, chosen series.
+    config : EncodeConfig, optional
+        Overlay settings.
+
+    Returns
+    -------
+    bytes
+        The PDF document.
+    """
+    config = config or EncodeConfig()
+    algorithm = content.algorithm
+    pdf = _Summary("Liver CT analysis", algorithm.is_demo)
+    pdf.add_page()
+    for line in _patient_lines(source_header):
+        pdf.line_text(line)
+    pdf.heading("Analysed series")
+    pdf.line_text(f"{content.series.description} ({content.series.series_instance_uid})")
+    for reason in content.series.reasons:
+        pdf.line_text(f"- {reason}")
+    pdf.line_text(f"Model: {algorithm.name} {algorithm.version}"
+                  + (f"  (weights {algorithm.weights_sha256[:16]})"
+                     if algorithm.weights_sha256 else ""))
+    _confidence(pdf, content)
+    _flags(pdf, content.flags)
+    _results(pdf, content)
+    _overlays(pdf, volume, segmentation, config)
+    return bytes(pdf.output())
+
+
+def build_rejection_pdf(source_header: Dataset, rejection: RejectionContent,
+                        algorithm: AlgorithmInfo) -> bytes:
+    """Render the summary of a study that was not measured, and why.
+
+    Parameters
+    ----------
+    source_header : pydicom.Dataset
+        One image header of the study.
+    rejection : RejectionContent
+        Reasons and the series considered.
+    algorithm : AlgorithmInfo
+        The configured model.
+
+    Returns
+    -------
+    bytes
+        The PDF document.
+    """
+    pdf = _Summary("Liver CT analysis: not performed", algorithm.is_demo)
+    pdf.add_page()
+    for line in _patient_lines(source_header):
+        pdf.line_text(line)
+    pdf.heading("No measurement was made, for these reasons")
+    for r in rejection.reasons:
+        pdf.line_text(f"{r.code}: {r.message}")
+    if rejection.series_considered:
+        pdf.heading("Series considered")
+        for s in rejection.series_considered:
+            pdf.line_text(f"{s.description} ({s.series_instance_uid}): {'; '.join(s.reasons)}")
+    return bytes(pdf.output())
+
+
+def build_encapsulated_pdf(
+    pdf: bytes,
+    source_header: Dataset,
+    algorithm: AlgorithmInfo,
+    config: EncodeConfig | None = None,
+    *,
+    derived_from: Sequence[Dataset] = (),
+    series_instance_uid: str | None = None,
+    sop_instance_uid: str | None = None,
+    document_title: str = "Liver CT analysis summary",
+) -> Dataset:
+    """Wrap a PDF in an Encapsulated PDF Storage instance in the source study.
+
+    Parameters
+    ----------
+    pdf : bytes
+        The PDF document.
+    source_header : pydicom.Dataset
+        A source image header: patient and study attributes are copied from it.
+    algorithm : AlgorithmInfo
+        The model (the demo notice goes into SeriesDescription).
+    config : EncodeConfig, optional
+        Manufacturer strings and series number.
+    derived_from : sequence of pydicom.Dataset
+        Instances the summary was made from (the SEG and SR), listed in
+        SourceInstanceSequence.
+    series_instance_uid, sop_instance_uid : str, optional
+        UIDs to use; new ones by default.
+    document_title : str
+        DocumentTitle.
+
+    Returns
+    -------
+    pydicom.Dataset
+        A dataset with file meta, ready for ``save_as``.
+    """
+    config = config or EncodeConfig()
+    if not pdf.startswith(b"%PDF"):
+        raise ValueError("not a PDF document")
+    now = datetime.datetime.now()
+    sop_uid = UID(sop_instance_uid or hd.UID())
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = EncapsulatedPDFStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SpecificCharacterSet = source_header.get("SpecificCharacterSet", "ISO_IR 100")
+    ds.SOPClassUID, ds.SOPInstanceUID = EncapsulatedPDFStorage, sop_uid
+    for keyword in _STUDY_ATTRIBUTES:
+        if keyword in source_header:
+            setattr(ds, keyword, source_header[keyword].value)
+    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex",
+                    "StudyDate", "StudyTime", "StudyID", "AccessionNumber",
+                    "ReferringPhysicianName"):
+        if keyword not in ds:
+            setattr(ds, keyword, "")
+    ds.Modality = "DOC"
+    ds.SeriesInstanceUID = series_instance_uid or hd.UID()
+    ds.SeriesNumber = config.pdf_series_number
+    ds.SeriesDescription = series_description(config.pdf_series_description, algorithm)
+    ds.SeriesDate = ds.ContentDate = now.strftime("%Y%m%d")
+    ds.SeriesTime = ds.ContentTime = now.strftime("%H%M%S")
+    ds.AcquisitionDateTime = now.strftime("%Y%m%d%H%M%S")
+    ds.Manufacturer = config.manufacturer
+    ds.ManufacturerModelName = config.manufacturer_model_name
+    ds.SoftwareVersions = config.software_versions
+    ds.DeviceSerialNumber = config.device_serial_number
+    ds.ConversionType = "WSD"
+    ds.InstanceNumber = 1
+    ds.BurnedInAnnotation = "YES"
+    ds.RecognizableVisualFeatures = "NO"
+    ds.DocumentTitle = document_title[:64]
+    ds.ConceptNameCodeSequence = []
+    ds.MIMETypeOfEncapsulatedDocument = "application/pdf"
+    if derived_from:
+        items = []
+        for src in derived_from:
+            item = Dataset()
+            item.ReferencedSOPClassUID = src.SOPClassUID
+            item.ReferencedSOPInstanceUID = src.SOPInstanceUID
+            items.append(item)
+        ds.SourceInstanceSequence = items
+    ds.EncapsulatedDocument = pdf + (b"\x00" if len(pdf) % 2 else b"")
+    ds.EncapsulatedDocumentLength = len(pdf)
+    return ds

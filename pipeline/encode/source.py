@@ -1,0 +1,73 @@
+"""Source CT headers in the volume's slice order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from pipeline.volume import CTVolume
+
+
+class SourceMismatchError(ValueError):
+    """The source datasets do not correspond slice by slice to the volume."""
+
+
+def read_source_headers(volume: CTVolume) -> list[Dataset]:
+    """Read the source image headers (no pixel data) in slice order.
+
+    Parameters
+    ----------
+    volume : CTVolume
+        Volume whose ``source_paths[k]`` is the file of slice ``k``.
+
+    Returns
+    -------
+    list[pydicom.Dataset]
+        One header per slice, in the volume's slice order.
+
+    Raises
+    ------
+    SourceMismatchError
+        If the volume has no source paths or a file's SOP Instance UID is not the one the
+        volume expects for that slice.
+    """
+    if len(volume.source_paths) != volume.shape[0]:
+        raise SourceMismatchError(
+            f"volume has {volume.shape[0]} slices but {len(volume.source_paths)} source paths"
+        )
+    headers: list[Dataset] = [pydicom.dcmread(p, stop_before_pixels=True)
+                              for p in volume.source_paths]
+    check_source_order(volume, headers)
+    return headers
+
+
+def check_source_order(volume: CTVolume, source_images: Sequence[Dataset]) -> None:
+    """Check that ``source_images[k]`` is the source of slice ``k`` of ``volume``.
+
+    Parameters
+    ----------
+    volume : CTVolume
+        The volume.
+    source_images : sequence of pydicom.Dataset
+        Candidate source images, one per slice.
+
+    Raises
+    ------
+    SourceMismatchError
+        On a count, SOP Instance UID, series or frame-of-reference mismatch.
+    """
+    if len(source_images) != volume.shape[0]:
+        raise SourceMismatchError(
+            f"{len(source_images)} source images for {volume.shape[0]} slices"
+        )
+    for k, (ds, uid) in enumerate(zip(source_images, volume.sop_instance_uids, strict=True)):
+        if ds.SOPInstanceUID != uid:
+            raise SourceMismatchError(
+                f"slice {k}: source image {ds.SOPInstanceUID} is not the expected {uid}"
+            )
+        if ds.SeriesInstanceUID != volume.series_instance_uid:
+            raise SourceMismatchError(f"slice {k}: source image from another series")
+        if ds.FrameOfReferenceUID != volume.frame_of_reference_uid:
+            raise SourceMismatchError(f"slice {k}: source image in another frame of reference")

@@ -1,0 +1,241 @@
+"""Lesions: 3-D connected tumour components, their location in the liver and their size.
+
+A metastasis voxel carries the metastasis label, not a segment label, so each tumour voxel is
+located by the nearest liver parenchyma voxel (Euclidean distance transform in mm): the
+lesion's segment is the segment that holds most of its voxels. A component farther from
+parenchyma than the contact tolerance is extrahepatic: reported, but not part of the liver or
+of the total tumour volume. Components below the minimum volume are not lesions: their voxels
+stay liver (they are counted in the liver and segment volumes, not in the tumour volume).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from pipeline.quantify.diameters import AxialDiameters, axial_diameters
+
+UNSEGMENTED_LIVER = 0
+"""Parenchyma key of an explicit liver label (no Couinaud segment)."""
+
+NO_PARENCHYMA = -1
+"""Parenchyma key of a voxel that is not liver parenchyma."""
+
+_CONNECTIVITY_RANK = {6: 1, 18: 2, 26: 3}
+_CONTEXT_MM = 10.0
+
+
+@dataclass(frozen=True)
+class Lesion:
+    """One tumour component of at least the minimum size.
+
+    Parameters
+    ----------
+    index : int
+        1-based number, in order of decreasing volume.
+    voxel_count : int
+        Voxels in the component.
+    volume_ml : float
+        Voxel count x voxel volume, mL.
+    centroid_zyx : tuple of float
+        Centroid in voxel indices (z, y, x) of the native grid.
+    hepatic : bool
+        Within the contact tolerance of liver parenchyma.
+    distance_to_liver_mm : float or None
+        Smallest centre-to-centre distance from a lesion voxel to parenchyma, mm (None:
+        no parenchyma within the search margin).
+    segment : int or None
+        Couinaud segment holding most of the lesion's voxels (0: unsegmented liver label,
+        None: extrahepatic).
+    segment_volumes_ml : dict of int to float
+        Lesion volume located in each segment, mL.
+    diameters : AxialDiameters
+        Longest axial diameter and perpendicular short axis, mm; ``slice_index`` on the
+        native grid.
+    measurable : bool
+        RECIST 1.1 measurable (longest diameter at least the measurable threshold).
+    touches_field_of_view : bool
+        The component reaches the edge of the image: its size is a lower bound.
+    recist_target_candidate : bool
+        One of the (at most two) largest measurable hepatic lesions.
+    """
+
+    index: int
+    voxel_count: int
+    volume_ml: float
+    centroid_zyx: tuple[float, float, float]
+    hepatic: bool
+    distance_to_liver_mm: float | None
+    segment: int | None
+    segment_volumes_ml: dict[int, float]
+    diameters: AxialDiameters
+    measurable: bool
+    touches_field_of_view: bool
+    recist_target_candidate: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (schema in ``docs/quantification.md``)."""
+        return {
+            "index": self.index,
+            "voxel_count": self.voxel_count,
+            "volume_ml": self.volume_ml,
+            "centroid_voxel_zyx": list(self.centroid_zyx),
+            "hepatic": self.hepatic,
+            "distance_to_liver_mm": self.distance_to_liver_mm,
+            "segment": self.segment,
+            "segment_volumes_ml": {str(k): v for k, v in sorted(self.segment_volumes_ml.items())},
+            "long_axis_mm": self.diameters.long_axis_mm,
+            "short_axis_mm": self.diameters.short_axis_mm,
+            "axial_slice_index": self.diameters.slice_index,
+            "measurable": self.measurable,
+            "touches_field_of_view": self.touches_field_of_view,
+            "recist_target_candidate": self.recist_target_candidate,
+        }
+
+
+@dataclass(frozen=True)
+class TumourAnalysis:
+    """Every tumour component, located.
+
+    Parameters
+    ----------
+    lesions : list of Lesion
+        Components of at least the minimum volume, hepatic and extrahepatic.
+    hepatic_tumour_voxels_by_key : dict of int to int
+        All hepatic tumour voxels (lesions and small fragments) per nearest parenchyma key.
+    lesion_voxels_by_key : dict of int to int
+        Voxels of hepatic lesions per nearest parenchyma key.
+    fragment_ml : float
+        Hepatic components below the minimum volume, mL (counted as liver).
+    extrahepatic_fragment_ml : float
+        Extrahepatic components below the minimum volume, mL (ignored).
+    measurable_threshold_mm : float
+        Longest-diameter threshold applied for measurability, mm.
+    """
+
+    lesions: list[Lesion]
+    hepatic_tumour_voxels_by_key: dict[int, int] = field(default_factory=dict)
+    lesion_voxels_by_key: dict[int, int] = field(default_factory=dict)
+    fragment_ml: float = 0.0
+    extrahepatic_fragment_ml: float = 0.0
+    measurable_threshold_mm: float = 10.0
+
+
+def measurable_threshold_mm(base_mm: float, slice_thickness_mm: float) -> float:
+    """RECIST 1.1 measurability threshold: ``base``, or twice the slice thickness above 5 mm."""
+    return max(base_mm, 2.0 * slice_thickness_mm) if slice_thickness_mm > 5.0 else base_mm
+
+
+def _touches_edge(box: tuple[slice, ...], shape: Sequence[int]) -> bool:
+    return any(s.start == 0 or s.stop == n for s, n in zip(box, shape, strict=True))
+
+
+def _grow(box: tuple[slice, ...], shape: Sequence[int], spacing: Sequence[float],
+          margin_mm: float) -> tuple[slice, ...]:
+    return tuple(slice(max(0, s.start - math.ceil(margin_mm / d)),
+                       min(n, s.stop + math.ceil(margin_mm / d)))
+                 for s, n, d in zip(box, shape, spacing, strict=True))
+
+
+def _locate(component: NDArray[np.bool_], keys: NDArray[np.int8],
+            spacing: tuple[float, float, float]) -> tuple[float | None, NDArray[np.int8]]:
+    """Nearest parenchyma key of every component voxel and the smallest distance (mm)."""
+    parenchyma = keys >= 0
+    if not parenchyma.any():
+        return None, np.full(int(component.sum()), NO_PARENCHYMA, np.int8)
+    dist, idx = ndimage.distance_transform_edt(~parenchyma, sampling=spacing,
+                                               return_indices=True)
+    nearest = keys[idx[0][component], idx[1][component], idx[2][component]]
+    return float(dist[component].min()), nearest
+
+
+def analyse_tumour(tumour: NDArray[np.bool_], parenchyma_keys: NDArray[np.int8],
+                   spacing_mm: tuple[float, float, float], *, connectivity: int,
+                   min_volume_mm3: float, contact_mm: float, measurable_mm: float
+                   ) -> TumourAnalysis:
+    """Split tumour voxels into lesions, locate them in the liver and measure them.
+
+    Parameters
+    ----------
+    tumour : ndarray of bool, shape (z, y, x)
+        Voxels labelled as metastasis.
+    parenchyma_keys : ndarray of int8, shape (z, y, x)
+        Couinaud segment number (1-8) of each parenchyma voxel, 0 for an explicit liver
+        label, -1 elsewhere (background, tumour, vessels).
+    spacing_mm : tuple of float
+        Voxel spacing (z, y, x), mm.
+    connectivity : int
+        6, 18 or 26.
+    min_volume_mm3 : float
+        Smallest lesion, mm³.
+    contact_mm : float
+        Largest distance to parenchyma for a hepatic component, mm (at least one voxel
+        diagonal is used).
+    measurable_mm : float
+        Smallest measurable longest diameter, mm.
+    """
+    structure = ndimage.generate_binary_structure(3, _CONNECTIVITY_RANK[connectivity])
+    components, _ = ndimage.label(tumour, structure=structure)
+    voxel_mm3 = float(np.prod(spacing_mm))
+    tolerance = max(contact_mm, math.sqrt(sum(d * d for d in spacing_mm)))
+    boxes = ndimage.find_objects(components)
+    hepatic_keys: dict[int, int] = {}
+    lesion_keys: dict[int, int] = {}
+    fragment_mm3 = 0.0
+    extra_fragment_mm3 = 0.0
+    found: list[Lesion] = []
+    for label, box in enumerate(boxes, start=1):
+        if box is None:
+            continue
+        crop = _grow(box, tumour.shape, spacing_mm, tolerance + _CONTEXT_MM)
+        component = components[crop] == label
+        n_vox = int(component.sum())
+        distance, nearest = _locate(component, parenchyma_keys[crop], spacing_mm)
+        hepatic = distance is not None and distance <= tolerance
+        big = n_vox * voxel_mm3 >= min_volume_mm3
+        if hepatic:
+            for key, n in zip(*np.unique(nearest, return_counts=True), strict=True):
+                hepatic_keys[int(key)] = hepatic_keys.get(int(key), 0) + int(n)
+                if big:
+                    lesion_keys[int(key)] = lesion_keys.get(int(key), 0) + int(n)
+        if not big:
+            if hepatic:
+                fragment_mm3 += n_vox * voxel_mm3
+            else:
+                extra_fragment_mm3 += n_vox * voxel_mm3
+            continue
+        per_segment: dict[int, float] = {}
+        if hepatic:
+            keys, counts = np.unique(nearest, return_counts=True)
+            per_segment = {int(k): int(c) * voxel_mm3 / 1000.0
+                           for k, c in zip(keys, counts, strict=True)}
+        offset = np.array([s.start for s in crop], float)
+        centroid = np.argwhere(component).mean(axis=0) + offset
+        diam = axial_diameters(component, spacing_mm)
+        diam = AxialDiameters(diam.long_axis_mm, diam.short_axis_mm,
+                              diam.slice_index + crop[0].start)
+        found.append(Lesion(
+            index=0, voxel_count=n_vox, volume_ml=n_vox * voxel_mm3 / 1000.0,
+            centroid_zyx=(float(centroid[0]), float(centroid[1]), float(centroid[2])),
+            hepatic=hepatic, distance_to_liver_mm=distance,
+            segment=max(per_segment, key=lambda k: per_segment[k]) if per_segment else None,
+            segment_volumes_ml=per_segment, diameters=diam,
+            measurable=diam.long_axis_mm >= measurable_mm,
+            touches_field_of_view=_touches_edge(box, tumour.shape)))
+    found.sort(key=lambda les: (-les.voxel_count, les.centroid_zyx))
+    targets = sorted((les for les in found if les.hepatic and les.measurable),
+                     key=lambda les: -les.diameters.long_axis_mm)[:2]
+    target_ids = {id(les) for les in targets}
+    lesions = [Lesion(**{**les.__dict__, "index": i,
+                         "recist_target_candidate": id(les) in target_ids})
+               for i, les in enumerate(found, start=1)]
+    return TumourAnalysis(lesions=lesions, hepatic_tumour_voxels_by_key=hepatic_keys,
+                          lesion_voxels_by_key=lesion_keys, fragment_ml=fragment_mm3 / 1000.0,
+                          extrahepatic_fragment_ml=extra_fragment_mm3 / 1000.0,
+                          measurable_threshold_mm=measurable_mm)

@@ -1,0 +1,405 @@
+"""The quantification of one study, and re-planning from an earlier result.
+
+:func:`quantify` measures the label map (volumes, lesions), applies the quality gates, and
+plans (FLR, SIRT); :func:`replan` repeats only the planning with new planner inputs on the
+figures an earlier result reported. The JSON schema is in ``docs/quantification.md``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pipeline.quantify.body import BSA_FORMULAS, bsa_dubois, bsa_mosteller
+from pipeline.quantify.config import QuantificationConfig
+from pipeline.quantify.flr import compute_flr
+from pipeline.quantify.lesions import TumourAnalysis, analyse_tumour, measurable_threshold_mm
+from pipeline.quantify.models import Microspheres, PatientInfo, PlannerInputs, QualityContext
+from pipeline.quantify.quality import (
+    LIVER,
+    TUMOUR,
+    Finding,
+    coverage_gates,
+    image_gates,
+    segment_atom,
+    usable_patient,
+)
+from pipeline.quantify.sirt import plan_sirt
+from pipeline.quantify.volumetry import (
+    LEFT_HEMILIVER,
+    RIGHT_HEMILIVER,
+    SEGMENTS,
+    LiverVolumes,
+    liver_volumes,
+    lung_mass_from_ct_kg,
+    parenchyma_keys,
+    segment_name,
+    structure_volumes_ml,
+    structures_touching_edge,
+)
+from pipeline.structures import COUINAUD_SEGMENTS, Structure
+
+SCHEMA = "dicomnode.quantification/1"
+
+
+@dataclass(frozen=True)
+class QuantResult:
+    """Everything the quantification reports for one study (see :meth:`to_dict`)."""
+
+    volumes_ml: dict[str, float | None]
+    lesions: list[dict[str, Any]]
+    tumour_burden: dict[str, Any]
+    flr: dict[str, Any]
+    sirt: dict[str, Any]
+    patient: dict[str, Any]
+    warnings: list[Finding]
+    constants: dict[str, Any]
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready result with the top-level keys documented in ``docs/quantification.md``."""
+        return {"schema": SCHEMA, "plan_revision": 1,
+                "volumes_ml": dict(self.volumes_ml), "lesions": list(self.lesions),
+                "tumour_burden": self.tumour_burden, "flr": self.flr, "sirt": self.sirt,
+                "patient": self.patient, "warnings": [w.to_dict() for w in self.warnings],
+                "constants": self.constants, "inputs": self.inputs}
+
+
+def _pct(num: float | None, den: float | None) -> float | None:
+    return None if num is None or den is None or den <= 0 else 100.0 * num / den
+
+
+def _sum_or_none(values: list[float | None]) -> float | None:
+    return None if any(v is None for v in values) else float(sum(v or 0.0 for v in values))
+
+
+def _gate_volumes(raw: LiverVolumes, withheld: set[str]) -> LiverVolumes:
+    def seg(values: dict[int, float | None], tumour_part: bool) -> dict[int, float | None]:
+        return {s: (None if segment_atom(s) in withheld or (tumour_part and TUMOUR in withheld)
+                    else v) for s, v in values.items()}
+    return LiverVolumes(
+        liver_ml=None if LIVER in withheld else raw.liver_ml,
+        tumour_ml=None if TUMOUR in withheld else raw.tumour_ml,
+        segment_total_ml=seg(raw.segment_total_ml, False),
+        segment_tumour_ml=seg(raw.segment_tumour_ml, True))
+
+
+def _structure_atom(structure: Structure) -> str:
+    if structure in COUINAUD_SEGMENTS:
+        return segment_atom(COUINAUD_SEGMENTS.index(structure) + 1)
+    if structure is Structure.METASTASIS:
+        return TUMOUR
+    if structure is Structure.LIVER:
+        return LIVER
+    return structure.value
+
+
+def _volume_table(structure_ml: dict[str, float], volumes: LiverVolumes, withheld: set[str],
+                  config: QuantificationConfig) -> dict[str, float | None]:
+    out: dict[str, float | None] = {
+        name: None if _structure_atom(Structure(name)) in withheld else v
+        for name, v in structure_ml.items()}
+    out["liver"] = volumes.liver_ml
+    out["liver_without_tumour"] = (None if volumes.liver_ml is None or volumes.tumour_ml is None
+                                   else volumes.liver_ml - volumes.tumour_ml)
+    out["right_hemiliver"] = volumes.region(RIGHT_HEMILIVER)[0]
+    out["left_hemiliver"] = volumes.region(LEFT_HEMILIVER)[0]
+    for name, segs in config.lobes.items():
+        out[f"lobe_{name}"] = volumes.region(segs)[0]
+    return out
+
+
+def _region_burden(volumes: LiverVolumes, segs: list[int] | tuple[int, ...]) -> dict[str, Any]:
+    total, tumour = volumes.region(segs)
+    return {"segments": list(segs), "volume_ml": total, "tumour_ml": tumour,
+            "tumour_fraction_percent": _pct(tumour, total)}
+
+
+def _tumour_burden(volumes: LiverVolumes, tumour: TumourAnalysis | None,
+                   config: QuantificationConfig, lesions: list[dict[str, Any]]
+                   ) -> dict[str, Any]:
+    hepatic = [les for les in lesions if les["hepatic"]]
+    out: dict[str, Any] = {
+        "lesion_count": len(hepatic),
+        "measurable_lesion_count": sum(1 for les in hepatic if les["measurable"]),
+        "total_tumour_volume_ml": volumes.tumour_ml,
+        "tumour_fraction_percent": _pct(volumes.tumour_ml, volumes.liver_ml),
+        "lesion_connectivity": config.lesion_connectivity,
+        "min_lesion_volume_mm3": config.min_lesion_volume_mm3,
+        "extrahepatic_lesion_count": len(lesions) - len(hepatic),
+        "extrahepatic_lesion_volume_ml": _sum_or_none(
+            [les["volume_ml"] for les in lesions if not les["hepatic"]]),
+        "segments": {segment_name(s): _region_burden(volumes, [s])
+                     for s in volumes.segment_total_ml},
+        "hemilivers": {"right": _region_burden(volumes, RIGHT_HEMILIVER),
+                       "left": _region_burden(volumes, LEFT_HEMILIVER)},
+        "lobes": {name: _region_burden(volumes, segs) for name, segs in config.lobes.items()},
+    }
+    if tumour is not None:
+        out["measurable_threshold_mm"] = tumour.measurable_threshold_mm
+        out["subthreshold_tumour_ml"] = tumour.fragment_ml
+        out["extrahepatic_fragment_ml"] = tumour.extrahepatic_fragment_ml
+    return out
+
+
+def _patient_section(patient: PatientInfo, usable: PatientInfo) -> dict[str, Any]:
+    h, w = usable.height_m, usable.weight_kg
+    ok = h is not None and w is not None
+    return {"height_m": patient.height_m, "weight_kg": patient.weight_kg,
+            "height_used_m": h, "weight_used_kg": w,
+            "bsa_dubois_m2": bsa_dubois(h, w) if ok else None,  # type: ignore[arg-type]
+            "bsa_mosteller_m2": bsa_mosteller(h, w) if ok else None,  # type: ignore[arg-type]
+            "bsa_formulas": dict(BSA_FORMULAS)}
+
+
+def _planning_findings(planner: PlannerInputs, config: QuantificationConfig) -> list[Finding]:
+    out = []
+    lsf = planner.lung_shunt_fraction
+    limit = config.thresholds.resin_lsf_do_not_treat_above
+    if lsf is not None and lsf > limit:
+        device = ("resin SIRT is not given (SIR-Spheres IFU)"
+                  if planner.microspheres is Microspheres.RESIN else
+                  "resin SIRT would not be given; check the lung dose")
+        out.append(Finding("LSF_ABOVE_LIMIT",
+                           f"Lung shunt fraction {lsf:.1%} above {limit:.0%}: {device}.",
+                           ["sirt.methods"], "warning", "planning"))
+    tn = planner.tumour_to_normal_ratio
+    if tn is not None and tn < 1.0:
+        out.append(Finding("TN_BELOW_ONE",
+                           f"T/N {tn:g} < 1: the tumour takes up less than normal liver; the "
+                           "partition figures are reported for information only.",
+                           ["sirt.methods.partition"], "warning", "planning"))
+    return out
+
+
+def _lesion_findings(tumour: TumourAnalysis, withheld: set[str]) -> list[Finding]:
+    out = []
+    extra = [les.index for les in tumour.lesions if not les.hepatic]
+    if extra:
+        out.append(Finding("LESION_OUTSIDE_LIVER",
+                           f"Tumour component(s) {extra} lie outside the liver: reported, but "
+                           "not counted in the liver volume or the total tumour volume.",
+                           ["lesions", "tumour_burden"], "warning"))
+    cut = [les.index for les in tumour.lesions if les.touches_field_of_view]
+    if cut and TUMOUR not in withheld:
+        out.append(Finding("LESION_INCOMPLETE",
+                           f"Lesion(s) {cut} touch the edge of the field of view: their size "
+                           "is a lower bound.", ["lesions", "tumour_burden"], "warning"))
+    if tumour.fragment_ml > 0:
+        out.append(Finding("SUBTHRESHOLD_TUMOUR",
+                           f"{tumour.fragment_ml:.3f} mL of tumour-labelled voxels form "
+                           "components below the minimum lesion size: counted as liver.",
+                           ["tumour_burden.total_tumour_volume_ml"], "warning"))
+    return out
+
+
+def _lesion_dicts(tumour: TumourAnalysis, withheld: set[str]) -> list[dict[str, Any]]:
+    out = []
+    for les in tumour.lesions:
+        d = les.to_dict()
+        if TUMOUR in withheld:
+            d.update(volume_ml=None, long_axis_mm=None, short_axis_mm=None,
+                     segment_volumes_ml=None, measurable=None, recist_target_candidate=None)
+        out.append(d)
+    return out
+
+
+def _plan(volumes: LiverVolumes, patient: PatientInfo, planner: PlannerInputs,
+          config: QuantificationConfig, lung: tuple[float, str]
+          ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[Finding]]:
+    """Planning from reported volumes: (flr, sirt, patient section, planning findings)."""
+    usable, gate = usable_patient(patient, config.quality)
+    flr = compute_flr(volumes, usable, planner, config)
+    patient_section = _patient_section(patient, usable)
+    bsa_sirt = patient_section[f"bsa_{config.bsa_formula_sirt}_m2"]
+    sirt = plan_sirt(volumes, bsa_sirt, planner, config, lung[0], lung[1])
+    sirt["bsa_formula"] = BSA_FORMULAS[config.bsa_formula_sirt]
+    return flr, sirt, patient_section, gate.findings + _planning_findings(planner, config)
+
+
+def _inputs(planner: PlannerInputs, config: QuantificationConfig, patient: PatientInfo,
+            quality: QualityContext) -> dict[str, Any]:
+    effective = planner.merged_with(config.planner_defaults)
+    given = planner.model_dump(mode="json")
+    source = {k: ("planner" if (given[k] not in (None, {})) else
+                  "config" if v not in (None, {}) else None)
+              for k, v in effective.model_dump(mode="json").items()}
+    return {"planner": given, "planner_effective": effective.model_dump(mode="json"),
+            "planner_source": source, "patient": patient.model_dump(mode="json"),
+            "quality": quality.model_dump(mode="json")}
+
+
+def _lung_mass(config: QuantificationConfig, hu: NDArray[np.floating] | None,
+               lung: NDArray[np.bool_] | None, voxel_ml: float, incomplete: set[str]
+               ) -> tuple[tuple[float, str], list[Finding]]:
+    if not config.lung_mass_from_ct:
+        return (config.lung_mass_kg, "config"), []
+    reason = ("no HU volume given" if hu is None else
+              "no lung segmented" if lung is None or not lung.any() else
+              "lung not fully covered by the CT" if Structure.LUNG.value in incomplete else "")
+    if reason:
+        return (config.lung_mass_kg, "config"), [Finding(
+            "LUNG_MASS_NOT_FROM_CT", f"Lung mass from CT requested but {reason}: the "
+            f"configured {config.lung_mass_kg:g} kg is used.", ["sirt"], "warning")]
+    assert hu is not None and lung is not None
+    mass = lung_mass_from_ct_kg(hu, lung, voxel_ml, config.lung_density_max_g_ml)
+    return (mass, "ct"), []
+
+
+def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
+             spacing_mm: tuple[float, float, float], patient: PatientInfo,
+             planner: PlannerInputs, quality: QualityContext, config: QuantificationConfig,
+             hu: NDArray[np.floating] | None = None) -> QuantResult:
+    """Volumes, tumour burden, FLR and SIRT plan of one segmented CT.
+
+    Parameters
+    ----------
+    labelmap : ndarray of int, shape (z, y, x)
+        Label map on the native CT grid (0 background).
+    labels : dict of int to Structure
+        Label value -> structure (e.g. ``pipeline.structures.DEMO_LABELS``).
+    spacing_mm : tuple of float
+        Voxel spacing (z, y, x), mm.
+    patient : PatientInfo
+        Height and weight (None where unknown).
+    planner : PlannerInputs
+        Planner inputs; ``None`` fields fall back to ``config.planner_defaults``.
+    quality : QualityContext
+        Coverage, slice thickness and confidence from earlier stages.
+    config : QuantificationConfig
+        Settings.
+    hu : ndarray of float, shape (z, y, x), optional
+        Hounsfield units, needed only for the CT lung mass.
+
+    Returns
+    -------
+    QuantResult
+        The result; ``to_dict()`` gives the JSON document.
+    """
+    spacing = (float(spacing_mm[0]), float(spacing_mm[1]), float(spacing_mm[2]))
+    voxel_ml = spacing[0] * spacing[1] * spacing[2] / 1000.0
+    structure_ml = structure_volumes_ml(labelmap, labels, voxel_ml)
+    keys = parenchyma_keys(labelmap, labels)
+    tumour_values = [v for v, s in labels.items() if s is Structure.METASTASIS]
+    thickness = quality.slice_thickness_mm or spacing[0]
+    tumour = analyse_tumour(
+        np.isin(labelmap, tumour_values), keys, spacing,
+        connectivity=config.lesion_connectivity, min_volume_mm3=config.min_lesion_volume_mm3,
+        contact_mm=config.liver_contact_mm,
+        measurable_mm=measurable_threshold_mm(config.measurable_diameter_mm, thickness))
+    raw = liver_volumes(keys, tumour, voxel_ml)
+
+    incomplete = set(quality.incomplete_coverage) | structures_touching_edge(labelmap, labels)
+    coverage = coverage_gates(incomplete, config.quality)
+    image = image_gates(quality, spacing[0], config.quality, set(structure_ml))
+    withheld = coverage.withheld | image.withheld
+    volumes = _gate_volumes(raw, withheld)
+    lesions = _lesion_dicts(tumour, withheld)
+
+    lung_values = [v for v, s in labels.items() if s is Structure.LUNG]
+    lung_mask = np.isin(labelmap, lung_values) if lung_values else None
+    lung, lung_findings = _lung_mass(config, hu, lung_mask, voxel_ml,
+                                     incomplete | (withheld & {Structure.LUNG.value}))
+    effective = planner.merged_with(config.planner_defaults)
+    flr, sirt, patient_section, planning = _plan(volumes, patient, effective, config, lung)
+    notes = [Finding("VESSELS_NOT_PARENCHYMA",
+                     "Vessel-labelled voxels are not liver parenchyma: excluded from liver, "
+                     "segment, lobe and FLR volumes.", ["volumes_ml", "flr"], "note")
+             ] if any(s in labels.values() for s in
+                      (Structure.PORTAL_VEIN, Structure.HEPATIC_VEIN, Structure.IVC)) else []
+    findings = (coverage.findings + image.findings + _lesion_findings(tumour, withheld)
+                + lung_findings + notes + planning)
+    return QuantResult(
+        volumes_ml=_volume_table(structure_ml, volumes, withheld, config),
+        lesions=lesions,
+        tumour_burden=_tumour_burden(volumes, tumour, config, lesions),
+        flr=flr, sirt=sirt, patient=patient_section, warnings=findings,
+        constants=constants_section(config),
+        inputs=_inputs(planner, config, patient, quality))
+
+
+def constants_section(config: QuantificationConfig) -> dict[str, Any]:
+    """Every constant, formula choice and threshold in force (echoed into the output)."""
+    return {**config.constants().to_dict(),
+            "bsa_formula_sirt": config.bsa_formula_sirt,
+            "bsa_formula_telv": config.bsa_formula_telv,
+            "telv_formula": config.telv_formula,
+            "lesion_connectivity": config.lesion_connectivity,
+            "min_lesion_volume_mm3": config.min_lesion_volume_mm3,
+            "liver_contact_mm": config.liver_contact_mm,
+            "measurable_diameter_mm": config.measurable_diameter_mm,
+            "include_caudate_in_flr": config.include_caudate_in_flr,
+            "lobes": {k: list(v) for k, v in config.lobes.items()},
+            "thresholds": config.thresholds.model_dump(mode="json"),
+            "quality_gates": config.quality.model_dump(mode="json")}
+
+
+def _volumes_from_result(previous: dict[str, Any]) -> LiverVolumes:
+    vols = previous["volumes_ml"]
+    segs = previous["tumour_burden"].get("segments", {})
+    total = {s: segs[segment_name(s)]["volume_ml"] for s in SEGMENTS if segment_name(s) in segs}
+    tumour = {s: segs[segment_name(s)]["tumour_ml"] for s in SEGMENTS if segment_name(s) in segs}
+    return LiverVolumes(liver_ml=vols.get("liver"),
+                        tumour_ml=previous["tumour_burden"].get("total_tumour_volume_ml"),
+                        segment_total_ml=total, segment_tumour_ml=tumour)
+
+
+def replan(previous: dict[str, Any], planner: PlannerInputs, config: QuantificationConfig,
+           patient: PatientInfo | None = None) -> dict[str, Any]:
+    """Recompute FLR and SIRT of an earlier result with new planner inputs.
+
+    Measured figures (volumes, lesions, tumour burden) and the measurement warnings are kept
+    as reported (a withheld figure stays withheld); planner inputs given now override those of
+    the earlier result, which override the configuration's defaults.
+
+    Parameters
+    ----------
+    previous : dict
+        An earlier result document (``QuantResult.to_dict()``, possibly inside a larger
+        ``result.json``; other top-level keys are kept).
+    planner : PlannerInputs
+        New planner inputs.
+    config : QuantificationConfig
+        Settings (constants and thresholds may differ from the earlier run).
+    patient : PatientInfo, optional
+        New body size; by default the earlier one, with fields given here taking precedence.
+
+    Returns
+    -------
+    dict
+        The new result document with ``plan_revision`` incremented.
+    """
+    inputs = previous.get("inputs", {})
+    earlier_planner = PlannerInputs(**inputs.get("planner", {}))
+    combined = planner.merged_with(earlier_planner)
+    earlier_patient = PatientInfo(**inputs.get("patient", {}))
+    if patient is not None:
+        patient = PatientInfo(
+            height_m=patient.height_m if patient.height_m is not None
+            else earlier_patient.height_m,
+            weight_kg=patient.weight_kg if patient.weight_kg is not None
+            else earlier_patient.weight_kg)
+    else:
+        patient = earlier_patient
+    quality = QualityContext(**inputs.get("quality", {}))
+    earlier_lung = previous.get("sirt", {}).get("lung_mass", {})
+    lung = ((float(earlier_lung["kg"]), "ct")
+            if config.lung_mass_from_ct and earlier_lung.get("source") == "ct"
+            else (config.lung_mass_kg, "config"))
+    volumes = _volumes_from_result(previous)
+    effective = combined.merged_with(config.planner_defaults)
+    flr, sirt, patient_section, planning = _plan(volumes, patient, effective, config, lung)
+    kept = [w for w in previous.get("warnings", []) if w.get("stage") != "planning"]
+    out = copy.deepcopy(previous)
+    out.update(
+        plan_revision=int(previous.get("plan_revision", 1)) + 1,
+        flr=flr, sirt=sirt, patient=patient_section,
+        warnings=kept + [f.to_dict() for f in planning],
+        constants=constants_section(config),
+        inputs=_inputs(combined, config, patient, quality))
+    return out
+

@@ -1,0 +1,243 @@
+"""Maps the stages' results onto the DICOM writers' report content.
+
+The quantification stage speaks JSON (``docs/quantification.md``); the writers take typed
+content (:mod:`pipeline.encode.content`). This module is the one place that knows both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pipeline.encode import codes
+from pipeline.encode.content import (
+    AlgorithmInfo,
+    Confidence,
+    FLRMeasurement,
+    LesionMeasurement,
+    NamedQuantity,
+    QualityFlag,
+    QuantityGroup,
+    ReportContent,
+    SeriesChoice,
+    Severity,
+    StructureMeasurement,
+)
+from pipeline.segment.result import SegmentationResult
+from pipeline.structures import COUINAUD_SEGMENTS, Code, Structure
+
+_SIRT_METHOD_TITLES = {
+    "bsa": "SIRT plan: BSA method (resin)",
+    "mird": "SIRT plan: single-compartment MIRD",
+    "partition": "SIRT plan: partition model",
+}
+
+
+def algorithm_info(segmentation: SegmentationResult) -> AlgorithmInfo:
+    """Describe the models that produced a segmentation, for the writers.
+
+    Parameters
+    ----------
+    segmentation : SegmentationResult
+        The engine's result (one or more models).
+
+    Returns
+    -------
+    AlgorithmInfo
+        Names and versions joined with ``+`` for a composition, the first weights hash.
+    """
+    models = segmentation.models
+    return AlgorithmInfo(
+        name="+".join(m.name for m in models),
+        version="+".join(m.version for m in models),
+        is_demo=segmentation.is_demo,
+        weights_sha256=models[0].weights_sha256 if models else "",
+    )
+
+
+def _quantity(concept: Code, value: Any, unit: str, label: str = "") -> NamedQuantity | None:
+    if value is None:
+        return None
+    return NamedQuantity(concept=concept, value=float(value), unit=codes.unit(unit), label=label)
+
+
+def _present(*items: NamedQuantity | None) -> tuple[NamedQuantity, ...]:
+    return tuple(q for q in items if q is not None)
+
+
+def structure_measurements(quant: Mapping[str, Any],
+                           incomplete: set[str]) -> tuple[StructureMeasurement, ...]:
+    """Volumes of the segmented structures (withheld ones are left out).
+
+    Parameters
+    ----------
+    quant : mapping
+        The quantification result (``volumes_ml``).
+    incomplete : set of str
+        Structure names that touch the field of view.
+
+    Returns
+    -------
+    tuple of StructureMeasurement
+        One per structure with a reported volume, in catalogue order.
+    """
+    volumes = quant.get("volumes_ml", {})
+    out = []
+    for structure in Structure:
+        value = volumes.get(structure.value)
+        if value is None or (structure is Structure.METASTASIS and value == 0):
+            continue
+        out.append(StructureMeasurement(structure, float(value),
+                                        incomplete_coverage=structure.value in incomplete))
+    return tuple(out)
+
+
+def lesion_measurements(quant: Mapping[str, Any]) -> tuple[LesionMeasurement, ...]:
+    """Per-lesion volume, diameters and Couinaud segment (hepatic lesions only)."""
+    out = []
+    for lesion in quant.get("lesions") or []:
+        if lesion.get("volume_ml") is None or not lesion.get("hepatic", True):
+            continue
+        segment = lesion.get("segment")
+        out.append(LesionMeasurement(
+            lesion_id=int(lesion["index"]),
+            volume_ml=float(lesion["volume_ml"]),
+            longest_diameter_mm=lesion.get("long_axis_mm"),
+            short_axis_mm=lesion.get("short_axis_mm"),
+            segment=COUINAUD_SEGMENTS[segment - 1] if segment else None,
+        ))
+    return tuple(out)
+
+
+def tumour_burden(quant: Mapping[str, Any]) -> tuple[NamedQuantity, ...]:
+    """Total tumour volume and tumour fraction of the liver."""
+    burden = quant.get("tumour_burden") or {}
+    return _present(
+        _quantity(codes.TOTAL_TUMOUR_VOLUME, burden.get("total_tumour_volume_ml"), "mL"),
+        _quantity(codes.TUMOUR_FRACTION, burden.get("tumour_fraction_percent"), "%"),
+    )
+
+
+def flr_measurements(quant: Mapping[str, Any]) -> tuple[FLRMeasurement, ...]:
+    """One FLR measurement per standard or configured resection that was computed."""
+    flr = quant.get("flr") or {}
+    notes = tuple(str(n) for n in (flr.get("caudate_rule"), flr.get("vessels"),
+                                   f"TELV: {flr.get('telv_formula')}",
+                                   f"BSA: {flr.get('bsa_formula')}") if n)
+    out = []
+    for r in flr.get("resections") or []:
+        if r.get("flr_ml") is None or r.get("flr_percent_of_functional_liver") is None:
+            continue
+        out.append(FLRMeasurement(
+            resection=str(r.get("label") or r["name"]),
+            remnant=tuple(COUINAUD_SEGMENTS[int(s) - 1] for s in r.get("remnant_segments", [])),
+            flr_ml=float(r["flr_ml"]),
+            flr_percent=float(r["flr_percent_of_functional_liver"]),
+            sflr_percent=r.get("sflr_percent"),
+            telv_ml=flr.get("telv_ml"),
+            flr_body_weight_percent=r.get("flr_body_weight_percent"),
+            caudate_included=bool(r.get("caudate_in_remnant", True)),
+            notes=notes,
+        ))
+    return tuple(out)
+
+
+def sirt_groups(quant: Mapping[str, Any]) -> tuple[QuantityGroup, ...]:
+    """One group per computed SIRT method: activities and implied mean doses."""
+    sirt = quant.get("sirt") or {}
+    groups = []
+    lsf = _quantity(codes.LUNG_SHUNT_FRACTION,
+                    None if sirt.get("lung_shunt_fraction") is None
+                    else 100.0 * float(sirt["lung_shunt_fraction"]), "%")
+    for name, method in (sirt.get("methods") or {}).items():
+        if not method or method.get("injected_activity_gbq") is None:
+            continue
+        doses = method.get("implied_doses") or {}
+        quantities = _present(
+            _quantity(codes.ADMINISTERED_ACTIVITY, method.get("injected_activity_gbq"), "GBq",
+                      "injected activity"),
+            _quantity(codes.VIAL_ACTIVITY, method.get("vial_activity_gbq"), "GBq"),
+            _quantity(codes.MEAN_ABSORBED_DOSE, doses.get("target_mean_gy"), "Gy",
+                      "target mean dose"),
+            _quantity(codes.MEAN_ABSORBED_DOSE, doses.get("normal_liver_gy"), "Gy",
+                      "normal liver mean dose"),
+            _quantity(codes.MEAN_ABSORBED_DOSE, doses.get("tumour_gy"), "Gy", "tumour mean dose"),
+            _quantity(codes.MEAN_ABSORBED_DOSE, doses.get("lung_gy"), "Gy", "lung dose"),
+            _quantity(codes.TUMOUR_TO_NORMAL_RATIO, method.get("tumour_to_normal_ratio"),
+                      "{ratio}"),
+            lsf,
+        )
+        notes = tuple(str(method.get("formula") or ""),) + tuple(
+            f"{f.get('code')}: {f.get('status')} ({f.get('rule')})"
+            for f in method.get("flags") or [])
+        groups.append(QuantityGroup(title=_SIRT_METHOD_TITLES.get(name, name),
+                                    concept=codes.SIRT_PLAN, quantities=quantities,
+                                    notes=tuple(n for n in notes if n)))
+    return tuple(groups)
+
+
+def constants(quant: Mapping[str, Any]) -> tuple[NamedQuantity, ...]:
+    """The dosimetry constants in force (echoed in every report)."""
+    c = quant.get("constants") or {}
+    return _present(
+        _quantity(codes.Y90_DOSE_CONSTANT, c.get("energy_gy_kg_per_gbq"), "Gy.kg/GBq"),
+        _quantity(codes.LIVER_DENSITY, c.get("liver_density_g_ml"), "g/mL"),
+        _quantity(codes.Y90_HALF_LIFE, c.get("half_life_h"), "h"),
+        _quantity(codes.LUNG_MASS, c.get("lung_mass_kg"), "kg"),
+    )
+
+
+def quality_flags(warnings: list[dict[str, Any]]) -> tuple[QualityFlag, ...]:
+    """Warnings of every stage as report flags (withheld figures are errors)."""
+    return tuple(
+        QualityFlag(code=str(w.get("code", "WARNING")), message=str(w.get("message", "")),
+                    severity=Severity.ERROR if w.get("action") == "withheld"
+                    else Severity.WARNING)
+        for w in warnings)
+
+
+def report_content(result: Mapping[str, Any], segmentation: SegmentationResult,
+                   series_description: str) -> ReportContent:
+    """Build the writers' content of a measured study from its ``result.json`` data.
+
+    Parameters
+    ----------
+    result : mapping
+        The study result (keys ``series``, ``volumes_ml``, ``lesions``, ``flr``, ``sirt``,
+        ``constants``, ``warnings``, ``coverage``).
+    segmentation : SegmentationResult
+        The segmentation (models and confidence).
+    series_description : str
+        SeriesDescription of the analysed series.
+
+    Returns
+    -------
+    ReportContent
+        Everything the SEG/SR/PDF writers show.
+    """
+    series = result.get("series") or {}
+    phase = series.get("phase") or {}
+    reasons = [f"phase: {phase.get('phase')} (confidence {phase.get('confidence')})"] \
+        if phase else []
+    reasons += list(series.get("notes") or [])
+    conf = segmentation.confidence
+    confidence = Confidence(
+        score=conf.score, review_required=conf.review_recommended,
+        per_structure={s: c.fold_dice for s, c in conf.per_structure.items()
+                       if c.fold_dice is not None},
+        method="mean pairwise Dice between folds, tumour volume and slice thickness terms",
+    )
+    incomplete = set(result.get("incomplete_coverage") or [])
+    return ReportContent(
+        series=SeriesChoice(str(series.get("chosen_series_instance_uid")), series_description,
+                            tuple(reasons)),
+        algorithm=algorithm_info(segmentation),
+        structures=structure_measurements(result, incomplete),
+        lesions=lesion_measurements(result),
+        tumour_burden=tumour_burden(result),
+        flr=flr_measurements(result),
+        sirt=sirt_groups(result),
+        constants=constants(result),
+        confidence=confidence,
+        flags=quality_flags(list(result.get("warnings") or [])),
+    )

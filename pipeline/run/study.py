@@ -1,0 +1,377 @@
+"""Runs the whole pipeline on one study's files, with no network.
+
+select series -> volume + QA -> segment -> coverage -> quantify -> SEG + SR + PDF. Each stage
+is timed and reported through a callback (the node records it in the audit DB). A study
+that cannot be measured is *rejected* with a reason a person understands; it still gets a
+``result.json`` and, where configured, a short SR and PDF saying why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+from numpy.typing import NDArray
+from pydicom import Dataset
+from pydicom.uid import generate_uid
+from scipy import ndimage
+
+from pipeline import __name__ as _pkg
+from pipeline.config import PipelineConfig
+from pipeline.encode.content import QualityFlag, RejectionContent, SegmentationContent, SeriesChoice
+from pipeline.encode.pdf import build_encapsulated_pdf, build_pdf, build_rejection_pdf
+from pipeline.encode.seg import build_seg
+from pipeline.encode.source import read_source_headers
+from pipeline.encode.sr import build_rejection_sr, build_sr
+from pipeline.quantify.models import PatientInfo, PlannerInputs, QualityContext
+from pipeline.quantify.report import quantify
+from pipeline.run.report import algorithm_info, report_content
+from pipeline.segment.engine import SegmentationEngine
+from pipeline.segment.result import SegmentationResult
+from pipeline.select.coverage import coverage_after_segmentation
+from pipeline.select.selector import SelectionResult, select_series
+from pipeline.structures import Structure, liver_labels
+from pipeline.volume import CTVolume
+
+RESULT_SCHEMA = "dicomnode.result/1"
+"""Schema name of ``result.json`` (documented in ``docs/result-json.md``)."""
+
+StageCallback = Callable[[str, float, str], None]
+"""Called after each stage with (stage name, duration in s, short message)."""
+
+
+class StudyStatus(StrEnum):
+    """How a study run ended (a program failure raises instead)."""
+
+    SUCCEEDED = "succeeded"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """What :func:`run_study` produced.
+
+    Parameters
+    ----------
+    status : StudyStatus
+        Measured, or rejected with a reason.
+    reason : str or None
+        Why the study was rejected (None when measured).
+    result : dict
+        The content of ``result.json``.
+    output_paths : list[Path]
+        DICOM outputs written (SEG, SR, Encapsulated PDF), in sending order.
+    """
+
+    status: StudyStatus
+    reason: str | None
+    result: dict[str, Any]
+    output_paths: list[Path] = field(default_factory=list)
+
+
+class _Stages:
+    """Times stages and hands each to the callback."""
+
+    def __init__(self, callback: StageCallback | None) -> None:
+        self.timings: dict[str, float] = {}
+        self._callback = callback
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[list[str]]:
+        message: list[str] = []
+        start = time.perf_counter()
+        yield message
+        elapsed = time.perf_counter() - start
+        self.timings[name] = round(elapsed, 3)
+        if self._callback is not None:
+            self._callback(name, elapsed, "; ".join(message))
+
+
+def output_uid(seed: str, kind: str) -> str:
+    """A deterministic UID for an output, so that a rerun of the same job replaces rather
+    than duplicates its outputs at the destination.
+
+    Parameters
+    ----------
+    seed : str
+        Identity of the run (e.g. job id and chosen series).
+    kind : str
+        Which UID (``seg.series``, ``seg.sop``, ...).
+
+    Returns
+    -------
+    str
+        A UID under pydicom's root derived from ``seed`` and ``kind``.
+    """
+    return str(generate_uid(entropy_srcs=[_pkg, seed, kind]))
+
+
+def _write_dicom(ds: Dataset, path: Path) -> Path:
+    tmp = path.with_suffix(path.suffix + ".part")
+    ds.save_as(tmp, enforce_file_format=True)
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+    return path
+
+
+def write_result_json(result: dict[str, Any], out_dir: Path) -> Path:
+    """Write ``out_dir/result.json`` atomically (temp file, fsync, rename).
+
+    Parameters
+    ----------
+    result : dict
+        JSON-able result.
+    out_dir : Path
+        Output folder (created if needed).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "result.json"
+    tmp = path.with_suffix(".json.part")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=2, sort_keys=False, allow_nan=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+    return path
+
+
+def _float_attr(ds: Dataset, keyword: str) -> float | None:
+    value = ds.get(keyword)
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _patient(header: Dataset) -> PatientInfo:
+    return PatientInfo(height_m=_float_attr(header, "PatientSize"),
+                       weight_kg=_float_attr(header, "PatientWeight"))
+
+
+def _incomplete_coverage(seg: SegmentationResult) -> list[str]:
+    liver = np.isin(seg.labelmap, liver_labels(seg.labels)).astype(np.uint8)
+    return coverage_after_segmentation(liver, {"liver": 1})
+
+
+def _any_header(paths: Sequence[Path]) -> Dataset | None:
+    for path in paths:
+        try:
+            return pydicom.dcmread(path, stop_before_pixels=True)
+        except (OSError, pydicom.errors.InvalidDicomError):
+            continue
+    return None
+
+
+def _expand(paths: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        files.extend(sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p])
+    return files
+
+
+def _base_result(selection: SelectionResult, status: StudyStatus,
+                 reason: str | None) -> dict[str, Any]:
+    return {
+        "schema": RESULT_SCHEMA,
+        "status": status.value,
+        "reason": reason,
+        "series": selection.to_dict(),
+        "volumes_ml": {},
+        "flr": None,
+        "sirt": None,
+        "confidence": None,
+        "warnings": [],
+    }
+
+
+def _reject(selection: SelectionResult, reason: str, files: Sequence[Path], out_dir: Path,
+            config: PipelineConfig, engine: SegmentationEngine, seed: str,
+            stages: _Stages) -> StudyResult:
+    result = _base_result(selection, StudyStatus.REJECTED, reason)
+    result["warnings"] = [{"code": "STUDY_REJECTED", "message": reason, "action": "withheld",
+                           "affects": ["all"], "stage": "select"}]
+    outputs: list[Path] = []
+    header = _any_header(files)
+    if config.write_rejection_report and header is not None:
+        with stages.stage("encode"):
+            models = engine.verify()
+            algorithm = algorithm_info(SegmentationResult(
+                labelmap=np.zeros((1, 1, 1), np.uint8), labels={}, fold_dice={},
+                confidence=_no_confidence(), models=models, device=engine.device,
+                timings_s={}))
+            rejection = RejectionContent(
+                reasons=(QualityFlag(code="STUDY_REJECTED", message=reason),),
+                series_considered=tuple(
+                    SeriesChoice(r.series_instance_uid, r.series_description or "",
+                                 tuple(r.reasons))
+                    for r in selection.ranking))
+            sr = build_rejection_sr([header], rejection, algorithm, config.encode,
+                                    series_instance_uid=output_uid(seed, "sr.series"),
+                                    sop_instance_uid=output_uid(seed, "sr.sop"))
+            outputs.append(_write_dicom(sr, out_dir / "sr.dcm"))
+            if config.encode.write_pdf:
+                pdf = build_rejection_pdf(header, rejection, algorithm)
+                (out_dir / "summary.pdf").write_bytes(pdf)
+                enc = build_encapsulated_pdf(pdf, header, algorithm, config.encode,
+                                             series_instance_uid=output_uid(seed, "pdf.series"),
+                                             sop_instance_uid=output_uid(seed, "pdf.sop"),
+                                             document_title="Liver CT analysis: not performed")
+                outputs.append(_write_dicom(enc, out_dir / "summary-pdf.dcm"))
+    result["outputs"] = [p.name for p in outputs]
+    result["stages_s"] = stages.timings
+    write_result_json(result, out_dir)
+    return StudyResult(StudyStatus.REJECTED, reason, result, outputs)
+
+
+def _no_confidence() -> Any:
+    from pipeline.segment.confidence import Confidence
+
+    return Confidence(score=0.0, review_recommended=True, reasons=["not segmented"])
+
+
+def run_study(paths: Iterable[Path], out_dir: Path, config: PipelineConfig, *,
+              engine: SegmentationEngine, planner: PlannerInputs | None = None,
+              run_id: str = "", on_stage: StageCallback | None = None) -> StudyResult:
+    """Run the pipeline on one study.
+
+    Parameters
+    ----------
+    paths : iterable of Path
+        The study's DICOM files (or folders, searched recursively).
+    out_dir : Path
+        Where ``result.json``, ``seg.dcm``, ``sr.dcm``, ``summary-pdf.dcm`` and
+        ``summary.pdf`` are written (created if needed).
+    config : PipelineConfig
+        Every stage's settings.
+    engine : SegmentationEngine
+        The segmentation engine (built once by the caller; models verified).
+    planner : PlannerInputs, optional
+        Planner inputs for the SIRT plan (config defaults otherwise).
+    run_id : str
+        Identity of this run (e.g. the job id); with the chosen series it seeds the output
+        UIDs, so the same run always writes the same UIDs.
+    on_stage : callable, optional
+        Called after each stage with its name, duration (s) and a short message.
+
+    Returns
+    -------
+    StudyResult
+        Status, reason, result data and the DICOM outputs to send.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stages = _Stages(on_stage)
+    files = _expand(paths)
+    with stages.stage("select") as msg:
+        selection = select_series(files, config.selection)
+        msg.append(f"chosen {selection.chosen_series_uid}" if selection.chosen
+                   else f"none: {selection.rejection_reason}")
+    seed = f"{run_id}|{selection.chosen_series_uid or ''}|" + hashlib.sha256(
+        "|".join(sorted(str(f) for f in files)).encode()).hexdigest()[:16]
+    volume = selection.chosen
+    if volume is None:
+        reason = selection.rejection_reason or "no suitable series"
+        return _reject(selection, reason, files, out_dir, config, engine, seed, stages)
+
+    with stages.stage("segment") as msg:
+        seg = engine.segment(volume)
+        msg.append(f"device {seg.device}, confidence {seg.confidence.score:.2f}")
+    with stages.stage("coverage") as msg:
+        incomplete = _incomplete_coverage(seg)
+        msg.extend(incomplete)
+    if incomplete and config.reject_incomplete_liver_coverage:
+        reason = "incomplete coverage: " + "; ".join(incomplete)
+        return _reject(selection, reason, files, out_dir, config, engine, seed, stages)
+
+    header = pydicom.dcmread(volume.source_paths[0], stop_before_pixels=True)
+    with stages.stage("quantify"):
+        quality = QualityContext(
+            incomplete_coverage=["liver"] if incomplete else [],
+            slice_thickness_mm=volume.slice_thickness_mm,
+            review_recommended=seg.confidence.review_recommended,
+            review_reasons=list(seg.confidence.reasons))
+        quant = quantify(seg.labelmap, seg.labels, volume.spacing_mm, _patient(header),
+                         planner or PlannerInputs(), quality, config.quantification,
+                         hu=volume.hu).to_dict()
+
+    result = _base_result(selection, StudyStatus.SUCCEEDED, None)
+    result.update(quant)
+    result["confidence"] = seg.confidence.to_dict()
+    result["segmentation"] = seg.to_dict()
+    result["incomplete_coverage"] = incomplete
+    result["warnings"] = list(quant.get("warnings") or []) + [
+        {"code": "SEGMENTATION", "message": w, "action": "note", "affects": [],
+         "stage": "segment"} for w in seg.warnings]
+    if seg.is_demo:
+        result["notice"] = "Demo model, not for clinical use"
+
+    with stages.stage("encode"):
+        outputs = _encode(volume, seg, result, out_dir, config, seed,
+                          str(header.get("SeriesDescription", "")))
+    result["outputs"] = [p.name for p in outputs]
+    result["stages_s"] = stages.timings
+    write_result_json(result, out_dir)
+    return StudyResult(StudyStatus.SUCCEEDED, None, result, outputs)
+
+
+def _encode(volume: CTVolume, seg: SegmentationResult, result: dict[str, Any], out_dir: Path,
+            config: PipelineConfig, seed: str, description: str) -> list[Path]:
+    sources = read_source_headers(volume)
+    content = report_content(result, seg, description)
+    lesion_map = _lesion_map(seg, list(result.get("lesions") or []),
+                             config.quantification.lesion_connectivity)
+    seg_content = SegmentationContent(labelmap=seg.labelmap, labels=seg.labels,
+                                      algorithm=content.algorithm, lesion_map=lesion_map)
+    seg_ds = build_seg(volume, sources, seg_content, config.encode,
+                       series_instance_uid=output_uid(seed, "seg.series"),
+                       sop_instance_uid=output_uid(seed, "seg.sop"))
+    outputs = [_write_dicom(seg_ds, out_dir / "seg.dcm")]
+    sr = build_sr(seg_ds, sources, content, config.encode,
+                  series_instance_uid=output_uid(seed, "sr.series"),
+                  sop_instance_uid=output_uid(seed, "sr.sop"))
+    outputs.append(_write_dicom(sr, out_dir / "sr.dcm"))
+    if config.encode.write_pdf:
+        pdf = build_pdf(volume, sources[0], seg_content, content, config.encode)
+        (out_dir / "summary.pdf").write_bytes(pdf)
+        enc = build_encapsulated_pdf(pdf, sources[0], content.algorithm, config.encode,
+                                     derived_from=[seg_ds],
+                                     series_instance_uid=output_uid(seed, "pdf.series"),
+                                     sop_instance_uid=output_uid(seed, "pdf.sop"))
+        outputs.append(_write_dicom(enc, out_dir / "summary-pdf.dcm"))
+    return outputs
+
+
+def _lesion_map(seg: SegmentationResult, lesions: Sequence[dict[str, Any]],
+                connectivity: int) -> NDArray[np.int32] | None:
+    """Connected components of the tumour labelled with the quantification's lesion index,
+    so that SEG segments and SR lesion groups name the same lesion."""
+    tumour = seg.mask(Structure.METASTASIS)
+    if not tumour.any() or not lesions:
+        return None
+    rank = {6: 1, 18: 2, 26: 3}[connectivity]
+    components, n = ndimage.label(tumour, structure=ndimage.generate_binary_structure(3, rank))
+    centroids = ndimage.center_of_mass(tumour, components, range(1, n + 1))
+    known = [(np.asarray(les["centroid_voxel_zyx"], float), int(les["index"]))
+             for les in lesions if les.get("centroid_voxel_zyx") is not None]
+    lookup = np.zeros(n + 1, np.int32)
+    for component, centroid in enumerate(centroids, start=1):
+        distances = [float(np.linalg.norm(np.asarray(centroid) - c)) for c, _ in known]
+        best = int(np.argmin(distances))
+        if distances[best] < 0.5:
+            lookup[component] = known[best][1]
+    return lookup[components]

@@ -1,0 +1,184 @@
+"""Study-level confidence from fold agreement, tumour volume and slice thickness.
+
+Following ``CLINICAL.md`` §6: disagreement between fold predictions (mean pairwise Dice per
+structure) detects failures, and adding tumour volume and slice thickness improves the
+risk-coverage trade-off. Each term lies in [0, 1]:
+
+- agreement: mean fold Dice over ``agreement_structures`` that any fold segmented;
+- tumour term: smallest metastasis volume / ``tumour_volume_full_ml``, capped at 1
+  (1 when there is no metastasis);
+- thickness term: 1 at or below ``slice_thickness_good_mm``, 0 at or above
+  ``slice_thickness_poor_mm``, linear between.
+
+score = weighted mean of the terms. Review is recommended, with a reason each, when the score
+is below ``review_below_score``, a structure's fold Dice is below its ``min_fold_dice``, the
+smallest tumour is below ``tumour_volume_full_ml`` or the slices are thicker than
+``slice_thickness_poor_mm``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from pipeline.segment.config import ConfidenceConfig
+from pipeline.segment.geometry import dice
+from pipeline.structures import Structure
+
+
+@dataclass(frozen=True)
+class StructureConfidence:
+    """Confidence figures of one structure.
+
+    Parameters
+    ----------
+    fold_dice : float or None
+        Mean pairwise Dice between folds (None with a single fold or no fold segmenting it).
+    volume_ml : float
+        Volume in the final label map, mL.
+    flagged : bool
+        Fold Dice below the structure's configured minimum.
+    """
+
+    fold_dice: float | None
+    volume_ml: float
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """Study-level confidence.
+
+    Parameters
+    ----------
+    score : float
+        Combined score in [0, 1] (1 = most confident).
+    review_recommended : bool
+        True when a reviewer should check the segmentation.
+    reasons : list[str]
+        Why review is recommended (empty otherwise).
+    per_structure : dict[Structure, StructureConfidence]
+        Figures per segmented structure.
+    terms : dict[str, float]
+        ``agreement``, ``tumour_volume``, ``slice_thickness`` terms in [0, 1].
+    """
+
+    score: float
+    review_recommended: bool
+    reasons: list[str] = field(default_factory=list)
+    per_structure: dict[Structure, StructureConfidence] = field(default_factory=dict)
+    terms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary."""
+        return {
+            "score": round(self.score, 4),
+            "review_recommended": self.review_recommended,
+            "reasons": list(self.reasons),
+            "terms": {k: round(v, 4) for k, v in self.terms.items()},
+            "per_structure": {
+                s.value: {"fold_dice": None if c.fold_dice is None else round(c.fold_dice, 4),
+                          "volume_ml": round(c.volume_ml, 3), "flagged": c.flagged}
+                for s, c in self.per_structure.items()},
+        }
+
+
+def mean_pairwise_dice(masks: Sequence[NDArray[np.bool_]]) -> float | None:
+    """Mean Dice over all pairs of masks; None with fewer than two or all empty.
+
+    Parameters
+    ----------
+    masks : sequence of ndarray of bool
+        One mask per fold, same shape.
+
+    Returns
+    -------
+    float or None
+        Mean pairwise Dice in [0, 1].
+    """
+    if len(masks) < 2 or not any(m.any() for m in masks):
+        return None
+    return float(np.mean([dice(a, b) for a, b in itertools.combinations(masks, 2)]))
+
+
+def lesion_volumes_ml(mask: NDArray[np.bool_], spacing_mm: Sequence[float]) -> list[float]:
+    """Volumes of the 26-connected components of a mask, mL, largest first."""
+    lab, n = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
+    counts = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+    voxel_ml = float(np.prod(spacing_mm)) / 1000.0
+    return sorted((float(c) * voxel_ml for c in counts), reverse=True)
+
+
+def thickness_term(thickness_mm: float, good_mm: float, poor_mm: float) -> float:
+    """1 at or below ``good_mm``, 0 at or above ``poor_mm``, linear between."""
+    if thickness_mm <= good_mm:
+        return 1.0
+    if thickness_mm >= poor_mm or poor_mm <= good_mm:
+        return 0.0
+    return (poor_mm - thickness_mm) / (poor_mm - good_mm)
+
+
+def combine(fold_dice: dict[Structure, float | None], volumes_ml: dict[Structure, float],
+            smallest_tumour_ml: float | None, slice_thickness_mm: float,
+            config: ConfidenceConfig) -> Confidence:
+    """Combine the figures into a study score and a review recommendation.
+
+    Parameters
+    ----------
+    fold_dice : dict[Structure, float or None]
+        Mean pairwise fold Dice per structure.
+    volumes_ml : dict[Structure, float]
+        Final volume per structure, mL.
+    smallest_tumour_ml : float or None
+        Volume of the smallest metastasis, mL (None: no metastasis).
+    slice_thickness_mm : float
+        Slice thickness of the CT series, mm.
+    config : ConfidenceConfig
+        Weights and thresholds.
+
+    Returns
+    -------
+    Confidence
+        Score, flag, reasons and per-structure figures.
+    """
+    reasons: list[str] = []
+    agreeing = [d for d in (fold_dice.get(s) for s in config.agreement_structures)
+                if d is not None]
+    agreement = float(np.mean(agreeing)) if agreeing else 1.0
+    if smallest_tumour_ml is None:
+        tumour = 1.0
+    else:
+        tumour = min(1.0, smallest_tumour_ml / config.tumour_volume_full_ml)
+        if tumour < 1.0:
+            reasons.append(f"small metastasis ({smallest_tumour_ml:.2f} mL < "
+                           f"{config.tumour_volume_full_ml:g} mL)")
+    thickness = thickness_term(slice_thickness_mm, config.slice_thickness_good_mm,
+                               config.slice_thickness_poor_mm)
+    if slice_thickness_mm >= config.slice_thickness_poor_mm:
+        reasons.append(f"thick slices ({slice_thickness_mm:g} mm >= "
+                       f"{config.slice_thickness_poor_mm:g} mm)")
+    weights = (config.weight_agreement, config.weight_tumour_volume,
+               config.weight_slice_thickness)
+    total = sum(weights)
+    terms = (agreement, tumour, thickness)
+    score = sum(w * t for w, t in zip(weights, terms, strict=True)) / total if total > 0 else 1.0
+    per_structure: dict[Structure, StructureConfidence] = {}
+    for s in sorted(set(fold_dice) | set(volumes_ml), key=lambda x: list(Structure).index(x)):
+        d = fold_dice.get(s)
+        minimum = config.min_fold_dice.get(s)
+        flagged = d is not None and minimum is not None and d < minimum
+        if flagged:
+            reasons.append(f"{s.value}: fold agreement Dice {d:.3f} < {minimum:g}")
+        per_structure[s] = StructureConfidence(d, volumes_ml.get(s, 0.0), flagged)
+    if score < config.review_below_score:
+        reasons.insert(0, f"confidence score {score:.3f} < {config.review_below_score:g}")
+    return Confidence(
+        score=float(score), review_recommended=bool(reasons), reasons=reasons,
+        per_structure=per_structure,
+        terms={"agreement": agreement, "tumour_volume": tumour, "slice_thickness": thickness})

@@ -1,0 +1,270 @@
+"""The segmentation engine: verified models, stages and cascades, composition,
+post-processing, fold agreement and confidence, with provenance.
+
+>>> engine = SegmentationEngine(SegmentationConfig())   # the bundled demo model
+>>> engine.verify()                                     # doctest: +SKIP
+>>> result = engine.segment(volume)                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from pipeline.segment.confidence import combine, lesion_volumes_ml, mean_pairwise_dice
+from pipeline.segment.config import SegmentationConfig, StageConfig
+from pipeline.segment.geometry import bounding_box
+from pipeline.segment.inference import FoldPrediction, ModelRunner
+from pipeline.segment.models import ModelError, ModelInfo, verify_config
+from pipeline.segment.postprocess import apply_rules, largest_component
+from pipeline.segment.result import OUTPUT_LABEL_VALUES, SegmentationResult
+from pipeline.structures import COUINAUD_SEGMENTS, Structure
+from pipeline.volume import CTVolume
+
+__all__ = ["ModelError", "ModelInfo", "SegmentationEngine", "SegmentationResult"]
+
+log = logging.getLogger(__name__)
+
+_CUDA_ERRORS = (RuntimeError, AssertionError)
+"""What a failing CUDA device raises (out of memory, driver errors; CPU-only torch builds
+raise AssertionError "Torch not compiled with CUDA enabled")."""
+
+_LIVER_PARTS = frozenset({Structure.LIVER, Structure.METASTASIS, *COUINAUD_SEGMENTS})
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _resolve_device(setting: str) -> torch.device:
+    if setting == "cpu" or (setting == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+class SegmentationEngine:
+    """Runs the configured models on CT volumes (one volume at a time; not thread-safe).
+
+    Parameters
+    ----------
+    config : SegmentationConfig
+        Models, stages, post-processing and confidence settings.
+    """
+
+    def __init__(self, config: SegmentationConfig) -> None:
+        self.config = config
+        self._infos: dict[str, ModelInfo] | None = None
+        self._runners: dict[str, ModelRunner] = {}
+        self._device = _resolve_device(config.device)
+        self._warnings: list[str] = []
+
+    @property
+    def device(self) -> str:
+        """Device type the engine runs on now (``cpu`` or ``cuda``)."""
+        return self._device.type
+
+    def verify(self) -> list[ModelInfo]:
+        """Check every model the stages use (files, label mapping, channels, weights hash).
+
+        Returns
+        -------
+        list[ModelInfo]
+            One per model used, in stage order.
+
+        Raises
+        ------
+        ModelError
+            With a message naming the model and what is wrong.
+        """
+        if self._infos is None:
+            self._infos = verify_config(self.config)
+        return list(self._infos.values())
+
+    def load(self) -> float:
+        """Verify, then load every model's networks; returns the seconds spent (0 if loaded)."""
+        if self._runners:
+            return 0.0
+        t0 = time.perf_counter()
+        self.verify()
+        assert self._infos is not None
+        try:
+            self._build_runners()
+        except ModelError:
+            raise
+        except _CUDA_ERRORS as exc:
+            if self._device.type != "cuda":
+                raise
+            self._fall_back_to_cpu(exc)
+        return time.perf_counter() - t0
+
+    def _build_runners(self) -> None:
+        assert self._infos is not None
+        self._runners = {
+            key: ModelRunner(info, self._device, self.config.use_mirroring,
+                             self.config.tile_step_size, self.config.resample)
+            for key, info in self._infos.items()}
+
+    def _fall_back_to_cpu(self, exc: BaseException) -> None:
+        message = f"CUDA failed ({type(exc).__name__}: {exc}); fell back to CPU"
+        log.warning(message)
+        self._warnings.append(message)
+        self._device = torch.device("cpu")
+        self._build_runners()
+
+    def _predict(self, stage: StageConfig, image: NDArray[np.float32],
+                 spacing: tuple[float, float, float]) -> FoldPrediction:
+        runner = self._runners[stage.model]
+        try:
+            return runner.predict(image, spacing)
+        except ModelError:
+            raise
+        except _CUDA_ERRORS as exc:
+            if self._device.type != "cuda":
+                raise
+            self._fall_back_to_cpu(exc)
+            return self._runners[stage.model].predict(image, spacing)
+
+    def _region(self, masks: dict[Structure, NDArray[np.bool_]], structure: Structure,
+                shape: tuple[int, int, int]) -> NDArray[np.bool_]:
+        """Mask of a structure from earlier stages ('liver' = union of liver parts)."""
+        if structure != Structure.LIVER:
+            return masks.get(structure, np.zeros(shape, bool))
+        union = np.zeros(shape, bool)
+        for s in _LIVER_PARTS & masks.keys():
+            union |= masks[s]
+        rule = self.config.postprocess.get(Structure.LIVER)
+        return largest_component(union) if rule is not None and rule.largest_component else union
+
+    def segment(self, volume: CTVolume) -> SegmentationResult:
+        """Segment one CT volume.
+
+        Parameters
+        ----------
+        volume : CTVolume
+            HU array (z, y, x) with spacing (z, y, x) in mm.
+
+        Returns
+        -------
+        SegmentationResult
+            Combined label map on the exact grid and slice order of ``volume``.
+
+        Raises
+        ------
+        ModelError
+            A model is missing, broken or cannot be loaded.
+        """
+        t_start = time.perf_counter()
+        self._warnings = []
+        timings: dict[str, float] = {"load": self.load()}
+        assert self._infos is not None
+        shape = volume.shape
+        spacing = tuple(float(s) for s in volume.spacing_mm)
+        spacing_zyx = (spacing[0], spacing[1], spacing[2])
+        hu = np.asarray(volume.hu, dtype=np.float32)
+        masks: dict[Structure, NDArray[np.bool_]] = {}
+        fold_dice: dict[Structure, float | None] = {}
+        threads = self.config.cpu_threads if self._device.type == "cpu" else torch.get_num_threads()
+        with _torch_threads(threads):
+            for index, stage in enumerate(self.config.stages):
+                self._run_stage(index, stage, hu, spacing_zyx, masks, fold_dice, timings)
+        t0 = time.perf_counter()
+        labels = {OUTPUT_LABEL_VALUES[s]: s for s in masks}
+        labelmap = self._compose(masks, shape)
+        labelmap = apply_rules(labelmap, labels, self.config.postprocess, spacing_zyx,
+                               self.config.priority)
+        timings["postprocess"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        volumes = self._volumes(labelmap, labels, volume.voxel_volume_ml)
+        metastasis = labelmap == OUTPUT_LABEL_VALUES[Structure.METASTASIS]
+        lesions = lesion_volumes_ml(metastasis, spacing_zyx) if metastasis.any() else []
+        confidence = combine(fold_dice, volumes, min(lesions) if lesions else None,
+                             float(volume.slice_thickness_mm), self.config.confidence)
+        timings["confidence"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - t_start
+        return SegmentationResult(
+            labelmap=labelmap,
+            labels={v: s for v, s in sorted(labels.items())},
+            fold_dice={s: d for s, d in fold_dice.items() if d is not None},
+            confidence=confidence,
+            models=[self._infos[k] for k in dict.fromkeys(st.model for st in self.config.stages)],
+            device=self._device.type,
+            timings_s=timings,
+            volumes_ml=volumes,
+            spacing_mm=spacing_zyx,
+            warnings=list(self._warnings),
+        )
+
+    def _run_stage(self, index: int, stage: StageConfig, hu: NDArray[np.float32],
+                   spacing: tuple[float, float, float],
+                   masks: dict[Structure, NDArray[np.bool_]],
+                   fold_dice: dict[Structure, float | None],
+                   timings: dict[str, float]) -> None:
+        """Run one stage (cropping and extra channels from earlier stages) and collect it."""
+        assert self._infos is not None
+        shape = (hu.shape[0], hu.shape[1], hu.shape[2])
+        box: tuple[slice, ...] = (slice(None),) * 3
+        if stage.crop_to:
+            region = np.zeros(shape, bool)
+            for s in stage.crop_to:
+                region |= self._region(masks, s, shape)
+            found = bounding_box(region, spacing, stage.crop_margin_mm)
+            if found is None:
+                self._warnings.append(f"stage {index} ({stage.model}) skipped: no "
+                                      f"{'/'.join(s.value for s in stage.crop_to)} to crop to")
+                return
+            box = found
+        channels = [hu[box]] + [self._region(masks, s, shape)[box].astype(np.float32)
+                                for s in stage.extra_channels]
+        prediction = self._predict(stage, np.stack(channels), spacing)
+        for name, seconds in prediction.timings_s.items():
+            key = f"{stage.model}.{name}"
+            timings[key] = timings.get(key, 0.0) + seconds
+        self._collect(self._infos[stage.model], box, prediction, shape, masks, fold_dice)
+
+    @staticmethod
+    def _collect(info: ModelInfo, box: tuple[slice, ...], prediction: FoldPrediction,
+                 shape: tuple[int, int, int], masks: dict[Structure, NDArray[np.bool_]],
+                 fold_dice: dict[Structure, float | None]) -> None:
+        """Store a stage's masks on the full grid (replacing earlier ones) and fold Dice."""
+        for value, structure in info.labels.items():
+            full = np.zeros(shape, bool)
+            full[box] = prediction.labelmap == value
+            masks[structure] = full
+            fold_dice[structure] = mean_pairwise_dice(
+                [fm == value for fm in prediction.fold_labelmaps])
+        parts = [v for v, s in info.labels.items() if s in _LIVER_PARTS]
+        if parts and Structure.LIVER not in info.labels.values():
+            fold_dice[Structure.LIVER] = mean_pairwise_dice(
+                [np.isin(fm, parts) for fm in prediction.fold_labelmaps])
+
+    def _compose(self, masks: dict[Structure, NDArray[np.bool_]],
+                 shape: tuple[int, int, int]) -> NDArray[np.uint8]:
+        """Paint masks from lowest to highest priority into one label map."""
+        rank = {s: i for i, s in enumerate(self.config.priority)}
+        order = sorted(masks, key=lambda s: rank.get(s, len(rank)), reverse=True)
+        labelmap = np.zeros(shape, np.uint8)
+        for s in order:
+            labelmap[masks[s]] = OUTPUT_LABEL_VALUES[s]
+        return labelmap
+
+    @staticmethod
+    def _volumes(labelmap: NDArray[np.uint8], labels: dict[int, Structure],
+                 voxel_ml: float) -> dict[Structure, float]:
+        counts = np.bincount(labelmap.ravel(), minlength=256)
+        volumes = {s: float(counts[v]) * voxel_ml for v, s in labels.items()}
+        parts = [v for v, s in labels.items() if s in _LIVER_PARTS]
+        if parts:
+            volumes[Structure.LIVER] = float(counts[parts].sum()) * voxel_ml
+        return volumes

@@ -1,0 +1,56 @@
+"""Voxel-grid helpers shared by cascades and post-processing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def bounding_box(mask: NDArray[np.bool_], spacing_mm: Sequence[float],
+                 margin_mm: float) -> tuple[slice, slice, slice] | None:
+    """Bounding box of a mask grown by a margin, clipped to the array.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (z, y, x)
+        The mask.
+    spacing_mm : sequence of float
+        Voxel spacing (z, y, x) in mm.
+    margin_mm : float
+        Margin added on every side, mm (rounded up to whole voxels per axis).
+
+    Returns
+    -------
+    tuple of slice or None
+        Index slices (z, y, x), or None where the mask is empty.
+    """
+    if not mask.any():
+        return None
+    out = []
+    for axis, spacing in enumerate(spacing_mm):
+        other = tuple(a for a in range(3) if a != axis)
+        idx = np.flatnonzero(mask.any(axis=other))
+        pad = int(np.ceil(margin_mm / float(spacing)))
+        out.append(slice(max(0, int(idx[0]) - pad), min(mask.shape[axis], int(idx[-1]) + 1 + pad)))
+    return out[0], out[1], out[2]
+
+
+def dice(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:
+    """Sørensen-Dice coefficient of two masks; 1.0 when both are empty.
+
+    Parameters
+    ----------
+    a, b : ndarray of bool
+        Masks of equal shape.
+
+    Returns
+    -------
+    float
+        2|A∩B| / (|A|+|B|), in [0, 1].
+    """
+    total = int(a.sum()) + int(b.sum())
+    if total == 0:
+        return 1.0
+    return 2.0 * float(np.logical_and(a, b).sum()) / total

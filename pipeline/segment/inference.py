@@ -1,0 +1,183 @@
+"""Running one nnU-Net v2 model in-process, fold by fold, on one image.
+
+nnU-Net averages the logits of all folds inside ``predict_logits_from_preprocessed_data``;
+to compare folds we preprocess once, run each fold's weights on the same preprocessed data
+(``predict_sliding_window_return_logits``), keep each fold's label map on the network grid
+for the agreement, and average the logits ourselves (as nnU-Net does) before resampling
+once to the input grid. No process pools are started: the multiprocess file/array entry
+points are never used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from pipeline.segment.models import ModelError, ModelInfo
+
+_NNUNET_ENV = ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
+
+
+def _quiet_nnunet_env() -> None:
+    """nnU-Net warns when its folders are unset; inference needs none of them."""
+    for var in _NNUNET_ENV:
+        os.environ.setdefault(var, os.devnull)
+
+
+@dataclass(frozen=True)
+class FoldPrediction:
+    """What one model produced for one image.
+
+    Parameters
+    ----------
+    labelmap : ndarray of uint8, shape (z, y, x)
+        Model label values on the input grid (fold logits averaged).
+    fold_labelmaps : list of ndarray
+        Each fold's argmax on the network (preprocessed) grid, for agreement.
+    timings_s : dict[str, float]
+        ``preprocess``, ``inference.fold_<k>``, ``resample`` in seconds.
+    """
+
+    labelmap: NDArray[np.uint8]
+    fold_labelmaps: list[NDArray[np.uint8]]
+    timings_s: dict[str, float]
+
+
+class ModelRunner:
+    """A loaded nnU-Net v2 model whose folds can be run one at a time.
+
+    Parameters
+    ----------
+    info : ModelInfo
+        The verified model.
+    device : torch.device
+        Inference device.
+    use_mirroring : bool
+        Test-time mirroring on the axes the model allows.
+    tile_step_size : float
+        Sliding-window step as a fraction of the patch.
+    resample : {"logits", "labels"}
+        Back to the input grid: resample the averaged logits (nnU-Net's way; memory peak
+        of one float32 volume per label on the input grid) or the label map of the network
+        grid (nnU-Net's segmentation resampling, one label at a time; slightly blockier).
+    """
+
+    def __init__(self, info: ModelInfo, device: torch.device, use_mirroring: bool,
+                 tile_step_size: float, resample: str = "logits") -> None:
+        _quiet_nnunet_env()
+        from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+
+        self.info = info
+        self.device = device
+        self.resample = resample
+        with contextlib.redirect_stdout(sys.stderr):  # nnU-Net prints notices to stdout
+            self._predictor = nnUNetPredictor(
+                tile_step_size=tile_step_size, use_gaussian=True, use_mirroring=use_mirroring,
+                perform_everything_on_device=device.type == "cuda", device=device,
+                verbose=False, verbose_preprocessing=False, allow_tqdm=False)
+        try:
+            self._predictor.initialize_from_trained_model_folder(
+                str(Path(info.folder)), use_folds=info.folds, checkpoint_name=info.checkpoint)
+        except Exception as exc:  # nnU-Net raises many kinds; all mean "cannot load"
+            raise ModelError(f"model '{info.key}': nnU-Net cannot load {info.folder}: "
+                             f"{type(exc).__name__}: {exc}") from exc
+        self._parameters: list[dict[str, Any]] = list(self._predictor.list_of_parameters)
+
+    def preprocess(self, image: NDArray[np.float32],
+                   spacing_mm: tuple[float, float, float]) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Crop, resample and normalise as nnU-Net did in training.
+
+        Parameters
+        ----------
+        image : ndarray of float32, shape (c, z, y, x)
+            Channel 0 CT in HU, further channels binary masks.
+        spacing_mm : tuple of float
+            Spacing (z, y, x) in mm, the order the model was trained with.
+
+        Returns
+        -------
+        data : torch.Tensor, shape (c, z', y', x')
+            Network input.
+        properties : dict
+            nnU-Net's bookkeeping for the way back to the input grid.
+        """
+        p = self._predictor
+        preprocessor = p.configuration_manager.preprocessor_class(verbose=False)
+        data, _, properties = preprocessor.run_case_npy(
+            image, None, {"spacing": [float(s) for s in spacing_mm]}, p.plans_manager,
+            p.configuration_manager, p.dataset_json)
+        return torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)), properties
+
+    def predict(self, image: NDArray[np.float32],
+                spacing_mm: tuple[float, float, float]) -> FoldPrediction:
+        """Run every fold on one image and return the averaged label map on its grid.
+
+        Parameters
+        ----------
+        image : ndarray of float32, shape (c, z, y, x)
+            Model input (see :meth:`preprocess`).
+        spacing_mm : tuple of float
+            Spacing (z, y, x) in mm.
+
+        Returns
+        -------
+        FoldPrediction
+            Label map in the model's label values, per-fold maps and timings.
+        """
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        data, properties = self.preprocess(image, spacing_mm)
+        timings["preprocess"] = time.perf_counter() - t0
+        p = self._predictor
+        total: torch.Tensor | None = None
+        fold_maps: list[NDArray[np.uint8]] = []
+        for fold, params in zip(self.info.folds, self._parameters, strict=True):
+            t0 = time.perf_counter()
+            p.network.load_state_dict(params)
+            logits = p.predict_sliding_window_return_logits(data).to("cpu", torch.float32)
+            fold_maps.append(logits.argmax(0).numpy().astype(np.uint8))
+            total = logits if total is None else total + logits
+            timings[f"inference.fold_{fold}"] = time.perf_counter() - t0
+        assert total is not None
+        total /= len(self._parameters)
+        t0 = time.perf_counter()
+        labelmap = self._to_input_grid(total, properties)
+        timings["resample"] = time.perf_counter() - t0
+        if labelmap.shape != image.shape[1:]:
+            raise ModelError(f"model '{self.info.key}': output shape {labelmap.shape} differs "
+                             f"from input {image.shape[1:]}")
+        return FoldPrediction(labelmap, fold_maps, timings)
+
+    def _to_input_grid(self, logits: torch.Tensor,
+                       properties: dict[str, Any]) -> NDArray[np.uint8]:
+        """Averaged logits on the network grid -> label map on the input grid."""
+        from nnunetv2.inference.export_prediction import (
+            convert_predicted_logits_to_segmentation_with_correct_shape,
+        )
+
+        p = self._predictor
+        if self.resample == "logits":
+            seg = convert_predicted_logits_to_segmentation_with_correct_shape(
+                logits, p.plans_manager, p.configuration_manager, p.label_manager, properties,
+                return_probabilities=False, num_threads_torch=torch.get_num_threads())
+            return np.asarray(seg, dtype=np.uint8)
+        from acvl_utils.cropping_and_padding.bounding_boxes import insert_crop_into_image
+
+        forward = p.plans_manager.transpose_forward
+        labels = logits.argmax(0).numpy().astype(np.uint8)
+        resampled = p.configuration_manager.resampling_fn_seg(
+            labels[None], properties["shape_after_cropping_and_before_resampling"],
+            p.configuration_manager.spacing, [properties["spacing"][i] for i in forward])[0]
+        full = np.zeros(properties["shape_before_cropping"], dtype=np.uint8)
+        full = insert_crop_into_image(full, np.asarray(resampled, dtype=np.uint8),
+                                      properties["bbox_used_for_cropping"])
+        return np.asarray(full, dtype=np.uint8).transpose(p.plans_manager.transpose_backward)

@@ -1,0 +1,185 @@
+"""Reading DICOM headers and deciding which images may become a volume.
+
+Headers are read with ``stop_before_pixels``; pixel data is read later, only for the slices
+that need it (:mod:`pipeline.select.volume`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
+
+from pipeline.select.config import CandidateConfig
+from pipeline.select.reasons import CandidateReason
+
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+ENHANCED_CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2.1"
+
+_WORD = re.compile(r"[^\w]+|_", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A file that could not be read as DICOM.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    error : str
+        Why it could not be read.
+    """
+
+    path: str
+    error: str
+
+
+def read_headers(paths: Iterable[Path | str]) -> tuple[list[Dataset], list[Unreadable]]:
+    """Read the header of every file, without pixel data.
+
+    Parameters
+    ----------
+    paths : iterable of path
+        Files; folders are searched recursively.
+
+    Returns
+    -------
+    datasets : list of Dataset
+        Headers (``filename`` set to the file path), in path order.
+    unreadable : list of Unreadable
+        Files that are not DICOM or not readable, with the error.
+    """
+    datasets: list[Dataset] = []
+    unreadable: list[Unreadable] = []
+    for path in _expand(paths):
+        try:
+            ds = dcmread(path, stop_before_pixels=True)
+        except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
+            unreadable.append(Unreadable(str(path), f"{type(exc).__name__}: {exc}"))
+            continue
+        if "SOPClassUID" not in ds:
+            unreadable.append(Unreadable(str(path), "no SOPClassUID (not a composite image)"))
+            continue
+        datasets.append(ds)
+    return datasets, unreadable
+
+
+def _expand(paths: Iterable[Path | str]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.is_file()))
+        else:
+            files.append(p)
+    return files
+
+
+def group_by_series(datasets: Iterable[Dataset]) -> dict[str, list[Dataset]]:
+    """Group datasets by SeriesInstanceUID, keeping input order within a series."""
+    series: dict[str, list[Dataset]] = defaultdict(list)
+    for ds in datasets:
+        series[str(ds.get("SeriesInstanceUID", ""))].append(ds)
+    return dict(series)
+
+
+def attribute_text(ds: Dataset, keyword: str) -> str:
+    """Text of an attribute; values of a multi-valued attribute joined by a backslash."""
+    value = ds.get(keyword, "")
+    if isinstance(value, MultiValue | list | tuple):
+        return "\\".join(str(v) for v in value)
+    return str(value or "")
+
+
+def fold(text: str) -> str:
+    """Case-folded text without accents (``"Spät"`` -> ``"spat"``, ``"é"`` -> ``"e"``), so
+    that descriptions written with or without diacritics match the same keywords."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def words(text: str) -> list[str]:
+    """Folded (:func:`fold`) whole words of a text (letters and digits, any language)."""
+    return [w for w in _WORD.split(fold(text)) if w]
+
+
+def description_words(ds: Dataset) -> list[str]:
+    """Words of SeriesDescription and ProtocolName."""
+    return words(f"{ds.get('SeriesDescription', '')} {ds.get('ProtocolName', '')}")
+
+
+def slice_normal(orientation: Iterable[float]) -> NDArray[np.float64]:
+    """Unit slice normal (row cosine x column cosine) of an ImageOrientationPatient."""
+    iop = np.asarray([float(v) for v in orientation], dtype=np.float64)
+    n = np.cross(iop[:3], iop[3:])
+    return np.asarray(n / np.linalg.norm(n), dtype=np.float64)
+
+
+def axial_angle_deg(orientation: Iterable[float]) -> float:
+    """Angle (degrees, 0-90) between the slice normal and the patient's head-foot axis."""
+    cos = abs(float(slice_normal(orientation)[2]))
+    return float(np.degrees(np.arccos(min(1.0, cos))))
+
+
+def instance_exclusion(ds: Dataset, config: CandidateConfig) -> tuple[CandidateReason, str] | None:
+    """Why an image cannot be part of a candidate volume, or None when it can.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Header of one image.
+    config : CandidateConfig
+        Candidate rules.
+
+    Returns
+    -------
+    (CandidateReason, str) or None
+        The reason and a human-readable detail.
+    """
+    sop_class = str(ds.get("SOPClassUID", ""))
+    if sop_class == ENHANCED_CT_IMAGE_STORAGE:
+        return CandidateReason.ENHANCED_CT_NOT_SUPPORTED, "Enhanced CT Image Storage (multi-frame)"
+    if sop_class != CT_IMAGE_STORAGE:
+        return CandidateReason.NOT_CT_IMAGE_STORAGE, f"SOPClassUID {sop_class}"
+    image_type = [str(v).upper() for v in ds.get("ImageType", [])]
+    image_type_text = "ImageType " + "\\".join(image_type)
+    desc = set(description_words(ds))
+    localizer_words = {fold(w) for w in config.localizer_keywords}
+    if "LOCALIZER" in image_type or desc & localizer_words:
+        return CandidateReason.LOCALIZER, image_type_text
+    if desc & {fold(w) for w in config.dose_screen_keywords}:
+        return CandidateReason.DOSE_SCREEN, f"SeriesDescription {ds.get('SeriesDescription', '')!r}"
+    if image_type[:1] == ["DERIVED"] and not config.allow_derived:
+        return CandidateReason.DERIVED, image_type_text
+    if image_type[1:2] == ["SECONDARY"] and not config.allow_secondary:
+        return CandidateReason.SECONDARY, image_type_text
+    iop = ds.get("ImageOrientationPatient")
+    if iop is not None and len(iop) == 6 and not config.allow_non_axial:
+        angle = axial_angle_deg(iop)
+        if angle > config.max_axial_angle_deg:
+            return CandidateReason.NON_AXIAL, f"slice normal {angle:.1f} deg from head-foot axis"
+    return None
+
+
+def tm_seconds(value: object) -> float | None:
+    """Seconds since midnight of a DICOM TM value (``HHMMSS.FFFFFF``), None when absent."""
+    text = str(value or "").strip().replace(":", "")
+    if len(text) < 2 or not text[:2].isdigit():
+        return None
+    try:
+        hours = int(text[0:2])
+        minutes = int(text[2:4]) if len(text) >= 4 else 0
+        seconds = float(text[4:]) if len(text) > 4 else 0.0
+    except ValueError:
+        return None
+    return hours * 3600.0 + minutes * 60.0 + seconds

@@ -1,0 +1,230 @@
+"""Measurements on a few axial CT slices without segmentation: aorta, portal vein and liver
+HU, image noise and liver-like area per slice.
+
+The method is deliberately simple (robust statistics on thresholded regions):
+
+- body: largest connected region above -300 HU, holes filled;
+- liver region: largest connected soft-tissue region (20..200 HU, opened) in the patient's
+  right half of the body; liver HU is its median;
+- portal vein: the 7 mm window with the brightest mean centred at least 3 mm inside the
+  (hole-filled) liver region; its median HU;
+- aorta: median HU of the 10 mm window with the brightest mean in a box from 45 mm
+  anterior to 5 mm posterior of the vertebral body's front, 10 mm right to 35 mm left of
+  its centre, bone excluded; the vertebra is the largest region above 150 HU (holes filled)
+  near the midline in the posterior half of the body;
+
+Patient directions come from ImageOrientationPatient, so any in-plane orientation works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+_MIN_BODY_MM2 = 5000.0
+_MIN_LIVER_MM2 = 1500.0
+
+
+@dataclass(frozen=True)
+class SliceMeasures:
+    """Measurements of one slice (NaN where not found).
+
+    Parameters
+    ----------
+    liver_area_mm2 : float
+        Area of the liver-like region, mm^2 (0 when none).
+    liver_hu, portal_vein_hu, aorta_hu : float
+        Median HU of the liver-like region; brightest vessel window in it; aorta window.
+    noise_sd_hu : float
+        Image noise: 1.4826 x median absolute deviation of HU inside the liver region
+        (at least 3 mm from its edge), HU.
+    """
+
+    liver_area_mm2: float
+    liver_hu: float
+    portal_vein_hu: float
+    aorta_hu: float
+    noise_sd_hu: float
+
+
+@dataclass(frozen=True)
+class PlaneGeometry:
+    """In-plane geometry of the slices.
+
+    Parameters
+    ----------
+    pixel_spacing_mm : tuple[float, float]
+        PixelSpacing (row spacing, column spacing), mm.
+    row_cosine, column_cosine : tuple[float, float, float]
+        ImageOrientationPatient halves, patient LPS.
+    """
+
+    pixel_spacing_mm: tuple[float, float]
+    row_cosine: tuple[float, float, float]
+    column_cosine: tuple[float, float, float]
+
+
+def _largest(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return np.zeros_like(mask)
+    sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
+    return np.asarray(labels == int(np.argmax(sizes)) + 1)
+
+
+def _patient_xy(
+    shape: tuple[int, int], geom: PlaneGeometry
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Patient x (right->left) and y (anterior->posterior) of each pixel, mm, origin 0."""
+    dy, dx = geom.pixel_spacing_mm
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
+    x = cols * dx * geom.row_cosine[0] + rows * dy * geom.column_cosine[0]
+    y = cols * dx * geom.row_cosine[1] + rows * dy * geom.column_cosine[1]
+    return x, y
+
+
+def _window_max(
+    hu: NDArray[np.float32], valid: NDArray[np.bool_], size_px: int, where: NDArray[np.bool_]
+) -> float:
+    """Median HU of the valid pixels of the square window with the largest mean, among
+    windows centred in ``where`` and >= 90 % valid; NaN when none.
+
+    The median of the winning window is less biased by noise than its (maximal) mean.
+    """
+    w = valid.astype(np.float64)
+    num = ndimage.uniform_filter(np.where(valid, hu, 0.0).astype(np.float64), size_px)
+    den = ndimage.uniform_filter(w, size_px)
+    ok = where & (den >= 0.9)
+    if not np.any(ok):
+        return float("nan")
+    mean = np.where(ok, num / np.maximum(den, 1e-9), -np.inf)
+    r, c = np.unravel_index(int(np.argmax(mean)), mean.shape)
+    half = size_px // 2
+    rows = slice(max(0, r - half), r - half + size_px)
+    cols = slice(max(0, c - half), c - half + size_px)
+    return float(np.median(hu[rows, cols][valid[rows, cols]]))
+
+
+def measure_slice(hu: NDArray[np.float32], geom: PlaneGeometry) -> SliceMeasures:
+    """Measure one slice (see the module description).
+
+    Parameters
+    ----------
+    hu : ndarray of float32, shape (Rows, Columns)
+        Hounsfield units.
+    geom : PlaneGeometry
+        In-plane geometry.
+    """
+    dy, dx = geom.pixel_spacing_mm
+    pixel_mm2 = dy * dx
+    nan = float("nan")
+    body = ndimage.binary_fill_holes(_largest(hu > -300))
+    if body.sum() * pixel_mm2 < _MIN_BODY_MM2:
+        return SliceMeasures(0.0, nan, nan, nan, nan)
+    x, y = _patient_xy(hu.shape, geom)
+    cx, cy = float(x[body].mean()), float(y[body].mean())
+    open_px = max(1, round(3.0 / min(dy, dx)))
+    soft = ndimage.binary_opening(body & (hu > 20) & (hu < 200) & (x < cx), iterations=open_px)
+    liver = _largest(soft)
+    area = float(liver.sum() * pixel_mm2)
+    liver_hu = portal = noise = nan
+    if area >= _MIN_LIVER_MM2:
+        liver_hu = float(np.median(hu[liver]))
+        filled = ndimage.binary_fill_holes(liver)
+        inner = ndimage.binary_erosion(filled, iterations=_px(3.0, dy, dx))
+        portal = _window_max(hu, filled & (hu < 400), _px(7.0, dy, dx), inner)
+        core = hu[inner & liver]
+        if core.size:
+            noise = float(1.4826 * np.median(np.abs(core - np.median(core))))
+    else:
+        area = 0.0
+    aorta = _aorta(hu, body, x, y, cx, cy, geom)
+    return SliceMeasures(area, liver_hu, portal, aorta, noise)
+
+
+def _px(mm: float, dy: float, dx: float) -> int:
+    return max(1, round(mm / min(dy, dx)))
+
+
+def _aorta(
+    hu: NDArray[np.float32],
+    body: NDArray[np.bool_],
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    cx: float,
+    cy: float,
+    geom: PlaneGeometry,
+) -> float:
+    dy, dx = geom.pixel_spacing_mm
+    bone = ndimage.binary_fill_holes(body & (hu > 150))
+    labels, n = ndimage.label(bone)
+    if n == 0:
+        return float("nan")
+    index = np.arange(1, n + 1)
+    area = ndimage.sum_labels(bone, labels, index) * dy * dx
+    mx = np.asarray(ndimage.mean(x, labels, index))
+    my = np.asarray(ndimage.mean(y, labels, index))
+    # vertebra: the largest bright region near the midline in the posterior half
+    spine_like = (area > 300.0) & (np.abs(mx - cx) < 30.0) & (my > cy)
+    if not np.any(spine_like):
+        return float("nan")
+    k = int(np.argmax(np.where(spine_like, area, -np.inf)))
+    vertebra = labels == k + 1
+    vx = float(mx[k])
+    front = float(np.min(y[vertebra & (np.abs(x - vx) < 15.0)], initial=float(my[k])))
+    spine = ndimage.binary_dilation(vertebra, iterations=_px(2.0, dy, dx))
+    box = (y > front - 45.0) & (y < front + 5.0) & (x > vx - 10.0) & (x < vx + 35.0) & body
+    valid = body & ~spine & (hu < 600)
+    return _window_max(hu, valid, _px(10.0, dy, dx), box & valid)
+
+
+def liver_like_areas(
+    hu: NDArray[np.float32], geom: PlaneGeometry, hu_range: tuple[float, float]
+) -> list[float]:
+    """Area (mm^2) per slice of the largest region in the patient's right half of the body
+    whose locally averaged HU (3 mm window) lies in ``hu_range`` (opened by 3 mm).
+
+    Parameters
+    ----------
+    hu : ndarray of float32, shape (z, y, x)
+        Slices.
+    geom : PlaneGeometry
+        In-plane geometry.
+    hu_range : (float, float)
+        Liver-like HU, e.g. the measured liver HU +- 25.
+    """
+    dy, dx = geom.pixel_spacing_mm
+    x, _ = _patient_xy(hu.shape[1:], geom)
+    lo, hi = hu_range
+    areas = []
+    for k in range(hu.shape[0]):
+        body = ndimage.binary_fill_holes(_largest(hu[k] > -300))
+        if not np.any(body):
+            areas.append(0.0)
+            continue
+        smooth = ndimage.uniform_filter(hu[k], _px(3.0, dy, dx))
+        cx = float(x[body].mean())
+        mask = body & (smooth > lo) & (smooth < hi) & (x < cx)
+        region = _largest(ndimage.binary_opening(mask, iterations=_px(3.0, dy, dx)))
+        areas.append(float(region.sum() * dy * dx))
+    return areas
+
+
+def liver_noise_sd_hu(measures: Sequence[SliceMeasures], top_k: int = 5) -> float:
+    """Median noise (HU) over the ``top_k`` slices with the largest liver region; NaN when
+    none has one."""
+    best = sorted(
+        (m for m in measures if m.liver_area_mm2 > 0 and np.isfinite(m.noise_sd_hu)),
+        key=lambda m: m.liver_area_mm2,
+        reverse=True,
+    )[:top_k]
+    return float(np.median([m.noise_sd_hu for m in best])) if best else float("nan")
+
+
+def measure_slices(hu: NDArray[np.float32], geom: PlaneGeometry) -> list[SliceMeasures]:
+    """Measure every slice of a stack (z, y, x)."""
+    return [measure_slice(hu[k], geom) for k in range(hu.shape[0])]

@@ -1,0 +1,10 @@
+"""Synthetic abdominal CT studies with exact ground truth (demo and test data, not patients).
+
+The phantom (:mod:`.phantom`) is random anatomy in patient coordinates; :mod:`.render`
+samples it on CT grids; :mod:`.study` writes whole multi-series DICOM studies with their
+ground truth (:mod:`.truth`).
+"""
+
+from .tissue import Phase
+
+__all__ = ["Phase"]

@@ -1,0 +1,84 @@
+"""Fixtures for the node's integration tests: free ports, CT series, DCMTK runners."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from ct_series import write_ct_series
+
+STORESCU = "/usr/bin/storescu"
+ECHOSCU = "/usr/bin/echoscu"
+SENDER_AET = "DEMOSENDER"
+NODE_AET = "DICOMNODE"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def dcmtk_env() -> dict[str, str]:
+    """Environment for DCMTK tools: Nagle off (Debian's build needs TCP_NODELAY=1)."""
+    return dict(os.environ, TCP_NODELAY="1")
+
+
+def storescu(
+    port: int,
+    *paths: Path,
+    aet: str = SENDER_AET,
+    aec: str = NODE_AET,
+    options: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
+    """Send files or folders with DCMTK storescu; returns the finished process."""
+    command = [STORESCU, "-aet", aet, "-aec", aec, "-nh", "+sd", "+r", *options]
+    command += ["127.0.0.1", str(port), *map(str, paths)]
+    return subprocess.run(
+        command, env=dcmtk_env(), capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def echoscu(port: int, aet: str = SENDER_AET) -> int:
+    """C-ECHO with DCMTK echoscu; returns its exit status."""
+    return subprocess.run(
+        [ECHOSCU, "-aet", aet, "-aec", NODE_AET, "127.0.0.1", str(port)],
+        env=dcmtk_env(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    ).returncode
+
+
+@pytest.fixture
+def ct_folder(tmp_path: Path) -> Path:
+    """A folder with a 6-slice 64x64 CT series."""
+    folder = tmp_path / "ct"
+    write_ct_series(folder, 6, seed=1)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tmpfs_1m(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A 1 MiB tmpfs (a disk that fills up); skipped where mounting is not permitted."""
+    mount_point = tmp_path_factory.mktemp("tmpfs")
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode(errors='replace')}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)

@@ -1,0 +1,130 @@
+"""Series/study quiet timers and the scheduler that turns them into jobs."""
+
+from __future__ import annotations
+
+import time
+
+from dicomnode.completion import (
+    CompletedGroup,
+    CompletionConfig,
+    CompletionPolicy,
+    CompletionScheduler,
+    CompletionTracker,
+)
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand (seconds)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _tracker(clock: FakeClock, **config: object) -> CompletionTracker:
+    return CompletionTracker(CompletionConfig.model_validate(config), clock=clock)
+
+
+def test_series_completes_only_after_quiet_time_since_last_instance() -> None:
+    clock = FakeClock()
+    tracker = _tracker(clock, series_quiet_s=10)
+    tracker.note_instance("1.1", "1.1.1")
+    clock.now += 8
+    tracker.note_instance("1.1", "1.1.1")  # a second association continues the series
+    clock.now += 8
+    assert tracker.pop_due() == []
+    clock.now += 2
+    assert tracker.pop_due() == [CompletedGroup("1.1", ("1.1.1",))]
+    assert tracker.pop_due() == []
+    assert len(tracker) == 0
+
+
+def test_series_policy_gives_one_group_per_series_oldest_first() -> None:
+    clock = FakeClock()
+    tracker = _tracker(clock, series_quiet_s=5)
+    tracker.note_instance("1.1", "1.1.2")
+    clock.now += 1
+    tracker.note_instance("1.1", "1.1.1")
+    clock.now += 5
+    assert tracker.pop_due() == [
+        CompletedGroup("1.1", ("1.1.2",)),
+        CompletedGroup("1.1", ("1.1.1",)),
+    ]
+
+
+def test_study_policy_groups_series_and_waits_for_the_whole_study() -> None:
+    clock = FakeClock()
+    tracker = _tracker(clock, policy="study", series_quiet_s=1, study_quiet_s=20)
+    tracker.note_instance("1.1", "1.1.1", "PACS_A")
+    clock.now += 15
+    tracker.note_instance("1.1", "1.1.2")
+    tracker.note_instance("2.2", "2.2.1", "PACS_B")
+    clock.now += 15
+    assert tracker.pop_due() == []
+    clock.now += 5
+    assert tracker.pop_due() == [
+        CompletedGroup("1.1", ("1.1.1", "1.1.2"), "PACS_A"),
+        CompletedGroup("2.2", ("2.2.1",), "PACS_B"),
+    ]
+    assert CompletionConfig.model_validate({"policy": "study"}).policy is CompletionPolicy.STUDY
+
+
+def test_restore_gives_each_pending_series_a_full_quiet_period_from_now() -> None:
+    clock = FakeClock()
+    tracker = _tracker(clock, series_quiet_s=30)
+    tracker.restore([("1.1", "1.1.2"), ("1.1", "1.1.1")])
+    clock.now += 29
+    assert tracker.pop_due() == []
+    clock.now += 1
+    assert tracker.pop_due() == [
+        CompletedGroup("1.1", ("1.1.2",)),
+        CompletedGroup("1.1", ("1.1.1",)),
+    ]
+
+
+def test_a_large_series_costs_constant_time_per_instance() -> None:
+    clock = FakeClock()
+    tracker = _tracker(clock, series_quiet_s=1)
+    start = time.perf_counter()
+    for index in range(50_000):  # quadratic bookkeeping would take minutes here
+        tracker.note_instance("1.1", f"1.1.{index % 3}")
+    assert time.perf_counter() - start < 10.0
+    assert len(tracker) == 3
+    clock.now += 2
+    assert len(tracker.pop_due()) == 3
+
+
+def test_scheduler_hands_groups_over_and_retries_failures() -> None:
+    clock = FakeClock()
+    tracker = _tracker(clock, series_quiet_s=5)
+    created: list[CompletedGroup] = []
+    failures = [RuntimeError("database locked")]
+
+    def create_job(group: CompletedGroup) -> None:
+        if failures:
+            raise failures.pop()
+        created.append(group)
+
+    scheduler = CompletionScheduler(tracker, create_job, interval_s=0.01)
+    tracker.note_instance("1.1", "1.1.1")
+    clock.now += 5
+    assert scheduler.run_once() == 0  # failed: noted again
+    assert len(tracker) == 1
+    clock.now += 5
+    assert scheduler.run_once() == 1
+    assert created == [CompletedGroup("1.1", ("1.1.1",))]
+
+
+def test_scheduler_thread_runs_and_stops() -> None:
+    tracker = CompletionTracker(CompletionConfig(series_quiet_s=0.01))
+    created: list[CompletedGroup] = []
+    scheduler = CompletionScheduler(tracker, created.append, interval_s=0.01)
+    scheduler.start()
+    tracker.note_instance("1.1", "1.1.1")
+    deadline = time.monotonic() + 5
+    while not created and time.monotonic() < deadline:
+        time.sleep(0.01)
+    scheduler.stop()
+    assert created == [CompletedGroup("1.1", ("1.1.1",))]

@@ -1,0 +1,131 @@
+"""Receive records into a real SQLite audit database, and start-up spool reconciliation."""
+
+from __future__ import annotations
+
+import sqlite3
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian
+
+from dicomnode.audit.engine import create_audit_engine
+from dicomnode.audit.log import AuditLog
+from dicomnode.completion import CompletionConfig, CompletionTracker
+from dicomnode.scp.events import (
+    AssociationAccepted,
+    AssociationEnded,
+    AssociationInfo,
+    AssociationRefused,
+    InstanceRefused,
+    InstanceStored,
+)
+from dicomnode.scp.reconcile import RECOVERED_REASON, reconcile_spool
+from dicomnode.scp.recorder import ReceiveRecorder
+from dicomnode.scp.spool import SpoolWriter
+
+STUDY, SERIES = "1.2.3", "1.2.3.4"
+PEER = AssociationInfo("k1", "DEMOSENDER", "DICOMNODE", "127.0.0.1", 40000)
+
+
+@pytest.fixture
+def audit(tmp_path: Path) -> AuditLog:
+    log = AuditLog(create_audit_engine(f"sqlite:///{tmp_path / 'audit.sqlite3'}"))
+    log.upgrade()
+    return log
+
+
+def _rows(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(tmp_path / "audit.sqlite3") as db:
+        return list(db.execute(sql))
+
+
+def _part10(sop_uid: str) -> bytes:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset = Dataset()
+    dataset.file_meta = meta
+    dataset.SOPClassUID = CTImageStorage
+    dataset.SOPInstanceUID = sop_uid
+    dataset.StudyInstanceUID = STUDY
+    dataset.SeriesInstanceUID = SERIES
+    dataset.Modality = "CT"
+    buffer = BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _stored(spool: SpoolWriter, sop_uid: str) -> InstanceStored:
+    data = _part10(sop_uid)
+    spooled = spool.write(STUDY, SERIES, sop_uid, data)
+    return InstanceStored(
+        PEER,
+        CTImageStorage,
+        sop_uid,
+        STUDY,
+        SERIES,
+        ExplicitVRLittleEndian,
+        str(spooled.path),
+        spooled.size_bytes,
+        spooled.replaced,
+        {"Modality": "CT"},
+        0.0,
+    )
+
+
+def test_recorder_writes_associations_instances_and_rejections(
+    tmp_path: Path, audit: AuditLog
+) -> None:
+    tracker = CompletionTracker(CompletionConfig())
+    recorder = ReceiveRecorder(audit, tracker)
+    spool = SpoolWriter(tmp_path / "spool")
+    recorder.record(AssociationAccepted(PEER, 0.0))
+    recorder.record(_stored(spool, "1.2.3.4.1"))
+    recorder.record(_stored(spool, "1.2.3.4.1"))  # duplicate
+    recorder.record(InstanceRefused(PEER, CTImageStorage, "1.2.3.4.9", 0xA700, "disk full", 0.0))
+    recorder.record(AssociationEnded(PEER, False, 0.0))
+    recorder.record(
+        AssociationRefused(
+            AssociationInfo("k2", "INTRUDER", "DICOMNODE", "10.0.0.9", 1), "not allowed", 0.0
+        )
+    )
+    assert _rows(tmp_path, "SELECT status, reason FROM instances ORDER BY id") == [
+        ("stored", None),
+        ("duplicate", "duplicate: file overwritten"),
+        ("rejected", "0xA700: disk full"),
+    ]
+    assert _rows(
+        tmp_path, "SELECT calling_ae, accepted, reject_reason, instances FROM associations"
+    ) == [("DEMOSENDER", 1, None, 2), ("INTRUDER", 0, "not allowed", 0)]
+    assert len(tracker) == 1
+
+
+def test_reconcile_records_orphans_removes_parts_and_flags_missing(
+    tmp_path: Path, audit: AuditLog
+) -> None:
+    spool = SpoolWriter(tmp_path / "spool")
+    recorder = ReceiveRecorder(audit, CompletionTracker(CompletionConfig()))
+    recorded = _stored(spool, "1.2.3.4.1")
+    recorder.record(recorded)
+    gone = _stored(spool, "1.2.3.4.2")
+    recorder.record(gone)
+    Path(gone.path).unlink()  # a row whose file is missing
+    _stored(spool, "1.2.3.4.3")  # a durable file whose row never made it (crash)
+    part = spool.root / STUDY / SERIES / "1.2.3.4.4.dcm.1-1.part"
+    part.write_bytes(b"half")
+
+    report = reconcile_spool(spool, audit)
+
+    assert (report.partial_removed, report.recorded, report.missing) == (1, 1, 1)
+    assert report.series == ((STUDY, SERIES),)
+    assert not part.exists()
+    assert _rows(
+        tmp_path, "SELECT sop_instance_uid, reason FROM instances WHERE reason IS NOT NULL"
+    ) == [("1.2.3.4.3", RECOVERED_REASON)]
+    events = _rows(tmp_path, "SELECT kind, detail FROM service_events")
+    assert events == [("spool_file_missing", gone.path)]
+    again = reconcile_spool(spool, audit)
+    assert (again.recorded, again.partial_removed) == (0, 0)
