@@ -187,10 +187,28 @@ def constants(quant: Mapping[str, Any]) -> tuple[NamedQuantity, ...]:
     )
 
 
+SR_FLAG_CODES = {
+    "INCOMPLETE_COVERAGE": "INCOMPLETE",
+    "SLICE_THICKNESS_UNKNOWN": "THICKNESS_UNKN",
+    "PATIENT_HEIGHT_MISSING": "HEIGHT_MISSING",
+    "PATIENT_WEIGHT_MISSING": "WEIGHT_MISSING",
+    "PATIENT_HEIGHT_IMPLAUSIBLE": "HEIGHT_IMPLAUS",
+    "PATIENT_WEIGHT_IMPLAUSIBLE": "WEIGHT_IMPLAUS",
+}
+"""Warning codes longer than a Code Value (SH, 16 characters) -> their SR flag code
+(``docs/sr-private-codes.md``); shorter codes are used as they are."""
+
+
+def sr_flag_code(code: str) -> str:
+    """The SR flag code (at most 16 characters) of a ``result.json`` warning code."""
+    return SR_FLAG_CODES.get(code, code)[:16]
+
+
 def quality_flags(warnings: list[dict[str, Any]]) -> tuple[QualityFlag, ...]:
     """Warnings of every stage as report flags (withheld figures are errors)."""
     return tuple(
-        QualityFlag(code=str(w.get("code", "WARNING")), message=str(w.get("message", "")),
+        QualityFlag(code=sr_flag_code(str(w.get("code", "WARNING"))),
+                    message=str(w.get("message", "")),
                     severity=Severity.ERROR if w.get("action") == "withheld"
                     else Severity.WARNING)
         for w in warnings)
