@@ -38,9 +38,10 @@ class CompletionConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     policy: CompletionPolicy = Field(
-        default=CompletionPolicy.SERIES,
-        description="'series': one job per series; 'study': one job per study grouping "
-        "all its series.",
+        default=CompletionPolicy.STUDY,
+        description="'study': one job per study grouping all its series, so the pipeline "
+        "chooses among them (the default: a PACS routes whole studies); 'series': one job "
+        "per series.",
     )
     series_quiet_s: float = Field(
         default=30.0,

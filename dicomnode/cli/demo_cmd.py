@@ -1,0 +1,131 @@
+"""``dicomnode demo``: the README's main job, a synthetic study through the real node."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dicomnode.cli.app import app
+
+if TYPE_CHECKING:
+    from dicomnode.audit.rows import JobDetail
+
+
+def _print_deliveries(console: Console, detail: JobDetail, results: Path) -> None:
+    table = Table("output", "SOP Instance UID", "destination", "state", "attempts", "detail",
+                  title="Results and their delivery", title_justify="left")
+    kinds = {o.id: o.kind.value for o in detail.outputs}
+    for d in detail.deliveries:
+        style = {"delivered": "green", "pending": "yellow"}.get(d.state.value, "red")
+        table.add_row(kinds.get(d.output_id, "?"), d.sop_instance_uid, d.destination,
+                      f"[{style}]{d.state.value}", str(d.attempts), d.last_detail or "")
+    console.print(table)
+    delivered = sorted(p for p in results.rglob("*") if p.is_file())
+    console.print(f"[bold]Files in the destination folder[/bold] {results}:")
+    for path in delivered:
+        console.print(f"  {path.relative_to(results)}  ({path.stat().st_size / 1e3:.0f} kB)")
+
+
+@app.command("demo")
+def demo(
+    work: Annotated[Path, typer.Option("--work", help="Folder for the demo's node, study and "
+                                       "results (emptied first if a demo made it).")]
+    = Path("data/demo"),
+    profile: Annotated[str, typer.Option("--profile", help="Synthetic study size: small or "
+                                         "realistic (512x512, 300-600 slices; slow on CPU).")]
+    = "small",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic study.")] = 7,
+    timeout: Annotated[float, typer.Option("--timeout", help="Longest wait for the job and "
+                                           "its deliveries, seconds.")] = 1800.0,
+) -> None:
+    """Start the node on the embedded defaults, send it a synthetic study over DICOM like a
+    PACS would, wait for the job and its deliveries, show the result, and stop the node.
+
+    Exit 0 when the study was processed and every result delivered, 1 otherwise.
+    """
+    from dicomnode.audit.log import AuditLog
+    from dicomnode.audit.rows import DeliveryState, JobState
+    from dicomnode.cli.net_cmds import dicom_files
+    from dicomnode.cli.show import print_result
+    from dicomnode.demo import (
+        DemoError,
+        free_port,
+        prepare_work_folder,
+        send_study,
+        start_node,
+        stop_node,
+        wait_for_job,
+        wait_for_node,
+        write_node_config,
+    )
+    from pipeline.synth.study import write_study
+
+    console = Console()
+    try:
+        paths = prepare_work_folder(work)
+    except DemoError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(1) from exc
+    port = free_port()
+    write_node_config(paths, port)
+    console.rule("1. start the node")
+    node = start_node(paths)
+    started = time.monotonic()
+    try:
+        wait_for_node(node, paths, port, timeout_s=180.0)
+        console.print(f"dicomnode serve --config {paths.config}: DICOMNODE@127.0.0.1:{port} "
+                      f"answers C-ECHO after {time.monotonic() - started:.1f} s "
+                      f"(log: {paths.node_log})")
+
+        console.rule("2. synthesise a multi-phase study")
+        truth = write_study(paths.study, seed, profile)
+        for entry in truth.series:
+            console.print(f"  series {entry.get('series_number')}: "
+                          f"{entry.get('series_description') or '(no description)'} — "
+                          f"{entry.get('kind')}, {entry.get('phase')}, "
+                          f"{entry.get('slice_thickness_mm')} mm, "
+                          f"{entry.get('n_instances')} images")
+
+        console.rule("3. send it to the node like a PACS (C-STORE as DEMOSENDER)")
+        files = dicom_files(paths.study / "dicom")
+        outcomes = send_study(files, port)
+        failures = [o for o in outcomes if not o.status.delivered]
+        console.print(f"{len(outcomes) - len(failures)} of {len(files)} instances stored")
+        if failures:
+            raise DemoError(f"{len(failures)} instances were not stored: {failures[0].detail}")
+
+        console.rule("4. wait for the job and the deliveries")
+        audit = AuditLog.from_url(f"sqlite:///{paths.audit_db}")
+        with console.status("waiting") as status:
+            detail = wait_for_job(audit, truth.study_instance_uid, node, paths, timeout,
+                                  on_progress=lambda text: status.update(text))
+        console.print(f"job {detail.job.id}: [bold]{detail.job.state.value}[/bold] "
+                      f"{detail.job.error or ''}")
+        for event in detail.events:
+            seconds = "" if event.duration_s is None else f" {event.duration_s:.1f} s"
+            console.print(f"  {event.stage}{seconds}: {event.message}")
+
+        console.rule("5. the result")
+        if detail.job.result:
+            print_result(detail.job.result, console=console)
+        chosen = (detail.job.result or {}).get("series", {}).get("chosen_series_instance_uid")
+        verdict = ("the expected series" if chosen == truth.expected_series_uid
+                   else f"NOT the expected series {truth.expected_series_uid}")
+        console.print(f"chosen series: {verdict}")
+        _print_deliveries(console, detail, paths.results)
+        console.print(f"audit chain: dicomnode job {detail.job.id} --config {paths.config}")
+        ok = (detail.job.state is JobState.SUCCEEDED and bool(detail.deliveries)
+              and all(d.state is DeliveryState.DELIVERED for d in detail.deliveries))
+    except DemoError as exc:
+        console.print(f"[red]demo failed: {exc}")
+        ok = False
+    finally:
+        console.rule("6. stop the node")
+        code = stop_node(node)
+        console.print(f"node stopped (exit code {code})")
+    raise typer.Exit(0 if ok else 1)
