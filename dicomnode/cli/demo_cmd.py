@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,6 +14,19 @@ from dicomnode.cli.app import app
 
 if TYPE_CHECKING:
     from dicomnode.audit.rows import JobDetail
+
+
+def _print_truth(console: Console, volumes_ml: dict[str, Any], truth: dict[str, Any]) -> None:
+    table = Table("structure", "node mL", "ground truth mL", "difference %",
+                  title="Volumes against the synthetic study's exact ground truth "
+                        "(demo model: not for clinical use)", title_justify="left")
+    for name, expected in truth.items():
+        measured = volumes_ml.get(name)
+        if not isinstance(expected, int | float) or not isinstance(measured, int | float):
+            continue
+        difference = 100.0 * (measured - expected) / expected if expected else float("nan")
+        table.add_row(name, f"{measured:.1f}", f"{expected:.1f}", f"{difference:+.1f}")
+    console.print(table)
 
 
 def _print_deliveries(console: Console, detail: JobDetail, results: Path) -> None:
@@ -65,7 +78,7 @@ def demo(
     )
     from pipeline.synth.study import write_study
 
-    console = Console()
+    console = Console(width=None if Console().is_terminal else 120)
     try:
         paths = prepare_work_folder(work)
     except DemoError as exc:
@@ -113,6 +126,7 @@ def demo(
         console.rule("5. the result")
         if detail.job.result:
             print_result(detail.job.result, console=console)
+            _print_truth(console, detail.job.result.get("volumes_ml") or {}, truth.volumes)
         chosen = (detail.job.result or {}).get("series", {}).get("chosen_series_instance_uid")
         verdict = ("the expected series" if chosen == truth.expected_series_uid
                    else f"NOT the expected series {truth.expected_series_uid}")
