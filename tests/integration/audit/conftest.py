@@ -5,20 +5,16 @@ reached the PostgreSQL variants fail under ``CI=true`` and are skipped otherwise
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
-import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from audit_testing import (
     CT_IMAGE_STORAGE,
@@ -27,64 +23,18 @@ from audit_testing import (
     Clock,
     Receive,
 )
+from loopback_peers import PG_DSN, postgres_database, require_postgres
 
 from dicomnode.audit import migrate
 from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.log import AuditLog
 from dicomnode.audit.models import Base
 
-PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
-
-
-def _postgres_reachable() -> bool:
-    try:
-        with psycopg.connect(PG_DSN):
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
-def _start_postgres() -> None:
-    versions = (
-        sorted(p.name for p in Path("/etc/postgresql").glob("*"))
-        if Path("/etc/postgresql").is_dir()
-        else []
-    )
-    for version in versions:
-        subprocess.run(
-            ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
-            check=False,
-            capture_output=True,
-            timeout=60,
-        )
-
 
 @pytest.fixture(scope="session")
 def postgres_available() -> None:
     """Make sure the PostgreSQL server runs (start it if needed)."""
-    if not _postgres_reachable():
-        _start_postgres()
-        deadline = time.monotonic() + 20
-        while not _postgres_reachable() and time.monotonic() < deadline:
-            time.sleep(0.5)
-    if not _postgres_reachable():
-        message = "PostgreSQL on 127.0.0.1:5432 (user postgres) cannot be reached"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-@contextmanager
-def _postgres_database() -> Iterator[str]:
-    name = f"dicomnode_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_URL.format(database=name)
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    require_postgres()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -94,7 +44,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'audit.sqlite3'}"
         return
     request.getfixturevalue("postgres_available")
-    with _postgres_database() as url:
+    with postgres_database() as url:
         yield url
 
 
@@ -112,7 +62,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_migrated(postgres_available: None) -> Iterator[str]:
     """A migrated PostgreSQL database shared by the session (emptied before each test)."""
-    with _postgres_database() as url:
+    with postgres_database() as url:
         engine = create_audit_engine(url)
         migrate.upgrade(engine)
         engine.dispose()

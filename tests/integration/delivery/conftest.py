@@ -4,11 +4,9 @@ free port under a temporary folder and stops it afterwards."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import requests
 from pydicom import Dataset
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import (
@@ -30,40 +27,11 @@ from pydicom.uid import (
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
+sys.path.insert(0, str(Path(__file__).parents[2]))
+
+from loopback_peers import PEER_ENV, OrthancPeer, free_port, run_orthanc, stop, wait_for_port
+
 STORESCP = Path("/usr/bin/storescp")
-ORTHANC = Path("/usr/sbin/Orthanc")
-DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
-PEER_ENV = {**os.environ, "TCP_NODELAY": "1"}
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (127.0.0.1)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
-    """Wait until ``process`` accepts TCP connections on ``port``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"peer exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port} after {timeout_s} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def write_ct_series(
@@ -148,65 +116,14 @@ def storescp(tmp_path: Path) -> Iterator[StoreScp]:
         stop(process)
 
 
-@dataclass
-class OrthancPeer:
-    dicom_port: int
-    http_port: int
-    aet: str
-    dicomweb: bool
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    def lookup(self, sop_instance_uid: str) -> list[dict[str, str]]:
-        reply = requests.post(f"{self.url}/tools/lookup", data=sop_instance_uid, timeout=10)
-        reply.raise_for_status()
-        return list(reply.json())
-
-    def instance_file(self, orthanc_id: str) -> bytes:
-        reply = requests.get(f"{self.url}/instances/{orthanc_id}/file", timeout=10)
-        reply.raise_for_status()
-        return reply.content
-
-
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancPeer]:
     """Orthanc 1.10 with the DICOMweb plugin where Debian's package is installed."""
-    assert ORTHANC.exists(), "Orthanc is required"
     root = tmp_path_factory.mktemp("orthanc")
-    dicomweb = DICOMWEB_PLUGIN.exists()
-    peer = OrthancPeer(free_port(), free_port(), "ORTHANCTEST", dicomweb)
-    config = {
-        "Name": "delivery-test",
-        "StorageDirectory": str(root / "storage"),
-        "IndexDirectory": str(root / "index"),
-        "DicomAet": peer.aet,
-        "DicomPort": peer.dicom_port,
-        "HttpPort": peer.http_port,
-        "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": False,
-        "DicomCheckCalledAet": True,
-        "DicomModalities": {"node": ["DICOMNODE", "127.0.0.1", free_port()]},
-        "StableAge": 1,
-        "SaveJobs": False,
-        "Plugins": [str(DICOMWEB_PLUGIN)] if dicomweb else [],
-        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
-    }
-    config_path = root / "orthanc.json"
-    config_path.write_text(json.dumps(config))
-    log = (root / "orthanc.log").open("wb")
-    process = subprocess.Popen(
-        [str(ORTHANC), str(config_path)], env=PEER_ENV, stdout=log, stderr=log
-    )
-    try:
-        wait_for_port(peer.http_port, process)
-        wait_for_port(peer.dicom_port, process)
+    modalities = {"node": ["DICOMNODE", "127.0.0.1", free_port()]}
+    with run_orthanc(root, modalities=modalities) as peer:
         yield peer
-    finally:
-        stop(process)
-        log.close()
-        shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @dataclass
