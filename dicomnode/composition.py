@@ -13,7 +13,7 @@ from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.log import AuditLog
 from dicomnode.completion import CompletionScheduler, CompletionTracker
 from dicomnode.config import DicomNodeConfig
-from dicomnode.delivery.factory import build_senders
+from dicomnode.delivery.factory import build_return_sender, build_senders
 from dicomnode.jobs.runner import create_runner
 from dicomnode.outbox.outbox import Outbox
 from dicomnode.scp.recorder import QueueDrain, ReceiveRecorder
@@ -65,7 +65,17 @@ def build_service(config: DicomNodeConfig) -> NodeService:
     scp = ScpProcessPool(config.scp, spool.root, logging.getLevelName(config.log_level))
     drain = QueueDrain(scp.queue, ReceiveRecorder(audit, tracker))
     senders = {sender.name: sender for sender in build_senders(config.delivery)}
-    outbox = Outbox(audit, senders, config.outbox)
+    delivery = config.delivery
+    outbox = Outbox(
+        audit,
+        senders,
+        config.outbox,
+        return_sender=(
+            (lambda calling_ae, host: build_return_sender(delivery, calling_ae, host))
+            if delivery.return_to_sender
+            else None
+        ),
+    )
     runner = create_runner(config.jobs, audit, on_finished=lambda _job_id, _state: outbox.notify())
     scheduler = CompletionScheduler(
         tracker, SeriesJobCreator(audit, runner.notify), config.completion.check_interval_s

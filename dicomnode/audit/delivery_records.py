@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 
 from dicomnode.audit import models as m
 from dicomnode.audit.convert import delivery_row
 from dicomnode.audit.errors import DeliveryStateError, JobStateError
-from dicomnode.audit.job_records import load_job
-from dicomnode.audit.rows import DeliveryRow, DeliveryState, JobState, OutputKind
+from dicomnode.audit.job_records import DELIVERED_STATES, load_job
+from dicomnode.audit.rows import DeliveryRow, DeliveryState, InstanceStatus, JobState, OutputKind
 from dicomnode.audit.store import Store, job_target
 
 DELIVERED_STATUSES = ("success", "warning")
 """``DeliveryStatus`` values that mean the destination stored the instance."""
 SEND_STATUSES = ("success", "warning", "transient", "permanent")
 """Every ``DeliveryStatus`` value."""
+DELIVERED_VALUES = tuple(state.value for state in DELIVERED_STATES)
+"""Job states whose final attempt's outputs are delivered."""
 
 
 class DeliveryRecords(Store):
@@ -64,8 +66,9 @@ class DeliveryRecords(Store):
             return output.id
 
     def plan_deliveries(self, job_id: int, *, destinations: Sequence[str]) -> int:
-        """Put every output of the job's succeeding attempt in the outbox for each
-        destination (idempotent), and mark the job's deliveries planned.
+        """Put every output of the job's final attempt (results of a succeeded job, the
+        report of a rejected one) in the outbox for each destination (idempotent), and mark
+        the job's deliveries planned.
 
         Returns
         -------
@@ -75,13 +78,13 @@ class DeliveryRecords(Store):
         Raises
         ------
         JobStateError
-            The job has not succeeded.
+            The job has neither succeeded nor been rejected.
         """
         now = self._now()
         with self._uow.write() as session:
             job = load_job(session, job_id, lock=True)
-            if job.state != JobState.SUCCEEDED.value:
-                raise JobStateError(f"job {job_id} is {job.state}, not succeeded")
+            if job.state not in DELIVERED_VALUES:
+                raise JobStateError(f"job {job_id} is {job.state}, not succeeded or rejected")
             outputs = session.scalars(
                 select(m.Output.id).where(
                     m.Output.job_id == job_id, m.Output.version == job.output_version
@@ -114,14 +117,38 @@ class DeliveryRecords(Store):
             job.deliveries_planned_at = now
             return len(new)
 
+    def job_sender(self, job_id: int) -> tuple[str, str] | None:
+        """The calling AE title and peer address of the association that brought the job's
+        most recently received stored instance (where "return to sender" sends results).
+
+        Returns
+        -------
+        tuple of (str, str) or None
+            ``(calling_ae, peer_address)``; None when no stored instance of the job's series
+            came over an association (e.g. files imported from a folder).
+        """
+        with self._uow.read() as session:
+            load_job(session, job_id)
+            found = session.execute(
+                select(m.Association.calling_ae, m.Association.peer_address)
+                .join(m.Instance, m.Instance.association_id == m.Association.id)
+                .join(m.JobSeries,
+                      m.JobSeries.series_instance_uid == m.Instance.series_instance_uid)
+                .where(m.JobSeries.job_id == job_id,
+                       m.Instance.status != InstanceStatus.REJECTED.value)
+                .order_by(m.Instance.received_at.desc(), m.Instance.id.desc())
+                .limit(1)
+            ).first()
+            return None if found is None else (str(found[0]), str(found[1]))
+
     def jobs_awaiting_delivery_plan(self, *, limit: int = 100) -> list[int]:
-        """Succeeded jobs whose deliveries were not planned yet (e.g. after a crash)."""
+        """Succeeded or rejected jobs whose deliveries were not planned yet."""
         with self._uow.read() as session:
             return list(
                 session.scalars(
                     select(m.Job.id)
                     .where(
-                        m.Job.state == JobState.SUCCEEDED.value,
+                        m.Job.state.in_(DELIVERED_VALUES),
                         m.Job.deliveries_planned_at.is_(None),
                     )
                     .order_by(m.Job.id)
@@ -133,12 +160,14 @@ class DeliveryRecords(Store):
         self,
         *,
         destinations: Sequence[str] | None = None,
+        destination_prefix: str | None = None,
         due_before: datetime | None = None,
         limit: int = 100,
     ) -> list[DeliveryRow]:
         """Outbox entries due for a send: ``pending`` with ``next_attempt_at`` at or before
-        ``due_before`` (default: now), oldest due first; only for ``destinations`` if given
-        (entries of a destination no longer configured wait, untouched)."""
+        ``due_before`` (default: now), oldest due first; if ``destinations`` is given, only
+        for those and for names starting with ``destination_prefix`` (entries of a
+        destination no longer configured wait, untouched)."""
         due = due_before or self._now()
         statement = (
             select(m.Delivery, m.Output)
@@ -149,7 +178,11 @@ class DeliveryRecords(Store):
             )
         )
         if destinations is not None:
-            statement = statement.where(m.Delivery.destination.in_(list(destinations)))
+            wanted: ColumnElement[bool] = m.Delivery.destination.in_(list(destinations))
+            if destination_prefix is not None:
+                wanted = or_(wanted, m.Delivery.destination.startswith(destination_prefix,
+                                                                       autoescape=True))
+            statement = statement.where(wanted)
         with self._uow.read() as session:
             found = session.execute(
                 statement.order_by(m.Delivery.next_attempt_at, m.Delivery.id).limit(limit)

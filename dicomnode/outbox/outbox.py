@@ -7,6 +7,10 @@ recorded; delivered entries are done, so a partly failed batch resends only what
 arrive. Transient failures retry with exponential back-off up to ``max_attempts``; permanent
 ones are dead-lettered at once (``dicomnode retry JOB`` re-arms them).
 
+"Return to sender" adds, per job, a destination named
+``return-to-sender:{calling AE}@{address}`` (the association that brought the job's
+latest instance); its sender is built on demand by the ``return_sender`` factory.
+
 Delivery is at least once on the wire: a crash between a peer's answer and its recording
 resends the same objects (same SOP Instance UIDs), which a PACS stores as a duplicate.
 """
@@ -31,6 +35,25 @@ from dicomnode.outbox.config import OutboxConfig
 
 log = logging.getLogger(__name__)
 
+RETURN_TO_SENDER_PREFIX = "return-to-sender:"
+"""Destination names of per-job "back to the calling AE" deliveries start with this."""
+
+ReturnSenderFactory = Callable[[str, str], Sender]
+"""Builds the sender that returns results to ``(calling_ae, peer_address)``."""
+
+
+def return_destination(calling_ae: str, peer_address: str) -> str:
+    """The destination name of a return-to-sender delivery."""
+    return f"{RETURN_TO_SENDER_PREFIX}{calling_ae}@{peer_address}"
+
+
+def parse_return_destination(name: str) -> tuple[str, str] | None:
+    """``(calling_ae, peer_address)`` of a return-to-sender destination name, else None."""
+    if not name.startswith(RETURN_TO_SENDER_PREFIX):
+        return None
+    calling_ae, _, peer_address = name[len(RETURN_TO_SENDER_PREFIX):].rpartition("@")
+    return (calling_ae, peer_address) if calling_ae and peer_address else None
+
 
 class Outbox:
     """Delivers job outputs through one :class:`Sender` per destination.
@@ -45,6 +68,9 @@ class Outbox:
         Retry and batching policy.
     clock : callable, optional
         Returns the current time (timezone-aware UTC); injectable for tests.
+    return_sender : callable, optional
+        When given, every job's outputs also go back to the AE that sent the study, through
+        the sender this factory builds from ``(calling_ae, peer_address)``.
     """
 
     def __init__(
@@ -54,9 +80,11 @@ class Outbox:
         config: OutboxConfig,
         *,
         clock: Callable[[], datetime] | None = None,
+        return_sender: ReturnSenderFactory | None = None,
     ) -> None:
         self._audit = audit
         self._senders = dict(senders)
+        self._return_sender = return_sender
         self._config = config
         self._clock = clock or utc_now
         self._wake = threading.Event()
@@ -70,8 +98,25 @@ class Outbox:
         """
         planned = 0
         for job_id in self._audit.jobs_awaiting_delivery_plan():
-            planned += self._audit.plan_deliveries(job_id, destinations=list(self._senders))
+            destinations = list(self._senders)
+            if self._return_sender is not None:
+                sender = self._audit.job_sender(job_id)
+                if sender is None:
+                    log.warning("job %d: no sending association; not returned to sender",
+                                job_id)
+                else:
+                    destinations.append(return_destination(*sender))
+            planned += self._audit.plan_deliveries(job_id, destinations=destinations)
         return planned
+
+    def _sender_for(self, destination: str) -> Sender | None:
+        """The sender of a destination; None if it is no longer configured (it waits)."""
+        sender = self._senders.get(destination)
+        if sender is None and self._return_sender is not None:
+            peer = parse_return_destination(destination)
+            if peer is not None:
+                sender = self._return_sender(*peer)
+        return sender
 
     def run_once(self) -> int:
         """Plan new jobs, then send one batch per destination of what is due.
@@ -79,11 +124,13 @@ class Outbox:
         Returns the number of sends recorded.
         """
         self.plan()
-        if not self._senders:
+        if not self._senders and self._return_sender is None:
             return 0
+        returning = self._return_sender is not None
         due = self._audit.pending_deliveries(
             destinations=list(self._senders),
-            limit=self._config.batch_size * len(self._senders),
+            destination_prefix=RETURN_TO_SENDER_PREFIX if returning else None,
+            limit=self._config.batch_size * (len(self._senders) + (4 if returning else 0)),
         )
         by_destination: dict[str, list[DeliveryRow]] = defaultdict(list)
         for row in due:
@@ -91,7 +138,9 @@ class Outbox:
                 by_destination[row.destination].append(row)
         sent = 0
         for destination, rows in by_destination.items():
-            sent += self._send_batch(self._senders[destination], rows)
+            sender = self._sender_for(destination)
+            if sender is not None:
+                sent += self._send_batch(sender, rows)
         return sent
 
     def _send_batch(self, sender: Sender, rows: Sequence[DeliveryRow]) -> int:

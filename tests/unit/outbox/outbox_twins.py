@@ -57,10 +57,13 @@ class ScriptedSender:
         return outcomes
 
 
-def succeeded_job(audit: AuditLog, outputs: int, series: str = "1.2.3.1") -> int:
-    """A job that succeeded with ``outputs`` SEG outputs named ``<series>-<n>.dcm``."""
+def succeeded_job(
+    audit: AuditLog, outputs: int, series: str = "1.2.3.1", association_id: int | None = None
+) -> int:
+    """A job that succeeded with ``outputs`` SEG outputs named ``<series>-<n>.dcm``, its
+    instance received over ``association_id`` (None: imported)."""
     audit.record_instance(
-        association_id=None,
+        association_id=association_id,
         sop_instance_uid=f"{series}.1",
         sop_class_uid="1.2.840.10008.5.1.4.1.1.2",
         transfer_syntax_uid="1.2.840.10008.1.2.1",

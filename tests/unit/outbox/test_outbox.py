@@ -14,7 +14,7 @@ from dicomnode.audit.log import AuditLog
 from dicomnode.audit.rows import DeliveryState
 from dicomnode.delivery.base import DeliveryStatus, InstanceOutcome
 from dicomnode.outbox.config import OutboxConfig
-from dicomnode.outbox.outbox import Outbox
+from dicomnode.outbox.outbox import Outbox, parse_return_destination, return_destination
 
 T = DeliveryStatus.TRANSIENT
 P = DeliveryStatus.PERMANENT
@@ -196,3 +196,37 @@ def test_background_loop_delivers_after_notify(audit: AuditLog, make_job: MakeJo
         assert pacs.batches == [["1.2.3.1-0.dcm"]]
     finally:
         outbox.stop()
+
+
+def test_return_to_sender_adds_the_sending_association_as_a_destination(
+    audit: AuditLog, clock: Clock, make_job: MakeJob
+) -> None:
+    association = audit.open_association(
+        calling_ae="CT_SCANNER", called_ae="DICOMNODE", peer_address="10.1.2.3", peer_port=4006
+    )
+    job_id = make_job(audit, 2, association_id=association)
+    imported_job = make_job(audit, 1, series="1.2.3.2")  # arrived without an association
+    built: dict[tuple[str, str], ScriptedSender] = {}
+
+    def return_sender(calling_ae: str, peer_address: str) -> ScriptedSender:
+        return built.setdefault((calling_ae, peer_address), ScriptedSender("return"))
+
+    pacs = ScriptedSender("pacs")
+    outbox = Outbox(audit, {"pacs": pacs}, CONFIG, clock=clock, return_sender=return_sender)
+    while outbox.run_once():
+        pass
+    back = "return-to-sender:CT_SCANNER@10.1.2.3"
+    assert _states(audit, job_id) == {
+        (f"1.2.3.1-{n}.dcm", destination): DeliveryState.DELIVERED
+        for n in range(2)
+        for destination in ("pacs", back)
+    }
+    assert _states(audit, imported_job) == {("1.2.3.2-0.dcm", "pacs"): DeliveryState.DELIVERED}
+    assert list(built) == [("CT_SCANNER", "10.1.2.3")]
+    assert built["CT_SCANNER", "10.1.2.3"].batches == [["1.2.3.1-0.dcm", "1.2.3.1-1.dcm"]]
+
+
+def test_return_destination_names_round_trip() -> None:
+    name = return_destination("AE@WITH@SIGNS", "fe80::1")
+    assert parse_return_destination(name) == ("AE@WITH@SIGNS", "fe80::1")
+    assert parse_return_destination("pacs") is None
