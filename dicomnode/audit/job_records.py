@@ -30,6 +30,8 @@ REFRESHABLE = (JobState.QUEUED.value, JobState.FAILED.value)
 """States in which a job has not yet run to an end and takes in newly received instances."""
 OUTCOMES = (JobState.SUCCEEDED, JobState.REJECTED, JobState.FAILED)
 """States a worker may end an attempt with."""
+DELIVERED_STATES = (JobState.SUCCEEDED, JobState.REJECTED)
+"""Final states whose last attempt's outputs are delivered (results, rejection reports)."""
 
 
 def _series_of(session: Session, job_ids: Iterable[int]) -> dict[int, dict[str, int]]:
@@ -220,7 +222,8 @@ class JobRecords(Store):
 
         A ``failed`` job whose attempts are used up becomes ``dead_lettered``; one with
         attempts left stays ``failed`` until a worker claims it again. Only the outputs of
-        the attempt that succeeds are ever delivered. Returns the state stored.
+        the attempt that ends the job as ``succeeded`` or ``rejected`` (a rejection report) are
+        ever delivered. Returns the state stored.
 
         Raises
         ------
@@ -243,7 +246,7 @@ class JobRecords(Store):
             job.result = result
             job.finished_at = now
             job.updated_at = now
-            if final is JobState.SUCCEEDED:
+            if final in DELIVERED_STATES:
                 job.output_version = job.attempts
             message = final.value if reason is None else f"{final.value}: {reason}"
             self._event(session, job, "finished", message)

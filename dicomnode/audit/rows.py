@@ -189,7 +189,8 @@ class OutputRow:
     id: int
     job_id: int
     version: int
-    """The job attempt that wrote it; only the succeeding attempt's outputs are delivered."""
+    """The job attempt that wrote it; only the outputs of the attempt that ended the job
+    (succeeded, or rejected with a rejection report) are delivered."""
     path: str
     sop_instance_uid: str
     sop_class_uid: str

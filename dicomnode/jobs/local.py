@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 OUTCOME_FILE = "outcome.json"
 """File in an attempt's folder through which the worker hands its outcome back."""
+DELIVERED_OUTCOMES = ("succeeded", "rejected")
+"""Outcomes whose output files are recorded for delivery (results, rejection reports)."""
 
 
 @dataclass
@@ -242,7 +244,7 @@ class LocalJobRunner:
         """Record the attempt's events and outputs, then end it in the audit database."""
         for stage, message, duration_s in stage_events(outcome.result):
             self._audit.add_job_event(job.id, stage=stage, message=message, duration_s=duration_s)
-        if outcome.state == "succeeded":
+        if outcome.state in DELIVERED_OUTCOMES:
             try:
                 for path in outcome.output_paths:
                     found = identify_output(path, work_dir)

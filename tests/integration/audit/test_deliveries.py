@@ -31,6 +31,28 @@ def _output(audit: AuditLog, job_id: int, uid: str, kind: str = "SEG") -> int:
     )
 
 
+def test_a_rejected_jobs_report_is_planned_a_dead_lettered_jobs_outputs_are_not(
+    audit: AuditLog, receive: Receive
+) -> None:
+    job_id = _running_job(audit, receive)
+    sr = _output(audit, job_id, "2.25.4", kind="SR")  # the rejection report
+    audit.finish_job(job_id, state="rejected", reason="no portal-venous series")
+    assert audit.jobs_awaiting_delivery_plan() == [job_id]
+    assert audit.plan_deliveries(job_id, destinations=["pacs"]) == 1
+    assert [row.output_id for row in audit.pending_deliveries()] == [sr]
+    receive("1.2.3.2", 1)
+    failing = audit.create_job(
+        study_instance_uid=STUDY_UID, series_instance_uids=["1.2.3.2"], calling_ae=None
+    )
+    for _ in range(2):  # the audit fixture allows 2 attempts
+        assert audit.claim_next_job("node/1") is not None
+        audit.finish_job(failing, state="failed", reason="crash")
+    assert audit.get_job(failing).job.state == "dead_lettered"
+    assert audit.jobs_awaiting_delivery_plan() == []
+    with pytest.raises(JobStateError):
+        audit.plan_deliveries(failing, destinations=["pacs"])
+
+
 def test_only_the_succeeding_attempts_outputs_are_planned(
     audit: AuditLog, receive: Receive
 ) -> None:
