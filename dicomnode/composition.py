@@ -17,9 +17,10 @@ from dicomnode.delivery.factory import build_return_sender, build_senders
 from dicomnode.jobs.runner import create_runner
 from dicomnode.outbox.outbox import Outbox
 from dicomnode.scp.recorder import QueueDrain, ReceiveRecorder
+from dicomnode.scp.retention import RetentionLoop, SpoolRetention
 from dicomnode.scp.server import ScpProcessPool
 from dicomnode.scp.spool import SpoolWriter
-from dicomnode.service import NodeService, SeriesJobCreator
+from dicomnode.service import BackgroundLoop, NodeService, SeriesJobCreator
 
 
 def config_digest(config: DicomNodeConfig) -> str:
@@ -46,6 +47,20 @@ def build_spool(config: DicomNodeConfig) -> SpoolWriter:
     return SpoolWriter(config.spool.path.resolve())
 
 
+def build_maintenance_loops(config: DicomNodeConfig, audit: AuditLog) -> list[BackgroundLoop]:
+    """The spool retention clean-up and the web dashboard, where configured."""
+    loops: list[BackgroundLoop] = []
+    if config.spool.retention_days is not None:
+        retention = SpoolRetention(audit, config.spool.path.resolve(), config.spool.retention_days)
+        loops.append(RetentionLoop(retention, config.spool.retention_interval_s))
+    if config.web.enabled:
+        from dicomnode.web.app import create_app  # FastAPI is only needed when serving
+        from dicomnode.web.server import WebServer
+
+        loops.append(WebServer(create_app(config, audit), config.web, audit))
+    return loops
+
+
 def build_service(config: DicomNodeConfig) -> NodeService:
     """Build every part of the node (nothing is started).
 
@@ -62,7 +77,12 @@ def build_service(config: DicomNodeConfig) -> NodeService:
     audit = build_audit_log(config)
     spool = build_spool(config)
     tracker = CompletionTracker(config.completion)
-    scp = ScpProcessPool(config.scp, spool.root, logging.getLevelName(config.log_level))
+    scp = ScpProcessPool(
+        config.scp,
+        spool.root,
+        logging.getLevelName(config.log_level),
+        config.spool.min_free_bytes,
+    )
     drain = QueueDrain(scp.queue, ReceiveRecorder(audit, tracker))
     senders = {sender.name: sender for sender in build_senders(config.delivery)}
     delivery = config.delivery
@@ -80,6 +100,7 @@ def build_service(config: DicomNodeConfig) -> NodeService:
     scheduler = CompletionScheduler(
         tracker, SeriesJobCreator(audit, runner.notify), config.completion.check_interval_s
     )
+    loops: list[BackgroundLoop] = [runner, outbox, *build_maintenance_loops(config, audit)]
     return NodeService(
         audit=audit,
         spool=spool,
@@ -87,6 +108,6 @@ def build_service(config: DicomNodeConfig) -> NodeService:
         scp=scp,
         drain=drain,
         scheduler=scheduler,
-        loops=[runner, outbox],
+        loops=loops,
         description=f"config sha256={config_digest(config)}",
     )

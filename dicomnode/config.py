@@ -1,7 +1,7 @@
 """The root configuration: one typed, frozen, validated object for the whole node.
 
 It composes each part's own model (SCP, spool, completion, audit, jobs, outbox, delivery,
-pipeline). Sources, later ones winning: the defaults on the fields, a YAML file, then
+pipeline, web). Sources, later ones winning: the defaults on the fields, a YAML file, then
 environment variables named ``DICOMNODE_<FIELD>`` with ``__`` between nested names, e.g.
 ``DICOMNODE_SCP__PORT=11112`` or ``DICOMNODE_SCP__ALLOWED_PEERS='[{"ae_title": "PACS",
 "addresses": ["10.0.0.0/8"]}]'`` (JSON for lists and objects).
@@ -23,6 +23,7 @@ from dicomnode.delivery.config import DeliveryConfig
 from dicomnode.jobs.config import JobsConfig
 from dicomnode.outbox.config import OutboxConfig
 from dicomnode.scp.config import ScpConfig, SpoolConfig
+from dicomnode.web.config import WebConfig
 from pipeline.config import PipelineConfig
 
 ENV_PREFIX = "DICOMNODE_"
@@ -78,6 +79,10 @@ class DicomNodeConfig(BaseSettings):
     )
     pipeline: PipelineConfig = Field(
         default_factory=PipelineConfig, description="Settings of every pipeline stage."
+    )
+    web: WebConfig = Field(
+        default_factory=WebConfig,
+        description="The administrator dashboard, /health and /metrics (localhost by default).",
     )
 
     @classmethod

@@ -96,6 +96,19 @@ class AdminAction(Base):
     occurred_at: Mapped[datetime]
 
 
+class WebUser(Base):
+    """A user of the web dashboard: name, role and salted password hash."""
+
+    __tablename__ = "web_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String, unique=True)
+    role: Mapped[str] = mapped_column(String)
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
 class Association(Base):
     """One incoming DICOM association, accepted or rejected."""
 

@@ -12,4 +12,5 @@ from dicomnode.cli import (
     segment_cmd,
     select_cmd,
     synth_cmd,
+    web_cmds,
 )

@@ -168,3 +168,20 @@ class SpoolConfig(BaseModel):
         description="Spool folder for received instances (created if missing); relative "
         "paths are relative to the working directory of the service.",
     )
+    retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Delete a study from the spool this many days after it was last received, "
+        "once every job of it is finished (succeeded, rejected or cancelled) and nothing is "
+        "left to deliver; each deletion is recorded in the audit database. None keeps all.",
+    )
+    min_free_bytes: int = Field(
+        default=1024**3,
+        ge=0,
+        description="Disk-space watermark of the spool's file system, in bytes: below it new "
+        "associations are refused with a transient A-ASSOCIATE-RJ (the sender retries later) "
+        "and /health/ready fails. 0 disables the check.",
+    )
+    retention_interval_s: float = Field(
+        default=3600.0, gt=0, description="How often the retention clean-up runs, in seconds."
+    )

@@ -33,11 +33,15 @@ from dicomnode.scp.header import HeaderError, read_header
 from dicomnode.scp.spool import SpoolError, SpoolWriter
 from dicomnode.scp.status import StoreStatus
 from dicomnode.scp.uids import MAX_UID_LENGTH, uid_problem
+from dicomnode.scp.watermark import DiskWatermark
 
 LOGGER = logging.getLogger(__name__)
 
 _REJECTED_PERMANENT = 0x01
+_REJECTED_TRANSIENT = 0x02
 _SOURCE_SERVICE_USER = 0x01
+_SOURCE_SERVICE_PROVIDER_PRESENTATION = 0x03
+_TEMPORARY_CONGESTION = 0x01
 
 
 class _StoreRefusalError(Exception):
@@ -65,10 +69,19 @@ class StorageScpHandlers:
         Writes received instances durably.
     sink : ReceiveSink
         Receives a record of every association and instance outcome.
+    watermark : DiskWatermark, optional
+        When the spool's disk is below it, new associations are refused (transient).
     """
 
-    def __init__(self, policy: AccessPolicy, spool: SpoolWriter, sink: ReceiveSink) -> None:
+    def __init__(
+        self,
+        policy: AccessPolicy,
+        spool: SpoolWriter,
+        sink: ReceiveSink,
+        watermark: DiskWatermark | None = None,
+    ) -> None:
         self._policy = policy
+        self._watermark = watermark
         self._spool = spool
         self._sink = sink
         self._associations: weakref.WeakKeyDictionary[Association, AssociationInfo] = (
@@ -116,24 +129,41 @@ class StorageScpHandlers:
             return info
 
     def on_association_requested(self, event: Event) -> None:
-        """Apply access control; reject with a permanent A-ASSOCIATE-RJ and report it."""
+        """Apply access control (permanent A-ASSOCIATE-RJ) and the spool's disk-space
+        watermark (transient A-ASSOCIATE-RJ, temporary congestion); report a rejection."""
         try:
             info = self._info(event.assoc)
             rejection = self._policy.check(info.called_aet, info.calling_aet, info.address)
+            full = None if self._watermark is None else self._watermark.problem()
         except Exception:  # never let a handler exception kill the association thread
             LOGGER.exception("access check failed; rejecting the association")
             self._reject(event.assoc, 0x01)
             return
-        if rejection is None:
-            return
-        LOGGER.warning("association rejected: %s", rejection.reason)
-        self._publish(AssociationRefused(info, rejection.reason, time.time()))
-        self._reject(event.assoc, int(rejection.diagnostic))
+        if rejection is not None:
+            LOGGER.warning("association rejected: %s", rejection.reason)
+            self._publish(AssociationRefused(info, rejection.reason, time.time()))
+            self._reject(event.assoc, int(rejection.diagnostic))
+        elif full is not None:
+            LOGGER.warning("association rejected (transient): %s", full)
+            self._publish(AssociationRefused(info, full, time.time()))
+            self._reject(
+                event.assoc,
+                _TEMPORARY_CONGESTION,
+                result=_REJECTED_TRANSIENT,
+                source=_SOURCE_SERVICE_PROVIDER_PRESENTATION,
+            )
 
     @staticmethod
-    def _reject(assoc: Association, diagnostic: int) -> None:
-        """Send a permanent A-ASSOCIATE-RJ and wait until it has left (as pynetdicom does)."""
-        assoc.acse.send_reject(_REJECTED_PERMANENT, _SOURCE_SERVICE_USER, diagnostic)
+    def _reject(
+        assoc: Association,
+        diagnostic: int,
+        *,
+        result: int = _REJECTED_PERMANENT,
+        source: int = _SOURCE_SERVICE_USER,
+    ) -> None:
+        """Send an A-ASSOCIATE-RJ (permanent by default) and wait until it has left (as
+        pynetdicom does)."""
+        assoc.acse.send_reject(result, source, diagnostic)
         evt.trigger(assoc, evt.EVT_REJECTED, {})
         assoc.kill()
 

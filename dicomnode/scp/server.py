@@ -37,6 +37,7 @@ from dicomnode.scp.events import ReceiveEvent, ReceiveSink
 from dicomnode.scp.handlers import StorageScpHandlers
 from dicomnode.scp.spool import SpoolWriter
 from dicomnode.scp.tls import server_ssl_context
+from dicomnode.scp.watermark import DiskWatermark
 
 LOGGER = logging.getLogger(__name__)
 
@@ -107,7 +108,12 @@ class RunningScp:
 
 
 def start_scp(
-    config: ScpConfig, spool: SpoolWriter, sink: ReceiveSink, *, reuse_port: bool
+    config: ScpConfig,
+    spool: SpoolWriter,
+    sink: ReceiveSink,
+    *,
+    reuse_port: bool,
+    min_free_bytes: int = 0,
 ) -> RunningScp:
     """Bind and serve the SCP in a background thread of this process.
 
@@ -121,6 +127,9 @@ def start_scp(
         Receives the records of associations and instances.
     reuse_port : bool
         Bind with ``SO_REUSEPORT`` (for several processes sharing the port).
+    min_free_bytes : int
+        Disk-space watermark of the spool in bytes: below it new associations are refused
+        with a transient rejection; 0 disables the check.
 
     Returns
     -------
@@ -129,7 +138,9 @@ def start_scp(
     """
     associations = config.associations_per_worker if reuse_port else config.max_associations
     ae = build_ae(config, associations)
-    handlers = StorageScpHandlers(AccessPolicy(config), spool, sink)
+    handlers = StorageScpHandlers(
+        AccessPolicy(config), spool, sink, DiskWatermark(spool.root, min_free_bytes)
+    )
     server_class = ReusePortAssociationServer if reuse_port else ThreadedAssociationServer
     server = ae.make_server(
         (config.host, config.port),
@@ -161,6 +172,7 @@ def _worker_main(
     queue: Queue[ReceiveEvent],
     ready: MpEvent,
     log_level: int,
+    min_free_bytes: int,
 ) -> None:
     """Body of one receiving process: serve until SIGTERM arrives or the service process
     is gone (killed), then stop gracefully."""
@@ -177,7 +189,13 @@ def _worker_main(
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service process decides
-    running = start_scp(config, SpoolWriter(spool_root), QueueSink(queue), reuse_port=True)
+    running = start_scp(
+        config,
+        SpoolWriter(spool_root),
+        QueueSink(queue),
+        reuse_port=True,
+        min_free_bytes=min_free_bytes,
+    )
     ready.set()
     parent = os.getppid()
     while not terminated and os.getppid() == parent:  # also stop if the service died
@@ -210,12 +228,21 @@ class ScpProcessPool:
         The spool folder.
     log_level : int
         Logging level of the worker processes.
+    min_free_bytes : int
+        Disk-space watermark of the spool in bytes (see :func:`start_scp`); 0 disables it.
     """
 
-    def __init__(self, config: ScpConfig, spool_root: Path, log_level: int = logging.INFO):
+    def __init__(
+        self,
+        config: ScpConfig,
+        spool_root: Path,
+        log_level: int = logging.INFO,
+        min_free_bytes: int = 0,
+    ):
         self._config = config
         self._spool_root = spool_root
         self._log_level = log_level
+        self._min_free_bytes = min_free_bytes
         self._context = multiprocessing.get_context("spawn")
         self.queue: Queue[ReceiveEvent] = self._context.Queue()
         self._processes: list[SpawnProcess] = []
@@ -242,6 +269,7 @@ class ScpProcessPool:
                     self.queue,
                     ready,
                     self._log_level,
+                    self._min_free_bytes,
                 ),
                 name=f"scp-{index}",
                 daemon=True,

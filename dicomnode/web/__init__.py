@@ -1,0 +1,1 @@
+"""The administrator web dashboard, ``/health`` and ``/metrics`` (see docs/dashboard.md)."""

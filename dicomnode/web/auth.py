@@ -1,0 +1,120 @@
+"""Who is asking, and may they: session logins, the trusted-proxy header, roles and CSRF.
+
+``local`` mode: the login form checks the users table and stores the user and role in a
+signed session cookie. ``proxy_header`` mode: a reverse proxy in ``trusted_proxies`` names
+the authenticated user in a header; the role comes from the users table (viewer when the
+user is not listed). Every form that changes something carries the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request, status
+
+from dicomnode.web.config import AuthMode, WebConfig
+from dicomnode.web.roles import Role
+from dicomnode.web.users import UserStore
+
+CSRF_FIELD = "csrf_token"
+"""Name of the hidden form field holding the CSRF token."""
+
+
+class LoginRequiredError(Exception):
+    """The request has no authenticated user (pages redirect to the login form)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated user of a request."""
+
+    name: str
+    role: Role
+
+    @property
+    def is_operator(self) -> bool:
+        """Whether the user may retry and cancel jobs."""
+        return self.role is Role.OPERATOR
+
+
+class Authenticator:
+    """Finds the user of a request according to the configured mode.
+
+    Parameters
+    ----------
+    config : WebConfig
+        Mode, proxy header and trusted proxies.
+    users : UserStore
+        The users table (roles; passwords in local mode).
+    """
+
+    def __init__(self, config: WebConfig, users: UserStore) -> None:
+        self._config = config
+        self._users = users
+        self._proxies = [ipaddress.ip_network(a, strict=False) for a in config.trusted_proxies]
+
+    @property
+    def mode(self) -> AuthMode:
+        """The configured authentication mode."""
+        return self._config.auth_mode
+
+    def principal(self, request: Request) -> Principal | None:
+        """The authenticated user of ``request``, or ``None``."""
+        if self._config.auth_mode is AuthMode.PROXY_HEADER:
+            return self._from_proxy(request)
+        name = request.session.get("user")
+        role = request.session.get("role")
+        if not isinstance(name, str) or role not in {r.value for r in Role}:
+            return None
+        return Principal(name, Role(role))
+
+    def _from_proxy(self, request: Request) -> Principal | None:
+        client = request.client.host if request.client is not None else ""
+        try:
+            address = ipaddress.ip_address(client)
+        except ValueError:
+            return None
+        if not any(address in network for network in self._proxies):
+            return None
+        name = (request.headers.get(self._config.proxy_user_header) or "").strip()
+        if not name:
+            return None
+        user = self._users.get(name)
+        return Principal(name, user.role if user is not None else Role.VIEWER)
+
+
+def require_user(request: Request) -> Principal:
+    """Dependency: the request's user; anonymous requests go to the login form."""
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = authenticator.principal(request)
+    if principal is None:
+        if authenticator.mode is AuthMode.PROXY_HEADER:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not authenticated by the proxy")
+        raise LoginRequiredError
+    return principal
+
+
+def require_operator(request: Request) -> Principal:
+    """Dependency: the request's user, who must have the operator role."""
+    principal = require_user(request)
+    if not principal.is_operator:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the operator role is required")
+    return principal
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token (made on first use)."""
+    token = request.session.get(CSRF_FIELD)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session[CSRF_FIELD] = token
+    return token
+
+
+def check_csrf(request: Request, submitted: str) -> None:
+    """Refuse (403) a form whose CSRF token is not the session's."""
+    expected = request.session.get(CSRF_FIELD)
+    if not isinstance(expected, str) or not secrets.compare_digest(expected, submitted):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid or missing CSRF token")
