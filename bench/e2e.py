@@ -1,0 +1,174 @@
+"""End-to-end latency: from the last instance the node receives to the last output the PACS
+acknowledges, for a realistic synthetic study, broken down by stage (not run in CI).
+
+Writes a synthetic study (``pipeline.synth``, realistic profile: 512x512 pixels; a thin
+portal-venous series of ``--slices`` slices, 1.25 mm every 0.625 mm, plus 5 mm arterial and
+portal-venous series), loads it into Orthanc (the PACS), starts ``dicomnode serve`` (SQLite
+audit DB, the real pipeline job with the bundled demo model — not for clinical use, C-STORE
+delivery back to Orthanc) and has Orthanc push the study to the node. The breakdown comes
+from the audit database: instance receipt times, job creation/start/finish, the job's stage
+events (with durations) and the delivery attempts' timestamps.
+
+Baseline, side by side: DCMTK ``storescu`` sending the same study straight to a fresh
+Orthanc (the transport floor: what moving the study between two systems costs at all).
+
+    OMP_WAIT_POLICY=PASSIVE python bench/e2e.py [--slices 300] [--seed 1] [--work DIR]
+
+Prints a table and one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration" / "node"))
+from e2e_node import (
+    NODE_AET,
+    load_study,
+    push_to_node,
+    start_node,
+    store_in_pacs,
+    wait_for_job,
+)
+from loopback_peers import PEER_ENV, free_port, run_orthanc
+
+from dicomnode.audit.log import AuditLog
+from dicomnode.audit.rows import JobDetail
+from pipeline.synth import Phase
+from pipeline.synth.phantom import make_phantom
+from pipeline.synth.spec import SeriesSpec, StudySpec
+from pipeline.synth.study import write_study
+
+STORESCU = "/usr/bin/storescu"
+THIN_SPACING_MM = 0.625
+"""Slice spacing of the thin series (the realistic profile's lattice), mm."""
+STAGES = ("select", "segment", "coverage", "quantify", "encode")
+"""Pipeline stages the job reports (in order)."""
+
+
+def realistic_spec(seed: int, slices: int) -> StudySpec:
+    """A 512x512 study whose thin portal-venous series has ``slices`` slices over the liver."""
+    lo, hi = make_phantom(seed).liver_bbox
+    centre = (float(lo[2]) + float(hi[2])) / 2.0
+    half = (slices - 1) * THIN_SPACING_MM / 2.0
+    z_range = (centre - half, centre + half)
+    return StudySpec(seed=seed, profile="realistic", series=(
+        SeriesSpec(phase=Phase.ARTERIAL, slice_thickness_mm=5.0, z_range_mm=z_range,
+                   description="Arterial 5mm"),
+        SeriesSpec(phase=Phase.PORTAL_VENOUS, slice_thickness_mm=1.25,
+                   spacing_mm=THIN_SPACING_MM, z_range_mm=z_range,
+                   description="Portal venous 1.25mm"),
+        SeriesSpec(phase=Phase.PORTAL_VENOUS, slice_thickness_mm=5.0, z_range_mm=z_range,
+                   description="Portal venous 5mm"),
+    ))
+
+
+def storescu_seconds(folder: Path, work: Path) -> float:
+    """Seconds for DCMTK storescu to send ``folder`` to a fresh Orthanc (one association)."""
+    with run_orthanc(work / "orthanc-baseline", aet="BASELINE", dicomweb=False) as peer:
+        command = [STORESCU, "-aet", "MODALITY", "-aec", peer.aet, "-nh", "+sd", "+r",
+                   "127.0.0.1", str(peer.dicom_port), str(folder)]
+        started = time.perf_counter()
+        subprocess.run(command, env=PEER_ENV, check=True, capture_output=True, timeout=1800)
+        return time.perf_counter() - started
+
+
+def _s(later: datetime | None, earlier: datetime | None) -> float:
+    assert later is not None and earlier is not None
+    return (later - earlier).total_seconds()
+
+
+def breakdown(detail: JobDetail) -> list[tuple[str, float]]:
+    """(what, seconds) from the last instance received to the last output acknowledged."""
+    job = detail.job
+    last_received = max(i.received_at for i in detail.instances)
+    stage_s = {e.stage: float(e.duration_s) for e in detail.events
+               if e.stage in STAGES and e.duration_s is not None}
+    run_s = _s(job.finished_at, job.started_at)
+    delivered = [a.occurred_at for a in detail.delivery_attempts if a.status == "success"]
+    rows = [("completion (study quiet timer)", _s(job.created_at, last_received)),
+            ("queue (job picked up)", _s(job.started_at, job.created_at))]
+    rows += [(f"pipeline: {stage}", stage_s.get(stage, 0.0)) for stage in STAGES]
+    rows.append(("worker start, model load, hand-back", run_s - sum(stage_s.values())))
+    rows.append(("delivery (plan, C-STORE, ack)", _s(max(delivered), job.finished_at)))
+    return rows
+
+
+def print_table(rows: list[tuple[str, float]], total_s: float, baseline_s: float,
+                push_s: float, instances: int, megabytes: float) -> None:
+    """The breakdown and the baseline, side by side."""
+    width = max(len(name) for name, _ in rows) + 2
+    print(f"study: {instances} instances, {megabytes:.0f} MB; {os.cpu_count()} CPU cores")
+    print(f"{'stage':<{width}}{'seconds':>10}{'share':>8}")
+    for name, seconds in rows:
+        print(f"{name:<{width}}{seconds:>10.1f}{seconds / total_s:>8.0%}")
+    print(f"{'total: last received -> last ack':<{width}}{total_s:>10.1f}")
+    print()
+    print(f"{'baseline: storescu study -> Orthanc':<{width}}{baseline_s:>10.1f}")
+    print(f"{'(for reference) Orthanc -> node push':<{width}}{push_s:>10.1f}")
+    print(f"{'ratio total / baseline':<{width}}{total_s / baseline_s:>10.1f}")
+
+
+def main() -> None:
+    """Run the benchmark; print the table and a JSON document."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--slices", type=int, default=300, help="slices of the thin series")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--study-quiet-s", type=float, default=5.0,
+                        help="completion.study_quiet_s of the node (120 s in production)")
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder (kept)")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    study_dir = work / "study"
+    if not (study_dir / "truth" / "series.json").exists():
+        print(f"writing the study to {study_dir} ...", flush=True)
+        write_study(study_dir, realistic_spec(args.seed, args.slices), volumes=False)
+    study = load_study(study_dir)
+    files = sorted((study_dir / "dicom").rglob("*.dcm"))
+    megabytes = sum(f.stat().st_size for f in files) / 1e6
+
+    baseline_s = storescu_seconds(study_dir / "dicom", work)
+    run = work / f"run-{int(time.time())}"
+    with run_orthanc(run / "orthanc", aet="PACS", dicomweb=False) as pacs:
+        orthanc_id = store_in_pacs(pacs, study)
+        audit_url = f"sqlite:///{run / 'audit.sqlite3'}"
+        node = start_node(run / "node", free_port(), pacs, audit_url,
+                          {"completion": {"study_quiet_s": args.study_quiet_s}})
+        try:
+            started = time.perf_counter()
+            push_to_node(pacs, orthanc_id)
+            push_s = time.perf_counter() - started
+            audit = AuditLog.from_url(audit_url)
+            try:
+                detail = wait_for_job(audit, study.study_instance_uid, node, timeout_s=3600)
+            finally:
+                audit.dispose()
+        finally:
+            node.stop()
+    if detail.job.error:
+        raise SystemExit(f"job ended {detail.job.state.value}: {detail.job.error}")
+    rows = breakdown(detail)
+    delivered = [a.occurred_at for a in detail.delivery_attempts if a.status == "success"]
+    total_s = _s(max(delivered), max(i.received_at for i in detail.instances))
+    print_table(rows, total_s, baseline_s, push_s, len(files), megabytes)
+    print(json.dumps({
+        "node_aet": NODE_AET, "instances": len(files), "megabytes": round(megabytes, 1),
+        "thin_slices": args.slices, "cpu_count": os.cpu_count(), "job_state":
+        detail.job.state.value, "stages_s": {k: round(v, 2) for k, v in rows},
+        "total_s": round(total_s, 2), "baseline_storescu_s": round(baseline_s, 2),
+        "orthanc_push_s": round(push_s, 2), "ratio": round(total_s / baseline_s, 1),
+        "result_stages_s": (detail.job.result or {}).get("stages_s")}))
+
+
+if __name__ == "__main__":
+    main()
