@@ -90,8 +90,8 @@ def test_delivery_failures_metric(client: TestClient, audit: AuditLog, tmp_path:
         for s in families["dicomnode_delivery_failures"].samples
     }
     assert failures == {("pacs", "transient"): 1.0}
-    pending = [s for s in families["dicomnode_deliveries"].samples if s.labels["state"] == "pending"]
-    assert pending[0].value == 1.0
+    states = {s.labels["state"]: s.value for s in families["dicomnode_deliveries"].samples}
+    assert states == {"pending": 1.0, "delivered": 0.0, "dead_lettered": 0.0}
 
 
 def test_config_page_masks_secrets(

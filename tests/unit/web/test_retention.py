@@ -48,7 +48,8 @@ def test_purge_deletes_only_processed_studies_past_retention(
     assert remaining == ["1.2.826.0.9.3", "1.2.826.0.9.4", "1.2.826.0.9.5"]
     known = log.known_instance_paths()
     assert known and not any("1.2.826.0.9.1/" in path for path in known)
-    events = [e for e in DashboardQueries(log.engine).service_events() if e.kind == "spool_retention"]
+    events = DashboardQueries(log.engine).service_events()
+    events = [e for e in events if e.kind == "spool_retention"]
     assert sorted(e.detail for e in events) == [
         "study 1.2.826.0.9.1: 2 files, 1000 bytes deleted",
         "study 1.2.826.0.9.2: 2 files, 1000 bytes deleted",
