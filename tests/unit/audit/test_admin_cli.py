@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import dicomnode.cli  # noqa: F401  (registers every command)
+from dicomnode.audit import migrate
 from dicomnode.audit.log import AuditLog
 from dicomnode.audit.rows import JobState
 from dicomnode.cli.app import app
@@ -19,7 +20,7 @@ def url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'audit.sqlite3'}"
     result = CliRunner().invoke(app, ["db", "upgrade", "--db-url", url])
     assert result.exit_code == 0, result.output
-    assert "revision 0001 (was empty)" in result.output
+    assert f"revision {migrate.head_revision()} (was empty)" in result.output
     return url
 
 
