@@ -51,7 +51,7 @@ class ServedNode:
             "scp": {"port": port, "workers": 2},
             "spool": {"path": str(self.spool)},
             "audit": {"url": f"sqlite:///{self.database}"},
-            "completion": {"series_quiet_s": 2, "check_interval_s": 0.2},
+            "completion": {"policy": "series", "series_quiet_s": 2, "check_interval_s": 0.2},
             "jobs": {
                 "handler": "twin_handler:run_job",
                 "work_dir": str(root / "data" / "work"),

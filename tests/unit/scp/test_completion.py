@@ -29,7 +29,7 @@ def _tracker(clock: FakeClock, **config: object) -> CompletionTracker:
 
 def test_series_completes_only_after_quiet_time_since_last_instance() -> None:
     clock = FakeClock()
-    tracker = _tracker(clock, series_quiet_s=10)
+    tracker = _tracker(clock, policy="series", series_quiet_s=10)
     tracker.note_instance("1.1", "1.1.1")
     clock.now += 8
     tracker.note_instance("1.1", "1.1.1")  # a second association continues the series
@@ -43,7 +43,7 @@ def test_series_completes_only_after_quiet_time_since_last_instance() -> None:
 
 def test_series_policy_gives_one_group_per_series_oldest_first() -> None:
     clock = FakeClock()
-    tracker = _tracker(clock, series_quiet_s=5)
+    tracker = _tracker(clock, policy="series", series_quiet_s=5)
     tracker.note_instance("1.1", "1.1.2")
     clock.now += 1
     tracker.note_instance("1.1", "1.1.1")
@@ -73,7 +73,7 @@ def test_study_policy_groups_series_and_waits_for_the_whole_study() -> None:
 
 def test_restore_gives_each_pending_series_a_full_quiet_period_from_now() -> None:
     clock = FakeClock()
-    tracker = _tracker(clock, series_quiet_s=30)
+    tracker = _tracker(clock, policy="series", series_quiet_s=30)
     tracker.restore([("1.1", "1.1.2"), ("1.1", "1.1.1")])
     clock.now += 29
     assert tracker.pop_due() == []
@@ -86,7 +86,7 @@ def test_restore_gives_each_pending_series_a_full_quiet_period_from_now() -> Non
 
 def test_a_large_series_costs_constant_time_per_instance() -> None:
     clock = FakeClock()
-    tracker = _tracker(clock, series_quiet_s=1)
+    tracker = _tracker(clock, policy="series", series_quiet_s=1)
     start = time.perf_counter()
     for index in range(50_000):  # quadratic bookkeeping would take minutes here
         tracker.note_instance("1.1", f"1.1.{index % 3}")
@@ -98,7 +98,7 @@ def test_a_large_series_costs_constant_time_per_instance() -> None:
 
 def test_scheduler_hands_groups_over_and_retries_failures() -> None:
     clock = FakeClock()
-    tracker = _tracker(clock, series_quiet_s=5)
+    tracker = _tracker(clock, policy="series", series_quiet_s=5)
     created: list[CompletedGroup] = []
     failures = [RuntimeError("database locked")]
 
@@ -118,7 +118,7 @@ def test_scheduler_hands_groups_over_and_retries_failures() -> None:
 
 
 def test_scheduler_thread_runs_and_stops() -> None:
-    tracker = CompletionTracker(CompletionConfig(series_quiet_s=0.01))
+    tracker = CompletionTracker(CompletionConfig(policy="series", series_quiet_s=0.01))
     created: list[CompletedGroup] = []
     scheduler = CompletionScheduler(tracker, created.append, interval_s=0.01)
     scheduler.start()
