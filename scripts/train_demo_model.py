@@ -96,7 +96,9 @@ def _train(args: argparse.Namespace, dataset_id: int, name: str,
         t = time.time()
         train_fold(dataset_id, name, plan, fold, args.epochs, args.iterations,
                    args.val_iterations, args.seed, threads=args.threads,
-                   augmentation_processes=args.n_proc_da, time_budget_s=args.time_budget_s)
+                   augmentation_processes=args.n_proc_da, time_budget_s=args.time_budget_s,
+                   init_weights=(None if args.init_from is None else
+                                 args.init_from / f"fold_{fold}" / "checkpoint_final.pth"))
         _update_record(
             args, name, epochs=args.epochs, iterations_per_epoch=args.iterations,
             val_iterations_per_epoch=args.val_iterations, torch_threads=args.threads,
@@ -104,6 +106,7 @@ def _train(args: argparse.Namespace, dataset_id: int, name: str,
             trainer="nnUNetTrainerDicomnodeShort (pipeline.segment.training.trainer)",
             machine=f"{platform.machine()}, {os.cpu_count()} CPUs (shared), CPU only",
             train_s_per_fold={str(fold): round(time.time() - t, 1)},
+            init_from={str(fold): None if args.init_from is None else str(args.init_from)},
             command_train={str(fold): _command()})
         log(f"{name}: fold {fold} trained in {time.time() - t:.0f} s")
     if args.step in ("all", "package"):
@@ -216,6 +219,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="augmentation worker processes (0 = in-process, reproducible)")
     parser.add_argument("--time-budget-s", type=float, default=None,
                         help="wall-clock budget per fold; epochs are cut to fit")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="packaged model folder whose fold_N weights start fold N "
+                             "(continue training)")
     parser.add_argument("--crop-margin-mm", type=float, default=6.0)
     parser.add_argument("--spacing", type=float, default=4.0, help="demo network spacing, mm")
     parser.add_argument("--render-spacing", type=float, default=2.0,

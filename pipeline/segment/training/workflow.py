@@ -102,6 +102,7 @@ def train_fold(
     threads: int = 2,
     augmentation_processes: int = 1,
     time_budget_s: float | None = None,
+    init_weights: Path | None = None,
 ) -> Path:
     """Train one fold on the CPU with :class:`nnUNetTrainerDicomnodeShort`.
 
@@ -124,6 +125,10 @@ def train_fold(
         Data-augmentation worker processes (0 runs augmentation in this process).
     time_budget_s : float, optional
         Wall-clock budget of the fold; fewer epochs are run where they would not fit.
+    init_weights : Path, optional
+        A checkpoint of the same network (e.g. this fold of the packaged model) whose
+        weights, segmentation layers included, start the training instead of a random
+        initialisation (the learning-rate schedule starts afresh).
 
     Returns
     -------
@@ -146,6 +151,10 @@ def train_fold(
     trainer.num_iterations_per_epoch = iterations_per_epoch
     trainer.num_val_iterations_per_epoch = val_iterations_per_epoch
     trainer.time_budget_s = time_budget_s
+    if init_weights is not None:
+        trainer.initialize()
+        checkpoint = torch.load(init_weights, map_location="cpu", weights_only=False)
+        trainer.network.load_state_dict(checkpoint["network_weights"])
     try:
         trainer.run_training()
     finally:
