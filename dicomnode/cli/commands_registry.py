@@ -12,5 +12,6 @@ from dicomnode.cli import (
     segment_cmd,
     select_cmd,
     synth_cmd,
+    validate_cmd,
     web_cmds,
 )

@@ -33,6 +33,37 @@ def large_lesions(mask: NDArray[np.bool_], spacing_mm: Sequence[float],
     return np.asarray(keep[lab])
 
 
+def large_metastasis_masks(pred: NDArray[np.bool_], truth: NDArray[np.bool_],
+                           spacing_mm: Sequence[float],
+                           min_diameter_mm: float = LARGE_LESION_MM
+                           ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """The masks compared for "metastases of at least 10 mm".
+
+    Truth: its components of at least ``min_diameter_mm``. Prediction: its components that
+    touch those, plus its own components of at least ``min_diameter_mm``.
+
+    Parameters
+    ----------
+    pred, truth : ndarray of bool, shape (z, y, x)
+        Predicted and true metastasis masks.
+    spacing_mm : sequence of float
+        Voxel spacing (z, y, x) in mm.
+    min_diameter_mm : float
+        Equivalent-sphere diameter from which a lesion counts, mm.
+
+    Returns
+    -------
+    tuple of ndarray of bool
+        (prediction, truth) restricted to the large lesions.
+    """
+    met_t = large_lesions(truth, spacing_mm, min_diameter_mm)
+    lab, _ = ndimage.label(pred, structure=np.ones((3, 3, 3), bool))
+    touching = np.unique(lab[met_t & (lab > 0)])
+    met_p = np.isin(lab, touching[touching > 0]) | large_lesions(pred, spacing_mm,
+                                                                 min_diameter_mm)
+    return met_p, met_t
+
+
 def evaluate(pred: NDArray[np.uint8], pred_labels: dict[int, Structure],
              truth: NDArray[np.uint8], spacing_mm: Sequence[float],
              truth_labels: dict[int, Structure] = DEMO_LABELS) -> dict[str, Any]:
@@ -72,15 +103,10 @@ def evaluate(pred: NDArray[np.uint8], pred_labels: dict[int, Structure],
                 for s in COUINAUD_SEGMENTS if mask(truth, truth_labels, s).any()}
     out["couinaud_dice"] = seg_dice
     out["couinaud_dice_mean"] = float(np.mean(list(seg_dice.values()))) if seg_dice else None
-    met_t = large_lesions(mask(truth, truth_labels, Structure.METASTASIS), spacing_mm)
-    met_p_all = mask(pred, pred_labels, Structure.METASTASIS)
-    if met_t.any():
-        lab, _ = ndimage.label(met_p_all, structure=np.ones((3, 3, 3), bool))
-        touching = np.unique(lab[met_t & (lab > 0)])
-        met_p = np.isin(lab, touching[touching > 0]) | large_lesions(met_p_all, spacing_mm)
-        out["metastasis_large_dice"] = dice(met_p, met_t)
-    else:
-        out["metastasis_large_dice"] = None
+    met_p, met_t = large_metastasis_masks(mask(pred, pred_labels, Structure.METASTASIS),
+                                          mask(truth, truth_labels, Structure.METASTASIS),
+                                          spacing_mm)
+    out["metastasis_large_dice"] = dice(met_p, met_t) if met_t.any() else None
     out["dice"] = {s.value: dice(mask(pred, pred_labels, s), mask(truth, truth_labels, s))
                    for s in (Structure.PORTAL_VEIN, Structure.HEPATIC_VEIN, Structure.IVC)
                    if mask(truth, truth_labels, s).any()}

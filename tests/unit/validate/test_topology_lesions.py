@@ -9,7 +9,7 @@ import pytest
 from shapes import ball, torus, tube
 
 from pipeline.validate.metrics.lesions import detect_lesions
-from pipeline.validate.metrics.topology import Betti, betti_numbers, cl_dice
+from pipeline.validate.metrics.topology import Betti, betti_numbers, centreline, cl_dice
 from pipeline.validate.metrics.volume import volume_metrics
 
 
@@ -26,12 +26,26 @@ def test_betti_numbers_of_known_shapes() -> None:
     assert betti_numbers(np.zeros(shape, bool)) == Betti(0, 0, 0)
 
 
+@pytest.mark.parametrize("width", [1, 2, 3, 4])
+def test_centreline_of_bars_of_any_thickness(width: int) -> None:
+    # skimage's Lee thinning alone returns nothing for even widths (scikit-image #3757)
+    bar = np.zeros((12, 12, 40), bool)
+    bar[3:3 + width, 3:3 + width, 5:35] = True
+    skeleton = centreline(bar)
+    assert not (skeleton & ~bar).any()
+    assert betti_numbers(skeleton) == Betti(1, 0, 0)
+    assert 26 <= skeleton.sum() <= 2 * 30  # about one voxel per slice along the bar
+    ring = torus((16, 40, 40), (8, 20, 20), 12, 2)
+    assert betti_numbers(centreline(ring)) == Betti(1, 1, 0)
+
+
 def test_cldice_of_tubes() -> None:
     shape = (21, 21, 80)
     vessel = tube(shape, 4, (5, 74))
     assert cl_dice(vessel, vessel) == 1.0
     # a thinner tube on the same centreline keeps the topology: clDice 1, Dice well below
     thin = tube(shape, 2, (5, 74))
+    assert cl_dice(tube(shape, 1.5, (5, 74)), vessel) == pytest.approx(1.0, abs=0.02)
     assert cl_dice(thin, vessel) == pytest.approx(1.0, abs=0.02)
     # a gap of 20 of 70 voxels: Tprec = 1, Tsens ~ 50/70 (minus end effects)
     broken = vessel & ~tube(shape, 5, (30, 49))
