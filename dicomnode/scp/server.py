@@ -41,6 +41,9 @@ from dicomnode.scp.watermark import DiskWatermark
 
 LOGGER = logging.getLogger(__name__)
 
+PYNETDICOM_MIN_LOG_LEVEL = logging.WARNING
+"""pynetdicom's own log level unless the node runs at DEBUG."""
+
 SHUTDOWN_GRACE_S = 5.0
 """How long active associations may finish after a stop request, in seconds."""
 
@@ -179,6 +182,10 @@ def _worker_main(
     logging.basicConfig(
         level=log_level, format="%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s"
     )
+    # pynetdicom logs every association and DIMSE message at INFO; the audit database holds
+    # that record, so its chatter is shown at DEBUG only (it also costs receive throughput).
+    quiet = log_level if log_level <= logging.DEBUG else max(log_level, PYNETDICOM_MIN_LOG_LEVEL)
+    logging.getLogger("pynetdicom").setLevel(quiet)
 
     terminated: list[int] = []
 
