@@ -44,6 +44,7 @@ def jobs_per_hour_svg(created: Sequence[datetime], now: datetime, *, hours: int 
     axes = figure.add_subplot()
     axes.bar(x, [counts.get(slot, 0) for slot in slots], width=1 / 24 * 0.9, align="edge",
              color="#3b6ea5")
+    axes.set_ylim(bottom=0, top=max([1, *counts.values()]) * 1.1)
     axes.set_title(f"Jobs per hour (last {hours} h, UTC)", fontsize=10)
     axes.set_ylabel("jobs")
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -82,6 +83,7 @@ def delivery_failures_svg(
         axes.bar(x, values, bottom=bottom, width=1 / 24 * 0.9, align="edge", color=colour,
                  label=status)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    axes.set_ylim(bottom=0, top=max([1, *bottom]) * 1.1)
     axes.set_title(f"Delivery failures per hour (last {hours} h, UTC)", fontsize=10)
     axes.set_ylabel("failed sends")
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))

@@ -107,3 +107,10 @@ def test_config_page_masks_secrets(
     assert "do-not-show-me" not in page and "hunter2-db" not in page
     assert "session_secret: &#39;**********&#39;" in page
     assert "node:**********@db.example" in page
+
+
+def test_plots_render_without_data(client: TestClient) -> None:
+    log_in(client, "victor")
+    for name in ("jobs-per-hour", "processing-time", "delivery-failures"):
+        response = client.get(f"/plots/{name}.svg")
+        assert response.status_code == 200 and b"<svg" in response.content

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from conftest import run_job, spooled_study
 
 from dicomnode.audit.log import AuditLog
-from dicomnode.scp.retention import SpoolRetention
+from dicomnode.scp.retention import RetentionLoop, SpoolRetention
 from dicomnode.web.queries import DashboardQueries
 
 
@@ -55,3 +56,19 @@ def test_purge_deletes_only_processed_studies_past_retention(
         "study 1.2.826.0.9.2: 2 files, 1000 bytes deleted",
     ]
     assert retention.purge() == []  # nothing left to do: idempotent
+
+
+def test_retention_loop_purges_at_start_and_stops(audit: AuditLog, tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    start = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    log = AuditLog(audit.engine, max_job_attempts=1, clock=lambda: start)
+    series = spooled_study(log, spool, "1.2.826.0.9.1")
+    run_job(log, "1.2.826.0.9.1", series, outcome="succeeded", send="success")
+    later = start + timedelta(days=30)
+    loop = RetentionLoop(SpoolRetention(log, spool, 7, clock=lambda: later), interval_s=3600)
+    loop.start()
+    deadline = time.monotonic() + 30
+    while (spool / "1.2.826.0.9.1").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    loop.stop()
+    assert not (spool / "1.2.826.0.9.1").exists()
