@@ -1,10 +1,15 @@
 """A dashboard over an audit database filled by the real node parts: the SCP receives a
 synthetic study from DCMTK storescu, the job runner runs the real pipeline on it (demo
 model, CPU), and a second job fails through the runner; then the dashboard is served by
-uvicorn (the service's WebServer loop) and driven with headless Chromium (Playwright)."""
+uvicorn (the service's WebServer loop) and driven with headless Chromium (Playwright).
+
+The audit tests' fixtures (``audit`` on SQLite and PostgreSQL) are reused from
+``tests/integration/audit/conftest.py`` for the queries that must work on both backends.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -35,6 +40,24 @@ from dicomnode.web.users import UserStore
 from pipeline.synth.study import write_study
 
 sys.path.insert(0, str(Path(__file__).parent))  # spawned job workers inherit sys.path
+
+
+def _audit_fixtures() -> object:
+    path = Path(__file__).parents[1] / "audit" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("audit_backend_fixtures", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_backends = _audit_fixtures()
+postgres_available = _backends.postgres_available  # type: ignore[attr-defined]
+sqlite_template = _backends.sqlite_template  # type: ignore[attr-defined]
+postgres_migrated = _backends.postgres_migrated  # type: ignore[attr-defined]
+migrated_url = _backends.migrated_url  # type: ignore[attr-defined]
+clock = _backends.clock  # type: ignore[attr-defined]
+audit = _backends.audit  # type: ignore[attr-defined]
 
 CHROMIUM = "/usr/bin/chromium"
 STORESCU = "/usr/bin/storescu"
