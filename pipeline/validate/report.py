@@ -52,13 +52,14 @@ def _write_csv(path: Path, header: Sequence[str], rows: Sequence[dict[str, Any]]
 def _num(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
-    return f"{value:.{digits}f}"
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def _interval(ci: Sequence[Any] | None, digits: int = 3) -> str:
     if not ci or any(v is None or not math.isfinite(v) for v in ci):
         return ""
-    return f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+    return f"[{_num(ci[0], digits)}, {_num(ci[1], digits)}]"
 
 
 def _ci(stats: dict[str, Any] | None, digits: int = 3) -> str:

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk  # noqa: N813
 from shapes import ball, tube
+from typer.testing import CliRunner
 
+from dicomnode.cli import app
 from pipeline.config import PipelineConfig
 from pipeline.segment.models import DEMO_NOTICE
 from pipeline.structures import DEMO_LABELS, Structure
@@ -146,3 +148,25 @@ def test_failed_case_is_recorded_and_retried(tmp_path: Path) -> None:
     assert summary["cases"] == {"total": 2, "ok": 1, "rejected": 0, "error": 1}
     write_report(out, records, summary)
     assert "no prediction" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_cli_reports_case_set_errors(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(app, ["validate", str(empty), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "no case folders" in result.output
+    (empty / "c1").mkdir()
+    result = CliRunner().invoke(app, ["validate", str(empty), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "no dicom/ folder" in result.output
+
+
+def test_cli_on_existing_predictions(tmp_path: Path) -> None:
+    root, preds, out = tmp_path / "cases", tmp_path / "preds", tmp_path / "out"
+    _case_set(root, preds, 3)
+    result = CliRunner().invoke(app, ["validate", str(root), "--out", str(out), "--predictions",
+                                      str(preds), "--bootstrap", "20", "--tolerance-mm", "2",
+                                      "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "3 of 3 cases measured" in result.output and DEMO_NOTICE in result.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["settings"]["tolerance_mm"] == 2.0 and summary["settings"]["bootstrap"] == 20
