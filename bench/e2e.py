@@ -104,14 +104,26 @@ def breakdown(detail: JobDetail) -> list[tuple[str, float]]:
     return rows
 
 
-def print_table(rows: list[tuple[str, float]], total_s: float, baseline_s: float,
-                push_s: float, instances: int, megabytes: float) -> None:
-    """The breakdown and the baseline, side by side."""
+def segment_detail(detail: JobDetail) -> list[tuple[str, float]]:
+    """The segmentation stage's own timings (model load, preprocessing, each fold, resampling
+    to the CT grid, post-processing, confidence), seconds."""
+    timings = ((detail.job.result or {}).get("segmentation") or {}).get("timings_s") or {}
+    return [(str(name), float(seconds)) for name, seconds in timings.items()
+            if name != "total"]
+
+
+def print_table(rows: list[tuple[str, float]], parts: list[tuple[str, float]], total_s: float,
+                baseline_s: float, push_s: float, instances: int, megabytes: float) -> None:
+    """The breakdown (with the segmentation's parts indented) and the baseline, side by
+    side."""
     width = max(len(name) for name, _ in rows) + 2
     print(f"study: {instances} instances, {megabytes:.0f} MB; {os.cpu_count()} CPU cores")
     print(f"{'stage':<{width}}{'seconds':>10}{'share':>8}")
     for name, seconds in rows:
         print(f"{name:<{width}}{seconds:>10.1f}{seconds / total_s:>8.0%}")
+        if name == "pipeline: segment":
+            for part, part_s in parts:
+                print(f"{'    ' + part:<{width}}{part_s:>10.1f}{part_s / total_s:>8.0%}")
     print(f"{'total: last received -> last ack':<{width}}{total_s:>10.1f}")
     print()
     print(f"{'baseline: storescu study -> Orthanc':<{width}}{baseline_s:>10.1f}")
@@ -157,17 +169,17 @@ def main() -> None:
             node.stop()
     if detail.job.error:
         raise SystemExit(f"job ended {detail.job.state.value}: {detail.job.error}")
-    rows = breakdown(detail)
+    rows, parts = breakdown(detail), segment_detail(detail)
     delivered = [a.occurred_at for a in detail.delivery_attempts if a.status == "success"]
     total_s = _s(max(delivered), max(i.received_at for i in detail.instances))
-    print_table(rows, total_s, baseline_s, push_s, len(files), megabytes)
+    print_table(rows, parts, total_s, baseline_s, push_s, len(files), megabytes)
     print(json.dumps({
         "node_aet": NODE_AET, "instances": len(files), "megabytes": round(megabytes, 1),
         "thin_slices": args.slices, "cpu_count": os.cpu_count(), "job_state":
         detail.job.state.value, "stages_s": {k: round(v, 2) for k, v in rows},
         "total_s": round(total_s, 2), "baseline_storescu_s": round(baseline_s, 2),
         "orthanc_push_s": round(push_s, 2), "ratio": round(total_s / baseline_s, 1),
-        "result_stages_s": (detail.job.result or {}).get("stages_s")}))
+        "segment_parts_s": {k: round(v, 2) for k, v in parts}}))
 
 
 if __name__ == "__main__":

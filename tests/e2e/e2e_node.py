@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ DESTINATION = "pacs"
 """Name of the node's C-STORE destination (Orthanc)."""
 JOB_TIMEOUT_S = 420.0
 """Longest wait for a job and its deliveries (a small study takes ~1.5 min on 2 busy cores)."""
+PLAN_TIMEOUT_S = 30.0
+"""A final job whose outputs are not in the outbox this long after it ended never will be."""
 DEMO_NOTICE = re.compile(r"demo(\W+model)?\W+not for clinical use", re.IGNORECASE)
 """The notice every output touching the demo model's results carries ("Demo model, not for
 clinical use", "Demo model — not ...", SEG SeriesDescription suffix "DEMO-not ...")."""
@@ -142,6 +145,12 @@ def wait_for_job(audit: AuditLog, study_instance_uid: str, node: ServedNode,
             pending = [d for d in detail.deliveries if d.state is DeliveryState.PENDING]
             if detail.deliveries and not pending:
                 return detail
+            finished = detail.job.finished_at
+            if not detail.deliveries and finished is not None and (
+                    datetime.now(UTC) - finished).total_seconds() > PLAN_TIMEOUT_S:
+                raise AssertionError(f"job {detail.job.id} ended {detail.job.state.value} "
+                                     f"({detail.job.error}) but nothing was put in the "
+                                     f"outbox\n{node.log_text()[-4000:]}")
         time.sleep(0.5)
     raise AssertionError(f"no final job with deliveries after {timeout_s:g} s\n"
                          f"{node.log_text()[-4000:]}")
