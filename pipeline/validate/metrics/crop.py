@@ -24,6 +24,8 @@ def crop_to_union(*masks: NDArray[np.bool_], pad: int = 1) -> list[NDArray[np.bo
     union = np.zeros(masks[0].shape, bool)
     for m in masks:
         union |= m
-    idx = np.nonzero(union)
-    box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in idx)
-    return [np.pad(m[box], pad) for m in masks]
+    box = []
+    for axis in range(union.ndim):
+        hit = np.flatnonzero(union.any(axis=tuple(a for a in range(union.ndim) if a != axis)))
+        box.append(slice(int(hit[0]), int(hit[-1]) + 1))
+    return [np.pad(m[tuple(box)], pad) for m in masks]

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from pipeline.segment.metrics import LARGE_LESION_MM
+from pipeline.validate.metrics.crop import crop_to_union
 
 _FULL = np.ones((3, 3, 3), bool)
 
@@ -94,6 +95,9 @@ def detect_lesions(pred: NDArray[np.bool_], ref: NDArray[np.bool_],
     LesionDetection
         Counts (see the module docstring for the matching rule).
     """
+    if not (pred.any() or ref.any()):
+        return LesionDetection(0, 0, 0, 0, 0, 0)
+    pred, ref = crop_to_union(pred, ref)
     ref_lab, n_ref = ndimage.label(ref, structure=_FULL)
     pred_lab, n_pred = ndimage.label(pred, structure=_FULL)
     hit_ref = np.bincount(ref_lab[pred], minlength=n_ref + 1)
