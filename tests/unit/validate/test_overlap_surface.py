@@ -11,7 +11,7 @@ from shapes import ball, sphere_cap_overlap
 
 from pipeline.segment.geometry import dice as pipeline_dice
 from pipeline.validate.metrics.overlap import confusion, overlap_metrics
-from pipeline.validate.metrics.surface import surface_metrics
+from pipeline.validate.metrics.surface import directed_distances, surface_metrics, surface_voxels
 
 SHAPE = (48, 48, 64)
 R = 12.0
@@ -114,3 +114,23 @@ def test_shifted_spheres_hausdorff_is_shift() -> None:
     f = sitk.HausdorffDistanceImageFilter()
     f.Execute(_sitk(a, (1, 1, 1)), _sitk(b, (1, 1, 1)))
     assert s["hd_mm"] == pytest.approx(f.GetHausdorffDistance(), abs=1e-9)
+
+
+def test_surface_distances_agree_with_simpleitk_on_the_surfaces() -> None:
+    spacing = (2.0, 0.9, 0.7)
+    shape = (30, 60, 70)
+    a = ball(shape, (30.0, 27.0, 24.0), 16.0, spacing)
+    b = ball(shape, (26.0, 30.0, 28.0), 13.0, spacing)
+    sa, sb = surface_voxels(a), surface_voxels(b)
+    d_ab = directed_distances(sa, sb, spacing)
+    d_ba = directed_distances(sb, sa, spacing)
+    f = sitk.HausdorffDistanceImageFilter()
+    f.Execute(_sitk(sa, spacing), _sitk(sb, spacing))
+    # SimpleITK's average Hausdorff distance is the mean of the two directed means
+    assert (d_ab.mean() + d_ba.mean()) / 2 == pytest.approx(f.GetAverageHausdorffDistance(),
+                                                            rel=1e-6)
+    s = surface_metrics(b, a, spacing)
+    assert s["hd_mm"] == pytest.approx(f.GetHausdorffDistance(), rel=1e-9)
+    pooled = (d_ab.sum() + d_ba.sum()) / (d_ab.size + d_ba.size)
+    assert s["msd_mm"] == pytest.approx(pooled, rel=1e-12)
+    assert s["hd95_mm"] == pytest.approx(max(np.percentile(d_ab, 95), np.percentile(d_ba, 95)))
