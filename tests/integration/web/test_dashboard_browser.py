@@ -3,16 +3,11 @@ failed job and see its state change; anonymous and viewer access refused."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from dashboard_site import PASSWORDS, Site
 from playwright.sync_api import Browser, Page, expect
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from conftest import PASSWORDS, Site
 
 from dicomnode.audit.rows import JobState
 

@@ -4,7 +4,6 @@ spool below its disk watermark refuses associations with a transient A-ASSOCIATE
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,39 +15,20 @@ from prometheus_client.parser import text_string_to_metric_families
 from pynetdicom import AE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "node"))
+sys.path.append(str(Path(__file__).parents[1] / "node"))  # ct_series, served_node
 
 from ct_series import write_ct_series
+from dashboard_site import STORESCU, RecordingSink, free_port
 
 from dicomnode.audit.log import AuditLog
-from dicomnode.completion import CompletionConfig, CompletionTracker
 from dicomnode.config import DicomNodeConfig
 from dicomnode.scp.config import ScpConfig
-from dicomnode.scp.recorder import ReceiveRecorder
 from dicomnode.scp.server import RunningScp, start_scp
 from dicomnode.scp.spool import SpoolWriter
 from dicomnode.web.app import create_app
 
 SENDER_AET = "DEMOSENDER"
 NODE_AET = "DICOMNODE"
-STORESCU = "/usr/bin/storescu"
-"""DCMTK storescu (the venv also has pynetdicom's storescu on PATH)."""
-
-
-class RecordingSink:
-    """Records each receive event in the audit database at once (as the service does)."""
-
-    def __init__(self, audit: AuditLog) -> None:
-        self._recorder = ReceiveRecorder(audit, CompletionTracker(CompletionConfig()))
-
-    def publish(self, event: object) -> None:
-        self._recorder.record(event)  # type: ignore[arg-type]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -60,7 +40,7 @@ def audit(tmp_path: Path) -> Iterator[AuditLog]:
 
 
 def _scp(audit: AuditLog, spool: Path, min_free_bytes: int) -> tuple[RunningScp, ScpConfig]:
-    config = ScpConfig(port=_free_port())
+    config = ScpConfig(port=free_port())
     running = start_scp(
         config, SpoolWriter(spool), RecordingSink(audit), reuse_port=False,
         min_free_bytes=min_free_bytes,

@@ -14,19 +14,23 @@ from pathlib import Path
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "node"))
+sys.path.append(str(Path(__file__).parents[1] / "node"))  # ct_series, served_node
 
 from ct_series import write_ct_series
+from dashboard_site import STORESCU, free_port
 from served_node import ServedNode
 
-STORESCU = "/usr/bin/storescu"
-"""DCMTK storescu (the venv also has pynetdicom's storescu on PATH)."""
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _wait_until_serving(base: str, timeout_s: float = 60.0) -> None:
+    """The service starts the dashboard after its SCP, runner and outbox: wait for it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            requests.get(f"{base}/health", timeout=5)
+            return
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline, "the dashboard did not start"
+            time.sleep(0.2)
 
 
 def _stored(base: str) -> float:
@@ -41,11 +45,12 @@ def _stored(base: str) -> float:
 
 
 def test_serve_runs_the_dashboard(tmp_path: Path) -> None:
-    web_port = _free_port()
-    node = ServedNode(tmp_path / "node", _free_port(), {"web": {"port": web_port}})
+    web_port = free_port()
+    node = ServedNode(tmp_path / "node", free_port(), {"web": {"port": web_port}})
     node.start()
     base = f"http://127.0.0.1:{web_port}"
     try:
+        _wait_until_serving(base)
         assert requests.get(f"{base}/health", timeout=10).json() == {"status": "ok"}
         ready = requests.get(f"{base}/health/ready", timeout=10)
         assert ready.status_code == 200, ready.text
@@ -72,7 +77,7 @@ def test_taken_dashboard_port_is_recorded_and_the_node_runs_on(tmp_path: Path) -
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         web_port = int(taken.getsockname()[1])
-        node = ServedNode(tmp_path / "node", _free_port(), {"web": {"port": web_port}})
+        node = ServedNode(tmp_path / "node", free_port(), {"web": {"port": web_port}})
         node.start()
         try:
             node.wait_for(

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from fastapi.testclient import TestClient
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from conftest import PASSWORDS, csrf_of, failed_job, log_in
+from web_testing import PASSWORDS, csrf_of, failed_job, log_in
 
 from dicomnode.audit.log import AuditLog
 from dicomnode.audit.rows import JobState

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from conftest import failed_job
+from web_testing import failed_job
 
 from dicomnode.audit.log import AuditLog
 from dicomnode.config import DicomNodeConfig

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from conftest import failed_job, log_in, run_job, spooled_study
+from web_testing import failed_job, log_in, run_job, spooled_study
 
 from dicomnode.audit.log import AuditLog
 from dicomnode.config import DicomNodeConfig

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from conftest import run_job, spooled_study
+from web_testing import run_job, spooled_study
 
 from dicomnode.audit.log import AuditLog
 from dicomnode.scp.retention import RetentionLoop, SpoolRetention
