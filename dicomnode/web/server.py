@@ -83,6 +83,11 @@ class WebServer:
         while not server.started and thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.02)
         self._server, self._thread = server, thread
+        if not server.started:
+            message = f"dashboard did not start on {self._config.host}:{self.port}"
+            LOGGER.error("%s; the node runs without it", message)
+            self._audit.record_service_event("web_failed", message)
+            return
         LOGGER.info("dashboard on http://%s:%d/", self._config.host, self.port)
 
     def stop(self) -> None:
