@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1]))
-sys.path.insert(0, str(Path(__file__).parents[1] / "integration" / "node"))
+# appended, not prepended: folders holding a conftest.py must not shadow the 'from conftest
+# import' of the node tests (e2e_node, loopback_peers and served_node have unique names)
+sys.path.append(str(Path(__file__).parent))
+sys.path.append(str(Path(__file__).parents[1]))
+sys.path.append(str(Path(__file__).parents[1] / "integration" / "node"))
 
 from e2e_node import Study, load_study, start_node
 from loopback_peers import OrthancPeer, free_port, postgres_database, require_postgres, run_orthanc
