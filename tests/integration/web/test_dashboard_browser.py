@@ -11,6 +11,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from dicomnode.audit.rows import JobState
 
+pytestmark = pytest.mark.slow  # the site runs the real pipeline once (~70 s on 2 idle cores)
+
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
