@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from dicomnode.audit.log import AuditLog
-from dicomnode.audit.rows import DeliveryState, JobDetail, JobState
+from dicomnode.audit.rows import DeliveryState, JobDetail
 from dicomnode.delivery.base import InstanceOutcome
 from dicomnode.delivery.config import DimseDestinationConfig
 from dicomnode.delivery.dimse import CStoreSender, echo
@@ -180,7 +180,10 @@ def send_study(files: list[Path], port: int,
 
 
 def _delivery_done(detail: JobDetail) -> bool:
-    return all(d.state is not DeliveryState.PENDING for d in detail.deliveries)
+    """Every output (a result, or a rejection report) has left the outbox."""
+    planned = {d.output_id for d in detail.deliveries}
+    return all(o.id in planned for o in detail.outputs) and all(
+        d.state is not DeliveryState.PENDING for d in detail.deliveries)
 
 
 def wait_for_job(audit: AuditLog, study_instance_uid: str, node: subprocess.Popen[bytes],
@@ -204,8 +207,7 @@ def wait_for_job(audit: AuditLog, study_instance_uid: str, node: subprocess.Pope
             detail = audit.get_job(jobs[0].job.id)
             stage = detail.events[-1].stage if detail.events else "queued"
             on_progress(f"job {detail.job.id}: {detail.job.state.value} ({stage})")
-            if detail.job.state.final and (detail.outputs or detail.job.state is not
-                                           JobState.SUCCEEDED) and _delivery_done(detail):
+            if detail.job.state.final and _delivery_done(detail):
                 return detail
         time.sleep(1.0)
     raise DemoError(f"the job did not finish within {timeout_s:.0f} s; see {paths.node_log}")
