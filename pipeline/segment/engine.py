@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from pipeline.segment.confidence import combine, lesion_volumes_ml, mean_pairwise_dice
 from pipeline.segment.config import SegmentationConfig, StageConfig
-from pipeline.segment.geometry import bounding_box
+from pipeline.segment.geometry import bounding_box, canonical_flips
 from pipeline.segment.inference import FoldPrediction, ModelRunner
 from pipeline.segment.models import ModelError, ModelInfo, verify_config
 from pipeline.segment.postprocess import apply_rules, largest_component
@@ -158,7 +158,10 @@ class SegmentationEngine:
         Returns
         -------
         SegmentationResult
-            Combined label map on the exact grid and slice order of ``volume``.
+            Combined label map on the exact grid and slice order of ``volume``. The
+            networks see the volume flipped to the supine head-first orientation
+            (:func:`~pipeline.segment.geometry.canonical_flips`); the label map is flipped
+            back.
 
         Raises
         ------
@@ -172,7 +175,8 @@ class SegmentationEngine:
         shape = volume.shape
         spacing = tuple(float(s) for s in volume.spacing_mm)
         spacing_zyx = (spacing[0], spacing[1], spacing[2])
-        hu = np.asarray(volume.hu, dtype=np.float32)
+        flips = canonical_flips(volume.row_cosine, volume.column_cosine)
+        hu = np.ascontiguousarray(np.flip(np.asarray(volume.hu, dtype=np.float32), flips))
         masks: dict[Structure, NDArray[np.bool_]] = {}
         fold_dice: dict[Structure, float | None] = {}
         threads = self.config.cpu_threads if self._device.type == "cpu" else torch.get_num_threads()
@@ -184,6 +188,7 @@ class SegmentationEngine:
         labelmap = self._compose(masks, shape)
         labelmap = apply_rules(labelmap, labels, self.config.postprocess, spacing_zyx,
                                self.config.priority)
+        labelmap = np.ascontiguousarray(np.flip(labelmap, flips))  # back to the input order
         timings["postprocess"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         volumes = self._volumes(labelmap, labels, volume.voxel_volume_ml)

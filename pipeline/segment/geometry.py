@@ -54,3 +54,30 @@ def dice(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> float:
     if total == 0:
         return 1.0
     return 2.0 * float(np.logical_and(a, b).sum()) / total
+
+
+def canonical_flips(row_cosine: Sequence[float], column_cosine: Sequence[float]
+                    ) -> tuple[int, ...]:
+    """Array axes (of a (z, y, x) volume) to flip so that x, y and z ascend along +x, +y
+    and +z of the patient (LPS), as in a supine head-first axial series.
+
+    Networks are trained on arrays of one orientation; a prone or feet-first series read in
+    its stored order shows them mirrored anatomy. Only the sign of each axis' dominant
+    patient direction is used (a flip, never a resampling).
+
+    Parameters
+    ----------
+    row_cosine, column_cosine : sequence of float
+        Image Orientation (Patient): direction of increasing x and y, unit vectors.
+
+    Returns
+    -------
+    tuple of int
+        Axes to flip with :func:`numpy.flip`; flipping again restores the original order.
+    """
+    row = np.asarray(row_cosine, float)
+    column = np.asarray(column_cosine, float)
+    normal = np.cross(row, column)  # slices ascend along the normal (see CTVolume)
+    axes = [axis for axis, direction in ((0, normal), (1, column), (2, row))
+            if direction[int(np.argmax(np.abs(direction)))] < 0]
+    return tuple(axes)

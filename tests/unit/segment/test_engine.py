@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -12,7 +13,7 @@ from scipy import ndimage
 
 from pipeline.segment.config import ModelConfig
 from pipeline.segment.engine import SegmentationEngine
-from pipeline.segment.geometry import dice
+from pipeline.segment.geometry import canonical_flips, dice
 from pipeline.segment.result import OUTPUT_LABEL_VALUES
 from pipeline.segment.training.toy import LESION_LABEL
 from pipeline.structures import Structure
@@ -116,3 +117,24 @@ def test_cuda_request_falls_back_or_runs(toy: Any) -> None:
         assert result.device == "cpu"
         assert any("fell back to CPU" in w for w in result.warnings)
     assert dice(_organ(result.labelmap), truth > 0) > 0.9
+
+
+def test_prone_series_gives_the_same_anatomy_in_patient_coordinates(
+        organ_engine: SegmentationEngine, toy: Any) -> None:
+    hu, _ = toy
+    supine = organ_engine.segment(toy_volume(hu)).labelmap
+    # the same patient volume stored prone: rows run to -x, columns to -y
+    prone = dataclasses.replace(toy_volume(hu[:, ::-1, ::-1].copy()),
+                                row_cosine=(-1.0, 0.0, 0.0), column_cosine=(0.0, -1.0, 0.0))
+    np.testing.assert_array_equal(organ_engine.segment(prone).labelmap, supine[:, ::-1, ::-1])
+
+
+@pytest.mark.parametrize(("row", "column", "axes"), [
+    ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), ()),          # supine, head first
+    ((-1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (1, 2)),    # prone, head first
+    ((-1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0, 2)),     # supine, feet first
+    ((0.995, 0.1, 0.0), (-0.1, 0.995, 0.0), ()),     # slightly rotated, supine
+])
+def test_canonical_flips(row: tuple[float, float, float], column: tuple[float, float, float],
+                         axes: tuple[int, ...]) -> None:
+    assert canonical_flips(row, column) == axes
