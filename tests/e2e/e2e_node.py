@@ -18,6 +18,10 @@ from typing import Any
 import pydicom
 from loopback_peers import PEER_ENV, OrthancPeer
 from pydicom import Dataset
+from pynetdicom import AE
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    StudyRootQueryRetrieveInformationModelFind,
+)
 from served_node import ServedNode
 
 from dicomnode.audit.log import AuditLog
@@ -190,3 +194,27 @@ def pdf_text(ds: Dataset, scratch: Path) -> str:
     done = subprocess.run([PDFTOTEXT, "-layout", str(pdf), "-"], capture_output=True,
                           text=True, timeout=60, check=True)
     return done.stdout
+
+
+def cfind_series(pacs: OrthancPeer, study_instance_uid: str) -> dict[str, str]:
+    """C-FIND (Study Root, SERIES level) the study's series in the PACS as the node's AE;
+    returns SeriesInstanceUID -> Modality."""
+    ae = AE(ae_title=NODE_AET)
+    ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
+    query = Dataset()
+    query.QueryRetrieveLevel = "SERIES"
+    query.StudyInstanceUID = study_instance_uid
+    query.SeriesInstanceUID = ""
+    query.Modality = ""
+    assoc = ae.associate("127.0.0.1", pacs.dicom_port, ae_title=pacs.aet)
+    assert assoc.is_established, "the PACS refused the C-FIND association"
+    found: dict[str, str] = {}
+    try:
+        for status, identifier in assoc.send_c_find(
+                query, StudyRootQueryRetrieveInformationModelFind):
+            assert status is not None and status.Status in (0x0000, 0xFF00, 0xFF01), status
+            if identifier is not None:
+                found[str(identifier.SeriesInstanceUID)] = str(identifier.Modality)
+    finally:
+        assoc.release()
+    return found

@@ -13,6 +13,7 @@ from e2e_node import (
     DESTINATION,
     Study,
     algorithm_parameters,
+    cfind_series,
     orthanc_instance,
     pdf_text,
     push_to_node,
@@ -96,6 +97,10 @@ def test_pacs_to_node_to_pacs(multiphase_study: Study, pacs: OrthancPeer, node: 
     for kind, ds in by_kind.items():
         assert ds.StudyInstanceUID == study.study_instance_uid
         assert ds.SOPClassUID == OUTPUT_SOP_CLASSES[kind]
+    in_pacs = cfind_series(pacs, study.study_instance_uid)  # as a viewer would find them
+    for kind, ds in by_kind.items():
+        assert in_pacs.get(str(ds.SeriesInstanceUID)) == ds.Modality, (kind, in_pacs)
+    assert {"SEG", "SR", "DOC"} <= set(in_pacs.values())
     seg = by_kind[OutputKind.SEG]
     (referenced,) = seg.ReferencedSeriesSequence
     assert referenced.SeriesInstanceUID == expected
