@@ -30,17 +30,17 @@ from dicomnode.audit.rows import DeliveryState, JobState, OutputKind
 
 pytestmark = [pytest.mark.peers, pytest.mark.slow]
 
-LIVER_VOLUME_TOLERANCE = 0.25
-"""Relative liver volume error allowed. The demo model under-segments the liver:
-docs/demo-model.md measures -9 to -13.5 % on 2 mm phantoms; on this case (synthetic seed 1,
-small profile: 3.5 mm pixels, 2.5 mm slices) it was measured at -17.4 % (1282 mL for
-1553 mL). 25 % bounds that with a margin and still fails a grossly wrong liver."""
-METASTASIS_VOLUME_TOLERANCE = 0.40
-"""Relative total tumour volume error allowed: measured -23.9 % on this case (106.5 mL for
-139.9 mL); the demo model's metastasis Dice is about 0.3 (docs/demo-model.md)."""
+LIVER_VOLUME_TOLERANCE = 0.15
+"""Relative liver volume error allowed. The demo model (0.2.0) under-segments the liver:
+-6.0 % [-7.8, -4.6] on six held-out studies (docs/demo-model.md); on this case (synthetic
+seed 1, small profile) `dicomnode run` measured -7.1 % (1443.2 mL for 1552.8 mL). 15 %
+bounds that with a margin and still fails a grossly wrong liver."""
+METASTASIS_VOLUME_TOLERANCE = 0.15
+"""Relative total tumour volume error allowed: -2.5 % on this case (136.5 mL for 139.9 mL),
+-2.5 % [-9.9, 4.9] on the held-out studies."""
 COUINAUD = [f"couinaud_{n}" for n in range(1, 9)]
-"""The demo model does not learn the Couinaud parcellation (mean Dice 0.06,
-docs/demo-model.md): segment volumes are checked for consistency, not against truth."""
+"""Couinaud segment Dice is 0.82 on held-out studies, but single segment volumes are off by
+up to 50 % on this case (segment IV): they are checked for consistency, not against truth."""
 OUTPUT_SOP_CLASSES = {
     OutputKind.SEG: SegmentationStorage,
     OutputKind.SR: Comprehensive3DSRStorage,

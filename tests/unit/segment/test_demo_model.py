@@ -19,11 +19,13 @@ from .conftest import toy_volume
 HELD_OUT_PHANTOM = 7001
 """Phantom seed outside the training seeds (20261122..20261161)."""
 
-# Reached on held-out phantoms 7001-7003 at 2 mm (docs/demo-model.md): liver Dice 0.91-0.94,
-# liver volume -9 to -14 %, mean Couinaud Dice 0.06. Far below the clinical targets.
-LIVER_DICE_MIN = 0.85
-LIVER_VOLUME_ERROR_MAX_PCT = 20.0
-COUINAUD_DICE_MIN = 0.02
+# Reached by the demo model 0.2.0 on held-out phantoms 7001-7003 at 3 mm: liver Dice
+# 0.964-0.967, liver volume -3.1 to -4.3 %, mean Couinaud Dice 0.78-0.83 (7001: 0.964,
+# -4.25 %, 0.777). The bounds are those levels minus a margin: a guard against breakage
+# (e.g. mirrored inputs, a broken resampling), not a quality claim.
+LIVER_DICE_MIN = 0.93
+LIVER_VOLUME_ERROR_MAX_PCT = 10.0
+COUINAUD_DICE_MIN = 0.65
 
 
 @pytest.mark.slow
