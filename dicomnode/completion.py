@@ -192,6 +192,10 @@ class CompletionScheduler:
         is noted again and retried after another quiet period.
     interval_s : float
         Seconds between checks.
+    backlog : callable, optional
+        True while received instances still wait to be recorded; no group is completed
+        then (a starved recorder must not make a series look quiet while its last
+        instances are still queued).
     """
 
     def __init__(
@@ -199,10 +203,12 @@ class CompletionScheduler:
         tracker: CompletionTracker,
         on_complete: Callable[[CompletedGroup], None],
         interval_s: float,
+        backlog: Callable[[], bool] | None = None,
     ) -> None:
         self._tracker = tracker
         self._on_complete = on_complete
         self._interval_s = interval_s
+        self._backlog = backlog
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="completion", daemon=True)
 
@@ -219,6 +225,8 @@ class CompletionScheduler:
     def run_once(self) -> int:
         """Hand every due group to ``on_complete``; returns how many were handed over."""
         handed = 0
+        if self._backlog is not None and self._backlog():
+            return handed
         for group in self._tracker.pop_due():
             try:
                 self._on_complete(group)

@@ -98,7 +98,10 @@ def build_service(config: DicomNodeConfig) -> NodeService:
     )
     runner = create_runner(config.jobs, audit, on_finished=lambda _job_id, _state: outbox.notify())
     scheduler = CompletionScheduler(
-        tracker, SeriesJobCreator(audit, runner.notify), config.completion.check_interval_s
+        tracker,
+        SeriesJobCreator(audit, runner.notify),
+        config.completion.check_interval_s,
+        backlog=drain.backlog,
     )
     loops: list[BackgroundLoop] = [runner, outbox, *build_maintenance_loops(config, audit)]
     return NodeService(

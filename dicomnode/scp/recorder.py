@@ -151,6 +151,10 @@ class EventSource(Protocol):
         """Next event; raises :class:`queue.Empty` after ``timeout`` seconds."""
         ...
 
+    def empty(self) -> bool:
+        """Whether no event is waiting (approximate for a multiprocessing queue)."""
+        ...
+
 
 class QueueDrain:
     """Thread that feeds events from the SCP processes' queue to a recorder.
@@ -178,6 +182,10 @@ class QueueDrain:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+
+    def backlog(self) -> bool:
+        """Whether received instances wait to be recorded (their series are not quiet)."""
+        return not self._source.empty()
 
     def _run(self) -> None:
         while True:

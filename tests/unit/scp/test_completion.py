@@ -128,3 +128,18 @@ def test_scheduler_thread_runs_and_stops() -> None:
         time.sleep(0.01)
     scheduler.stop()
     assert created == [CompletedGroup("1.1", ("1.1.1",))]
+
+
+def test_scheduler_waits_while_received_instances_are_not_recorded_yet() -> None:
+    clock = FakeClock()
+    tracker = _tracker(clock, policy="series", series_quiet_s=1)
+    tracker.note_instance("1.1", "1.1.1")
+    clock.now += 5
+    backlog = [True]
+    created: list[CompletedGroup] = []
+    scheduler = CompletionScheduler(tracker, created.append, interval_s=1.0,
+                                    backlog=lambda: backlog[0])
+    assert scheduler.run_once() == 0  # the recorder is behind: not quiet yet
+    backlog[0] = False
+    assert scheduler.run_once() == 1
+    assert created == [CompletedGroup("1.1", ("1.1.1",))]
