@@ -25,6 +25,22 @@ def _check_ae_title(value: str) -> str:
     return stripped
 
 
+
+def check_networks(value: tuple[str, ...]) -> tuple[str, ...]:
+    """Validate IP addresses or CIDR networks (IPv4 or IPv6); returns them unchanged.
+
+    Raises
+    ------
+    ValueError
+        An entry is neither an address nor a network.
+    """
+    for address in value:
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"{address!r} is not an IP address or CIDR network") from exc
+    return value
+
 class AllowedPeer(BaseModel):
     """A calling AE that may send to us, and the addresses it may connect from."""
 
@@ -50,12 +66,7 @@ class AllowedPeer(BaseModel):
     @field_validator("addresses")
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for address in value:
-            try:
-                ipaddress.ip_network(address, strict=False)
-            except ValueError as exc:
-                raise ValueError(f"{address!r} is not an IP address or CIDR network") from exc
-        return value
+        return check_networks(value)
 
 
 class ScpTlsConfig(BaseModel):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from dicomnode.scp.config import check_networks
 
 
 class AuthMode(StrEnum):
@@ -65,12 +66,7 @@ class WebConfig(BaseModel):
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for address in value:
-            try:
-                ipaddress.ip_network(address, strict=False)
-            except ValueError as exc:
-                raise ValueError(f"{address!r} is not an IP address or CIDR network") from exc
-        return value
+        return check_networks(value)
 
     def signing_key(self) -> str:
         """The session signing key: the configured secret, the secret file, or a random one.
