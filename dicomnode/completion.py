@@ -82,12 +82,19 @@ class CompletedGroup:
     calling_aet: str | None = None
 
 
+OPEN_ASSOCIATION_HOLD_S = 3600.0
+"""Longest time an open association keeps its series from completing, seconds (a lost
+association-end record must not hold a series for ever)."""
+
+
 @dataclass
 class _Pending:
     study_instance_uid: str
     series_instance_uids: set[str] = field(default_factory=set)
     last_seen: float = 0.0
     calling_aet: str | None = None
+    associations: set[str] = field(default_factory=set)
+    """Keys of the still open associations that brought instances of this group."""
 
 
 class CompletionTracker:
@@ -118,7 +125,11 @@ class CompletionTracker:
             return len(self._pending)
 
     def note_instance(
-        self, study_uid: str, series_uid: str, calling_aet: str | None = None
+        self,
+        study_uid: str,
+        series_uid: str,
+        calling_aet: str | None = None,
+        association: str | None = None,
     ) -> None:
         """Record an arrival now: restart the quiet timer of its series (or study).
 
@@ -128,9 +139,25 @@ class CompletionTracker:
             The instance's Study and Series Instance UIDs.
         calling_aet : str or None
             Calling AE Title of the association that brought it.
+        association : str or None
+            Key of that association: the group does not complete while it is open (see
+            :meth:`association_ended`), however slowly its instances are recorded.
         """
         with self._lock:
-            self._note(study_uid, series_uid, self._clock(), calling_aet)
+            pending = self._note(study_uid, series_uid, self._clock(), calling_aet)
+            if association is not None:
+                pending.associations.add(association)
+
+    def association_ended(self, association: str) -> None:
+        """An association was released or aborted: the groups it brought instances of wait
+        a full quiet period from now."""
+        now = self._clock()
+        with self._lock:
+            for key, pending in list(self._pending.items()):
+                if association in pending.associations:
+                    pending.associations.discard(association)
+                    pending.last_seen = max(pending.last_seen, now)
+                    self._pending.move_to_end(key)  # entries stay ordered by last_seen
 
     def restore(self, series: Iterable[tuple[str, str]]) -> None:
         """Rebuild timers after a restart: every series not yet complete waits a full quiet
@@ -150,7 +177,9 @@ class CompletionTracker:
             for study_uid, series_uid in series:
                 self._note(study_uid, series_uid, now, None)
 
-    def _note(self, study_uid: str, series_uid: str, at: float, calling_aet: str | None) -> None:
+    def _note(
+        self, study_uid: str, series_uid: str, at: float, calling_aet: str | None
+    ) -> _Pending:
         key = study_uid if self._by_study else series_uid
         pending = self._pending.get(key)
         if pending is None:
@@ -159,16 +188,20 @@ class CompletionTracker:
         pending.last_seen = max(pending.last_seen, at)
         pending.calling_aet = calling_aet or pending.calling_aet
         self._pending.move_to_end(key)
+        return pending
 
     def pop_due(self) -> list[CompletedGroup]:
-        """Remove and return every group that has been quiet long enough, oldest first."""
-        limit = self._clock() - self._quiet_s
+        """Remove and return every group that has been quiet long enough and has no open
+        association (for at most :data:`OPEN_ASSOCIATION_HOLD_S`), oldest first."""
+        now = self._clock()
+        limit = now - self._quiet_s
         due: list[CompletedGroup] = []
         with self._lock:
-            while self._pending:
-                key, pending = next(iter(self._pending.items()))
+            for key, pending in list(self._pending.items()):
                 if pending.last_seen > limit:
-                    break
+                    break  # later entries were seen later still
+                if pending.associations and pending.last_seen > now - OPEN_ASSOCIATION_HOLD_S:
+                    continue
                 del self._pending[key]
                 due.append(
                     CompletedGroup(

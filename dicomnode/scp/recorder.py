@@ -76,7 +76,10 @@ class ReceiveRecorder:
                 event.study_instance_uid,
                 event.series_instance_uid,
                 event.association.calling_aet,
+                association=event.association.key,
             )
+        elif isinstance(event, AssociationEnded):
+            self._tracker.association_ended(event.association.key)
 
     def _association_id(self, key: str) -> int | None:
         open_association = self._open.get(key)

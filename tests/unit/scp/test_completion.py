@@ -143,3 +143,19 @@ def test_scheduler_waits_while_received_instances_are_not_recorded_yet() -> None
     backlog[0] = False
     assert scheduler.run_once() == 1
     assert created == [CompletedGroup("1.1", ("1.1.1",))]
+
+
+def test_open_association_holds_its_study_until_it_ends() -> None:
+    clock = FakeClock()
+    tracker = _tracker(clock, policy="study", study_quiet_s=3)
+    tracker.note_instance("1.1", "1.1.1", "PACS", association="a1")
+    tracker.note_instance("1.2", "1.2.1", "PACS", association="a2")
+    clock.now += 10  # the recorder lags: quiet in the audit DB, but still sending
+    assert tracker.pop_due() == []
+    tracker.association_ended("a1")
+    clock.now += 2
+    assert tracker.pop_due() == []  # a full quiet period after the release
+    clock.now += 1
+    assert tracker.pop_due() == [CompletedGroup("1.1", ("1.1.1",), "PACS")]
+    clock.now += 3600  # an end that was never recorded holds for at most an hour
+    assert tracker.pop_due() == [CompletedGroup("1.2", ("1.2.1",), "PACS")]
