@@ -31,16 +31,17 @@ from dicomnode.audit.rows import DeliveryState, JobState, OutputKind
 pytestmark = [pytest.mark.peers, pytest.mark.slow]
 
 LIVER_VOLUME_TOLERANCE = 0.15
-"""Relative liver volume error allowed. The demo model (0.2.0) under-segments the liver:
--6.0 % [-7.8, -4.6] on six held-out studies (docs/demo-model.md); on this case (synthetic
-seed 1, small profile) `dicomnode run` measured -7.1 % (1443.2 mL for 1552.8 mL). 15 %
+"""Relative liver volume error allowed. The demo model (0.3.0) under-segments the liver:
+-6.1 % [-7.9, -4.8] on six held-out studies (docs/demo-model.md); on this case (synthetic
+seed 1, small profile) `dicomnode run` measured -7.2 % (1441.5 mL for 1552.8 mL). 15 %
 bounds that with a margin and still fails a grossly wrong liver."""
 METASTASIS_VOLUME_TOLERANCE = 0.15
-"""Relative total tumour volume error allowed: -2.5 % on this case (136.5 mL for 139.9 mL),
--2.5 % [-9.9, 4.9] on the held-out studies."""
+"""Relative total tumour volume error allowed: -3.2 % on this case (135.4 mL for 139.9 mL),
+-4.0 % [-11.0, 3.2] on the held-out studies."""
 COUINAUD = [f"couinaud_{n}" for n in range(1, 9)]
-"""Couinaud segment Dice is 0.82 on held-out studies, but single segment volumes are off by
-up to 50 % on this case (segment IV): they are checked for consistency, not against truth."""
+"""Couinaud segment Dice is 0.85 on held-out studies, but single segment volumes are off by
+up to 50 % on this case (segment IV with 0.2.0): they are checked for consistency, not
+against truth."""
 OUTPUT_SOP_CLASSES = {
     OutputKind.SEG: SegmentationStorage,
     OutputKind.SR: Comprehensive3DSRStorage,
