@@ -1,30 +1,180 @@
-"""Accuracy and run time of the segmentation engine on held-out synthetic phantoms.
+"""Wall time and peak memory of the segmentation engine per stage (not run in CI).
 
-Not part of CI. Renders phantoms with ``pipeline.synth.render.render_training_case`` for
-seeds that the demo model was not trained on, runs the engine (default configuration: the
-bundled demo model — not for clinical use) and prints one JSON document with per-case and
-mean figures (see ``pipeline.segment.metrics.evaluate``) and timings.
+Two modes:
 
-    python bench/segment.py --seeds 1000 1001 1002 --spacing 2.0
+``--realistic`` (default): one synthetic portal-venous series of 512x512 pixels and
+``--slices`` slices (default 300, 1.25 mm), read from DICOM like a job does, segmented with
+the default configuration (the bundled demo model — not for clinical use). Prints each
+stage's wall time, its share of the total and the peak resident memory of the process
+during it, the share of the total spent outside model inference, and the Dice / liver
+volume error against the ground truth on the CT grid.
+
+    python bench/segment.py --realistic [--slices 300] [--work DIR] [--threads 2]
+
+``--phantoms``: accuracy and run time on held-out training-style phantoms:
+
+    python bench/segment.py --phantoms --seeds 1000 1001 1002 --spacing 2.0
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from pipeline.segment.config import SegmentationConfig
 from pipeline.segment.engine import SegmentationEngine
 from pipeline.segment.metrics import evaluate
+from pipeline.select.volume import build_volume_checked
+from pipeline.synth import Phase
+from pipeline.synth.phantom import make_phantom
+from pipeline.synth.spec import SeriesSpec, StudySpec
+from pipeline.synth.study import write_study
 from pipeline.volume import CTVolume
 
+THIN_SPACING_MM = 1.25
+"""Slice thickness and spacing of the realistic series, mm."""
 
-def _volume(hu: np.ndarray, spacing: tuple[float, float, float]) -> CTVolume:
+
+class RssSampler:
+    """Samples the resident set size of this process every ``period_s`` seconds.
+
+    Parameters
+    ----------
+    period_s : float
+        Sampling period, s.
+    """
+
+    def __init__(self, period_s: float = 0.01) -> None:
+        self.period_s = period_s
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def rss_bytes() -> int:
+        """Current resident set size, bytes (from ``/proc/self/statm``)."""
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.perf_counter(), self.rss_bytes()))
+            time.sleep(self.period_s)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak_between(self, t0: float, t1: float) -> int:
+        """Peak RSS sampled in ``[t0, t1]``, bytes (the nearest earlier sample if none)."""
+        inside = [rss for t, rss in self.samples if t0 <= t <= t1]
+        if inside:
+            return max(inside)
+        earlier = [rss for t, rss in self.samples if t <= t0]
+        return earlier[-1] if earlier else 0
+
+
+def realistic_series(work: Path, seed: int, slices: int) -> tuple[CTVolume, np.ndarray]:
+    """Write (once) and read a 512x512 portal-venous series centred on the liver.
+
+    Returns
+    -------
+    volume : CTVolume
+        The series as the pipeline reads it.
+    truth : ndarray of uint8, shape (z, y, x)
+        Ground-truth labels (``DEMO_LABELS``) on the same grid and slice order.
+    """
+    study_dir = work / f"study-{seed}-{slices}"
+    if not (study_dir / "truth" / "series.json").exists():
+        lo, hi = make_phantom(seed).liver_bbox
+        centre = (float(lo[2]) + float(hi[2])) / 2.0
+        half = (slices - 1) * THIN_SPACING_MM / 2.0
+        spec = StudySpec(seed=seed, profile="realistic", series=(
+            SeriesSpec(phase=Phase.PORTAL_VENOUS, slice_thickness_mm=THIN_SPACING_MM,
+                       spacing_mm=THIN_SPACING_MM, z_range_mm=(centre - half, centre + half),
+                       description="Portal venous 1.25mm"),))
+        print(f"writing the series to {study_dir} ...", flush=True)
+        write_study(study_dir, spec, volumes=False)
+    entry = json.loads((study_dir / "truth" / "series.json").read_text())[0]
+    volume = build_volume_checked(sorted((study_dir / entry["folder"]).glob("*.dcm"))).volume
+    truth = np.load(study_dir / "truth" / "labels" / f"{entry['series_instance_uid']}.npy")
+    if truth.shape != volume.shape:
+        raise SystemExit(f"truth {truth.shape} and series {volume.shape} differ")
+    return volume, truth
+
+
+def stage_rows(timings: dict[str, float], t_start: float,
+               sampler: RssSampler) -> list[dict[str, Any]]:
+    """Stages in the order they ran, each with seconds and the peak RSS while it ran.
+
+    The engine's stages are sequential, so each one's window is the sum of the earlier
+    durations after ``t_start``.
+    """
+    rows = []
+    t = t_start
+    for name, seconds in timings.items():
+        if name == "total":
+            continue
+        rows.append({"stage": name, "s": seconds,
+                     "peak_rss_mb": sampler.peak_between(t, t + seconds) / 2**20})
+        t += seconds
+    return rows
+
+
+def run_realistic(args: argparse.Namespace) -> None:
+    """Stage breakdown on a realistic series; prints a table and JSON."""
+    volume, truth = realistic_series(args.work, args.seed, args.slices)
+    engine = SegmentationEngine(SegmentationConfig(device=args.device,
+                                                   cpu_threads=args.threads))
+    engine.load()
+    with RssSampler() as sampler:
+        rss_before = RssSampler.rss_bytes()
+        t_start = time.perf_counter()
+        result = engine.segment(volume)
+    rows = stage_rows(result.timings_s, t_start, sampler)
+    total = result.timings_s["total"]
+    inference = sum(r["s"] for r in rows if ".inference." in r["stage"])
+    figures = evaluate(result.labelmap, result.labels, truth, volume.spacing_mm)
+    device = (torch.cuda.get_device_name() if result.device == "cuda"
+              else f"cpu ({args.threads} threads of {os.cpu_count()} cores)")
+    print(f"series {volume.shape} (z, y, x), spacing {volume.spacing_mm} mm; device {device}; "
+          f"RSS before {rss_before / 2**20:.0f} MiB")
+    print(f"{'stage':<32}{'seconds':>9}{'share':>8}{'peak RSS MiB':>14}")
+    for r in rows:
+        print(f"{r['stage']:<32}{r['s']:>9.1f}{r['s'] / total:>8.0%}{r['peak_rss_mb']:>14.0f}")
+    print(f"{'total':<32}{total:>9.1f}")
+    print(f"{'model inference (baseline)':<32}{inference:>9.1f}{inference / total:>8.0%}")
+    print(f"{'overhead outside inference':<32}{total - inference:>9.1f}"
+          f"{(total - inference) / total:>8.0%}")
+    print(f"liver Dice {figures['liver_dice']:.3f}, liver volume error "
+          f"{figures['liver_volume_error_pct']:+.1f} %, segments "
+          f"{figures['couinaud_dice_mean']:.3f}")
+    print(json.dumps({
+        "shape_zyx": list(volume.shape), "device": device, "total_s": round(total, 2),
+        "inference_s": round(inference, 2),
+        "overhead_share": round((total - inference) / total, 3),
+        "stages": [{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}
+                   for r in rows],
+        "liver_dice": figures["liver_dice"],
+        "liver_volume_error_pct": figures["liver_volume_error_pct"],
+        "couinaud_dice_mean": figures["couinaud_dice_mean"],
+        "dice": figures["dice"]}))
+
+
+def _phantom_volume(hu: np.ndarray, spacing: tuple[float, float, float]) -> CTVolume:
     return CTVolume(hu=hu.astype(np.float32), spacing_mm=spacing, origin_mm=(0.0, 0.0, 0.0),
                     row_cosine=(1.0, 0.0, 0.0), column_cosine=(0.0, 1.0, 0.0),
                     sop_instance_uids=[], series_instance_uid="", study_instance_uid="",
@@ -36,16 +186,10 @@ def _mean(values: list[Any]) -> float | None:
     return statistics.fmean(numbers) if numbers else None
 
 
-def main() -> None:
-    """Run the benchmark and print JSON."""
+def run_phantoms(args: argparse.Namespace) -> None:
+    """Accuracy and run time on held-out training-style phantoms; prints JSON."""
     from pipeline.synth.render import render_training_case
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1000, 1001, 1002])
-    parser.add_argument("--spacing", type=float, default=2.0, help="phantom spacing, mm")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
-    args = parser.parse_args()
     engine = SegmentationEngine(SegmentationConfig(device=args.device,
                                                    cpu_threads=args.threads))
     cases = []
@@ -53,7 +197,7 @@ def main() -> None:
         hu, truth, spacing = render_training_case(seed, spacing_zyx_mm=(args.spacing,) * 3)
         sp = (float(spacing[0]), float(spacing[1]), float(spacing[2]))
         t0 = time.perf_counter()
-        result = engine.segment(_volume(hu, sp))
+        result = engine.segment(_phantom_volume(hu, sp))
         wall = time.perf_counter() - t0
         figures = evaluate(result.labelmap, result.labels, truth, sp)
         cases.append({"seed": seed, "shape_zyx": list(hu.shape), "wall_s": round(wall, 2),
@@ -76,6 +220,28 @@ def main() -> None:
         "cases": cases,
     }
     print(json.dumps(summary, indent=2))
+
+
+def main() -> None:
+    """Parse the arguments and run one mode."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--realistic", action="store_true", help="stage breakdown (default)")
+    mode.add_argument("--phantoms", action="store_true", help="accuracy on phantoms")
+    parser.add_argument("--slices", type=int, default=300, help="realistic: slices")
+    parser.add_argument("--seed", type=int, default=1, help="realistic: phantom seed")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/dicomnode-bench-segment"),
+                        help="realistic: folder the series is written to (kept, reused)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1000, 1001, 1002],
+                        help="phantoms: seeds")
+    parser.add_argument("--spacing", type=float, default=2.0, help="phantoms: spacing, mm")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+    args = parser.parse_args()
+    if args.phantoms:
+        run_phantoms(args)
+    else:
+        run_realistic(args)
 
 
 if __name__ == "__main__":

@@ -200,11 +200,6 @@ class SegmentationConfig(BaseModel):
         default=True,
         description="Test-time mirroring on the axes the model allows (up to 8 passes per "
                     "tile; the demo model allows none).")
-    resample: Literal["logits", "labels"] = Field(
-        default="logits",
-        description="Back to the CT grid: resample the fold-averaged logits (nnU-Net's way; "
-                    "peak memory about 4 bytes x labels x CT voxels) or the network-grid "
-                    "label map one label at a time (far less memory, slightly blockier).")
     tile_step_size: float = Field(
         default=0.5, gt=0.0, le=1.0,
         description="Sliding-window step as a fraction of the patch (0.5 = 50 % overlap; "

@@ -113,7 +113,7 @@ class SegmentationEngine:
         assert self._infos is not None
         self._runners = {
             key: ModelRunner(info, self._device, self.config.use_mirroring,
-                             self.config.tile_step_size, self.config.resample)
+                             self.config.tile_step_size)
             for key, info in self._infos.items()}
 
     def _fall_back_to_cpu(self, exc: BaseException) -> None:

@@ -23,6 +23,7 @@ import torch
 from numpy.typing import NDArray
 
 from pipeline.segment.models import ModelError, ModelInfo
+from pipeline.segment.resample import logits_to_labels
 
 _NNUNET_ENV = ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
 
@@ -65,20 +66,15 @@ class ModelRunner:
         Test-time mirroring on the axes the model allows.
     tile_step_size : float
         Sliding-window step as a fraction of the patch.
-    resample : {"logits", "labels"}
-        Back to the input grid: resample the averaged logits (nnU-Net's way; memory peak
-        of one float32 volume per label on the input grid) or the label map of the network
-        grid (nnU-Net's segmentation resampling, one label at a time; slightly blockier).
     """
 
     def __init__(self, info: ModelInfo, device: torch.device, use_mirroring: bool,
-                 tile_step_size: float, resample: str = "logits") -> None:
+                 tile_step_size: float) -> None:
         _quiet_nnunet_env()
         from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
         self.info = info
         self.device = device
-        self.resample = resample
         with contextlib.redirect_stdout(sys.stderr):  # nnU-Net prints notices to stdout
             self._predictor = nnUNetPredictor(
                 tile_step_size=tile_step_size, use_gaussian=True, use_mirroring=use_mirroring,
@@ -159,25 +155,36 @@ class ModelRunner:
 
     def _to_input_grid(self, logits: torch.Tensor,
                        properties: dict[str, Any]) -> NDArray[np.uint8]:
-        """Averaged logits on the network grid -> label map on the input grid."""
+        """Averaged logits on the network grid -> label map on the input grid.
+
+        Plans that resample probabilities nnU-Net's default way (linear, nearest along the
+        low-resolution axis of an anisotropic image) take :func:`logits_to_labels`, slice
+        by slice; other plans take nnU-Net's own function.
+        """
+        from acvl_utils.cropping_and_padding.bounding_boxes import insert_crop_into_image
         from nnunetv2.inference.export_prediction import (
             convert_predicted_logits_to_segmentation_with_correct_shape,
         )
+        from nnunetv2.preprocessing.resampling.default_resampling import (
+            determine_do_sep_z_and_axis,
+        )
 
         p = self._predictor
-        if self.resample == "logits":
+        configuration = p.configuration_manager.configuration
+        kwargs = configuration.get("resampling_fn_probabilities_kwargs", {})
+        if (configuration.get("resampling_fn_probabilities") != "resample_data_or_seg_to_shape"
+                or kwargs.get("order", 3) != 1 or kwargs.get("order_z", 0) != 0
+                or p.label_manager.has_regions):
             seg = convert_predicted_logits_to_segmentation_with_correct_shape(
                 logits, p.plans_manager, p.configuration_manager, p.label_manager, properties,
                 return_probabilities=False, num_threads_torch=torch.get_num_threads())
             return np.asarray(seg, dtype=np.uint8)
-        from acvl_utils.cropping_and_padding.bounding_boxes import insert_crop_into_image
-
         forward = p.plans_manager.transpose_forward
-        labels = logits.argmax(0).numpy().astype(np.uint8)
-        resampled = p.configuration_manager.resampling_fn_seg(
-            labels[None], properties["shape_after_cropping_and_before_resampling"],
-            p.configuration_manager.spacing, [properties["spacing"][i] for i in forward])[0]
+        separate_z, axis = determine_do_sep_z_and_axis(
+            kwargs.get("force_separate_z"), p.configuration_manager.spacing,
+            [properties["spacing"][i] for i in forward])
+        cropped = logits_to_labels(logits, properties["shape_after_cropping_and_before_resampling"],
+                                   nearest_axis=axis if separate_z else None)
         full = np.zeros(properties["shape_before_cropping"], dtype=np.uint8)
-        full = insert_crop_into_image(full, np.asarray(resampled, dtype=np.uint8),
-                                      properties["bbox_used_for_cropping"])
+        full = insert_crop_into_image(full, cropped, properties["bbox_used_for_cropping"])
         return np.asarray(full, dtype=np.uint8).transpose(p.plans_manager.transpose_backward)

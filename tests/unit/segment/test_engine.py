@@ -66,15 +66,14 @@ def test_fold_dice_is_mean_pairwise_agreement(toy: Any) -> None:
     assert same.models[0].folds == (0, 0)
 
 
-def test_finer_grid_is_resampled_back_by_logits_or_labels(toy: Any) -> None:
+def test_finer_grid_is_resampled_back(toy: Any) -> None:
     hu, truth = toy
     fine_hu = ndimage.zoom(hu, 2, order=1)
     fine_truth = ndimage.zoom(truth, 2, order=0) > 0
     volume = toy_volume(fine_hu, spacing=(1.5, 1.0, 1.0))
-    for mode in ("logits", "labels"):
-        result = SegmentationEngine(organ_config(resample=mode)).segment(volume)
-        assert result.labelmap.shape == fine_hu.shape
-        assert dice(_organ(result.labelmap), fine_truth) > 0.9, mode
+    result = SegmentationEngine(organ_config()).segment(volume)
+    assert result.labelmap.shape == fine_hu.shape
+    assert dice(_organ(result.labelmap), fine_truth) > 0.9
 
 
 def test_summary_is_json_and_marked_demo(organ_engine: SegmentationEngine, toy: Any) -> None:
