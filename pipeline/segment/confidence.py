@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from pipeline.segment.config import ConfidenceConfig
-from pipeline.segment.geometry import dice
+from pipeline.segment.geometry import bounding_box, dice
 from pipeline.structures import Structure
 
 
@@ -109,7 +109,10 @@ def mean_pairwise_dice(masks: Sequence[NDArray[np.bool_]]) -> float | None:
 
 def lesion_volumes_ml(mask: NDArray[np.bool_], spacing_mm: Sequence[float]) -> list[float]:
     """Volumes of the 26-connected components of a mask, mL, largest first."""
-    lab, n = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
+    box = bounding_box(mask, (1.0, 1.0, 1.0), 0.0)
+    if box is None:
+        return []
+    lab, n = ndimage.label(mask[box], structure=np.ones((3, 3, 3), bool))
     counts = np.bincount(lab.ravel(), minlength=n + 1)[1:]
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
     return sorted((float(c) * voxel_ml for c in counts), reverse=True)

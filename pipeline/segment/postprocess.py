@@ -8,7 +8,7 @@ clipped to the liver region. The ``liver`` rule acts on the union of the liver p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,20 +28,43 @@ def _components(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int32], NDArray[np.
     return lab, np.bincount(lab.ravel(), minlength=n + 1)
 
 
-def largest_component(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """The largest 26-connected component of a mask (empty stays empty)."""
+def _in_box(mask: NDArray[np.bool_], operation: Callable[..., NDArray[np.bool_]],
+            *regions: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Apply ``operation`` to the mask's bounding box grown by one voxel (and the same box
+    of ``regions``); voxels outside stay False.
+
+    Connected components, their one-voxel shells and hole filling of a mask depend only on
+    this box, so the result equals the operation on the whole array at a fraction of the
+    cost (a segment or vessel fills a few percent of a CT).
+    """
+    box = bounding_box(mask, (1.0, 1.0, 1.0), 1.0)
+    out = np.zeros_like(mask)
+    if box is not None:
+        out[box] = operation(mask[box], *(region[box] for region in regions))
+    return out
+
+
+def _largest(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     lab, counts = _components(mask)
     if counts.size <= 1:
         return mask.copy()
     return np.asarray(lab == int(np.argmax(counts[1:]) + 1))
 
 
+def largest_component(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The largest 26-connected component of a mask (empty stays empty)."""
+    return _in_box(mask, _largest)
+
+
 def remove_small_components(mask: NDArray[np.bool_], min_voxels: float) -> NDArray[np.bool_]:
     """Remove 26-connected components with fewer than ``min_voxels`` voxels."""
-    lab, counts = _components(mask)
-    keep = counts >= min_voxels
-    keep[0] = False
-    return np.asarray(keep[lab])
+    def remove(sub: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        lab, counts = _components(sub)
+        keep = counts >= min_voxels
+        keep[0] = False
+        return np.asarray(keep[lab])
+
+    return _in_box(mask, remove)
 
 
 def components_touching(mask: NDArray[np.bool_], region: NDArray[np.bool_],
@@ -61,20 +84,23 @@ def components_touching(mask: NDArray[np.bool_], region: NDArray[np.bool_],
     ndarray of bool
         The kept components.
     """
-    lab, _ = _components(mask)
-    out = np.zeros_like(mask)
-    for index, sl in enumerate(ndimage.find_objects(lab), start=1):
-        if sl is None:
-            continue
-        grown = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in sl)
-        comp = lab[grown] == index
-        shell = ndimage.binary_dilation(comp, structure=_CONNECTIVITY) & ~comp
-        inside = region[grown]
-        n_shell = int(shell.sum())
-        contact = float((shell & inside).sum()) / n_shell if n_shell else 1.0
-        if contact >= min_contact or (comp & inside).any():
-            out[grown] |= comp
-    return out
+    def touching(sub: NDArray[np.bool_], inside_all: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        lab, _ = _components(sub)
+        out = np.zeros_like(sub)
+        for index, sl in enumerate(ndimage.find_objects(lab), start=1):
+            if sl is None:
+                continue
+            grown = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in sl)
+            comp = lab[grown] == index
+            shell = ndimage.binary_dilation(comp, structure=_CONNECTIVITY) & ~comp
+            inside = inside_all[grown]
+            n_shell = int(shell.sum())
+            contact = float((shell & inside).sum()) / n_shell if n_shell else 1.0
+            if contact >= min_contact or (comp & inside).any():
+                out[grown] |= comp
+        return out
+
+    return _in_box(mask, touching, region)
 
 
 def within_distance(mask: NDArray[np.bool_], region: NDArray[np.bool_],

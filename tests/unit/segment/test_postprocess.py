@@ -107,3 +107,29 @@ def test_vessel_clipped_to_liver_distance() -> None:
 def test_within_distance_empty_region_clears_all() -> None:
     mask = np.ones((3, 3, 3), bool)
     assert not within_distance(mask, np.zeros_like(mask), (1, 1, 1), 10.0).any()
+
+
+def test_rules_on_the_bounding_box_equal_the_whole_array() -> None:
+    """Working inside each mask's bounding box changes no voxel (blobs touch the edges)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    mask = ndimage.gaussian_filter(rng.random((24, 40, 40)), 1.5) > 0.53
+    mask[:, :5, :] = False   # some empty border so the box is a real crop
+    region = (ndimage.gaussian_filter(rng.random(mask.shape), 2.0) > 0.5) & ~mask
+    structure = np.ones((3, 3, 3), bool)
+    lab, n = ndimage.label(mask, structure=structure)
+    counts = np.bincount(lab.ravel(), minlength=n + 1)
+    assert n > 3
+    assert np.array_equal(largest_component(mask), lab == np.argmax(counts[1:]) + 1)
+    assert np.array_equal(remove_small_components(mask, 20),
+                          np.isin(lab, np.flatnonzero(counts >= 20)) & mask)
+    touching = components_touching(mask, region, 0.5)
+    kept = set()
+    for index in range(1, n + 1):
+        comp = lab == index
+        shell = ndimage.binary_dilation(comp, structure=structure) & ~comp
+        keep = bool((shell & region).sum() / shell.sum() >= 0.5)
+        assert bool(touching[comp].all()) == keep and bool(touching[comp].any()) == keep
+        kept.add(keep)
+    assert kept == {True, False}
