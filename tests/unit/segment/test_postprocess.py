@@ -133,3 +133,9 @@ def test_rules_on_the_bounding_box_equal_the_whole_array() -> None:
         assert bool(touching[comp].all()) == keep and bool(touching[comp].any()) == keep
         kept.add(keep)
     assert kept == {True, False}
+    far = np.zeros_like(mask)
+    far[:, 30:, 30:] = mask[:, 30:, 30:]   # a mask whose box covers part of the region's
+    for distance in (1.5, 4.0):
+        whole = ndimage.distance_transform_edt(~region, sampling=(2.0, 1.0, 1.0)) <= distance
+        assert np.array_equal(within_distance(far, region, (2.0, 1.0, 1.0), distance),
+                              far & whole)
