@@ -172,9 +172,14 @@ def demo(args: argparse.Namespace) -> None:
         from pipeline.synth.render import render_training_case
 
         out = []
+        noise: list[float | None] = [None] * args.cases
+        if args.noise_hu:
+            low, high = (float(v) for v in args.noise_hu)
+            noise = [float(v) for v in
+                     np.random.default_rng([args.seed, 2]).uniform(low, high, args.cases)]
         for s in range(args.cases):
             hu, labels, sp = render_training_case(
-                args.seed + s, spacing_zyx_mm=(args.render_spacing,) * 3)
+                args.seed + s, spacing_zyx_mm=(args.render_spacing,) * 3, noise_hu=noise[s])
             out.append(TrainingCase(f"phantom_{args.seed + s:05d}", [hu.astype(np.float32)],
                                     labels.astype(np.uint8),
                                     (float(sp[0]), float(sp[1]), float(sp[2]))))
@@ -226,6 +231,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--spacing", type=float, default=4.0, help="demo network spacing, mm")
     parser.add_argument("--render-spacing", type=float, default=2.0,
                         help="spacing the phantoms are rendered at, mm")
+    parser.add_argument("--noise-hu", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                        help="per-phantom noise drawn uniformly from [LOW, HIGH] HU "
+                             "(default: about 10 HU at 2 mm)")
     parser.add_argument("--patch", type=int, nargs=3, default=(32, 48, 48))
     parser.add_argument("--features", type=int, nargs="+", default=(8, 16, 32, 64, 96))
     parser.add_argument("--batch", type=int, default=2)
