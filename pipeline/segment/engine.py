@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from pipeline.segment.composition import StageMap, StageMaps
 from pipeline.segment.confidence import combine, lesion_volumes_ml, mean_pairwise_dice
 from pipeline.segment.config import SegmentationConfig, StageConfig
 from pipeline.segment.geometry import bounding_box, canonical_flips
@@ -136,14 +137,11 @@ class SegmentationEngine:
             self._fall_back_to_cpu(exc)
             return self._runners[stage.model].predict(image, spacing)
 
-    def _region(self, masks: dict[Structure, NDArray[np.bool_]], structure: Structure,
-                shape: tuple[int, int, int]) -> NDArray[np.bool_]:
+    def _region(self, maps: StageMaps, structure: Structure) -> NDArray[np.bool_]:
         """Mask of a structure from earlier stages ('liver' = union of liver parts)."""
         if structure != Structure.LIVER:
-            return masks.get(structure, np.zeros(shape, bool))
-        union = np.zeros(shape, bool)
-        for s in _LIVER_PARTS & masks.keys():
-            union |= masks[s]
+            return maps.mask([structure])
+        union = maps.mask(_LIVER_PARTS)
         rule = self.config.postprocess.get(Structure.LIVER)
         return largest_component(union) if rule is not None and rule.largest_component else union
 
@@ -177,15 +175,15 @@ class SegmentationEngine:
         spacing_zyx = (spacing[0], spacing[1], spacing[2])
         flips = canonical_flips(volume.row_cosine, volume.column_cosine)
         hu = np.ascontiguousarray(np.flip(np.asarray(volume.hu, dtype=np.float32), flips))
-        masks: dict[Structure, NDArray[np.bool_]] = {}
+        maps = StageMaps(shape)
         fold_dice: dict[Structure, float | None] = {}
         threads = self.config.cpu_threads if self._device.type == "cpu" else torch.get_num_threads()
         with _torch_threads(threads):
             for index, stage in enumerate(self.config.stages):
-                self._run_stage(index, stage, hu, spacing_zyx, masks, fold_dice, timings)
+                self._run_stage(index, stage, hu, spacing_zyx, maps, fold_dice, timings)
         t0 = time.perf_counter()
-        labels = {OUTPUT_LABEL_VALUES[s]: s for s in masks}
-        labelmap = self._compose(masks, shape)
+        labels = {OUTPUT_LABEL_VALUES[s]: s for s in maps.structures}
+        labelmap = maps.compose(self.config.priority)
         labelmap = apply_rules(labelmap, labels, self.config.postprocess, spacing_zyx,
                                self.config.priority)
         labelmap = np.ascontiguousarray(np.flip(labelmap, flips))  # back to the input order
@@ -213,7 +211,7 @@ class SegmentationEngine:
 
     def _run_stage(self, index: int, stage: StageConfig, hu: NDArray[np.float32],
                    spacing: tuple[float, float, float],
-                   masks: dict[Structure, NDArray[np.bool_]],
+                   maps: StageMaps,
                    fold_dice: dict[Structure, float | None],
                    timings: dict[str, float]) -> None:
         """Run one stage (cropping and extra channels from earlier stages) and collect it."""
@@ -223,46 +221,34 @@ class SegmentationEngine:
         if stage.crop_to:
             region = np.zeros(shape, bool)
             for s in stage.crop_to:
-                region |= self._region(masks, s, shape)
+                region |= self._region(maps, s)
             found = bounding_box(region, spacing, stage.crop_margin_mm)
             if found is None:
                 self._warnings.append(f"stage {index} ({stage.model}) skipped: no "
                                       f"{'/'.join(s.value for s in stage.crop_to)} to crop to")
                 return
             box = found
-        channels = [hu[box]] + [self._region(masks, s, shape)[box].astype(np.float32)
+        channels = [hu[box]] + [self._region(maps, s)[box].astype(np.float32)
                                 for s in stage.extra_channels]
         prediction = self._predict(stage, np.stack(channels), spacing)
         for name, seconds in prediction.timings_s.items():
             key = f"{stage.model}.{name}"
             timings[key] = timings.get(key, 0.0) + seconds
-        self._collect(self._infos[stage.model], box, prediction, shape, masks, fold_dice)
+        info = self._infos[stage.model]
+        maps.add(StageMap(box, prediction.labelmap, dict(info.labels)))
+        self._fold_dice(info, prediction, fold_dice)
 
     @staticmethod
-    def _collect(info: ModelInfo, box: tuple[slice, ...], prediction: FoldPrediction,
-                 shape: tuple[int, int, int], masks: dict[Structure, NDArray[np.bool_]],
-                 fold_dice: dict[Structure, float | None]) -> None:
-        """Store a stage's masks on the full grid (replacing earlier ones) and fold Dice."""
+    def _fold_dice(info: ModelInfo, prediction: FoldPrediction,
+                   fold_dice: dict[Structure, float | None]) -> None:
+        """Mean pairwise Dice of the folds per structure of a stage (and of the liver)."""
         for value, structure in info.labels.items():
-            full = np.zeros(shape, bool)
-            full[box] = prediction.labelmap == value
-            masks[structure] = full
             fold_dice[structure] = mean_pairwise_dice(
                 [fm == value for fm in prediction.fold_labelmaps])
         parts = [v for v, s in info.labels.items() if s in _LIVER_PARTS]
         if parts and Structure.LIVER not in info.labels.values():
             fold_dice[Structure.LIVER] = mean_pairwise_dice(
                 [np.isin(fm, parts) for fm in prediction.fold_labelmaps])
-
-    def _compose(self, masks: dict[Structure, NDArray[np.bool_]],
-                 shape: tuple[int, int, int]) -> NDArray[np.uint8]:
-        """Paint masks from lowest to highest priority into one label map."""
-        rank = {s: i for i, s in enumerate(self.config.priority)}
-        order = sorted(masks, key=lambda s: rank.get(s, len(rank)), reverse=True)
-        labelmap = np.zeros(shape, np.uint8)
-        for s in order:
-            labelmap[masks[s]] = OUTPUT_LABEL_VALUES[s]
-        return labelmap
 
     @staticmethod
     def _volumes(labelmap: NDArray[np.uint8], labels: dict[int, Structure],
