@@ -228,9 +228,9 @@ class SegmentationEngine:
                                       f"{'/'.join(s.value for s in stage.crop_to)} to crop to")
                 return
             box = found
-        channels = [hu[box]] + [self._region(maps, s)[box].astype(np.float32)
-                                for s in stage.extra_channels]
-        prediction = self._predict(stage, np.stack(channels), spacing)
+        extra = [self._region(maps, s)[box].astype(np.float32) for s in stage.extra_channels]
+        image = np.stack([hu[box], *extra]) if extra else hu[box][None]  # no copy of the CT
+        prediction = self._predict(stage, image, spacing)
         for name, seconds in prediction.timings_s.items():
             key = f"{stage.model}.{name}"
             timings[key] = timings.get(key, 0.0) + seconds
