@@ -114,12 +114,14 @@ def within_distance(mask: NDArray[np.bool_], region: NDArray[np.bool_],
                     spacing_mm: Sequence[float], distance_mm: float) -> NDArray[np.bool_]:
     """Voxels of ``mask`` not farther than ``distance_mm`` from ``region``.
 
-    The distance transform runs only where both the region's and the mask's bounding boxes,
-    each grown by the distance, overlap: every region voxel within the distance of a mask
-    voxel lies there, so the result is exact.
+    Mask voxels inside the region are kept as they are; the distance transform runs only
+    where the bounding boxes of the region and of the mask voxels outside it, each grown by
+    the distance, overlap: every region voxel within the distance of such a voxel lies
+    there, so the result is exact.
     """
-    out = np.zeros_like(mask)
-    boxes = [bounding_box(m, spacing_mm, distance_mm) for m in (region, mask)]
+    out = mask & region
+    outside = mask & ~region
+    boxes = [bounding_box(m, spacing_mm, distance_mm) for m in (region, outside)]
     if boxes[0] is None or boxes[1] is None:
         return out
     box = tuple(slice(max(a.start, b.start), min(a.stop, b.stop))
@@ -127,7 +129,7 @@ def within_distance(mask: NDArray[np.bool_], region: NDArray[np.bool_],
     if any(sl.start >= sl.stop for sl in box):
         return out
     dist = ndimage.distance_transform_edt(~region[box], sampling=tuple(spacing_mm))
-    out[box] = mask[box] & (dist <= distance_mm)
+    out[box] |= outside[box] & (dist <= distance_mm)
     return out
 
 
