@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from dicomnode.audit import models as m
 from dicomnode.audit.convert import admin_action_row, instance_row
-from dicomnode.audit.rows import AdminActionRow, InstanceRow, InstanceStatus
+from dicomnode.audit.receipts import KEPT, ReceiptBatch
+from dicomnode.audit.rows import AdminActionRow, InstanceRow
 from dicomnode.audit.store import Store
-
-KEPT = (InstanceStatus.STORED.value, InstanceStatus.DUPLICATE.value)
-"""Instance statuses whose file is in the spool."""
-
-
-def _header_value(header: dict[str, str], keyword: str) -> str | None:
-    value = header.get(keyword)
-    return str(value) if value not in (None, "") else None
 
 
 class IntakeRecords(Store):
@@ -46,60 +40,45 @@ class IntakeRecords(Store):
             )
             return [admin_action_row(row) for row in rows]
 
-    # --- associations --------------------------------------------------------------------
+    # --- associations and instances --------------------------------------------------
+
+    @contextmanager
+    def receipts(self) -> Iterator[ReceiptBatch]:
+        """One write transaction for several association and instance records.
+
+        Committed when the block ends, rolled back (nothing recorded) if it raises; ids
+        returned inside the block are valid only once it has committed.
+        """
+        with self._uow.write() as session:
+            batch = ReceiptBatch(session, self._now)
+            yield batch
+            batch.finish()
 
     def open_association(
         self, *, calling_ae: str, called_ae: str, peer_address: str, peer_port: int
     ) -> int:
         """Record an accepted association; returns its id for :meth:`close_association`."""
-        return self._add_association(
-            calling_ae=calling_ae,
-            called_ae=called_ae,
-            peer_address=peer_address,
-            peer_port=peer_port,
-            reject_reason=None,
-        )
+        with self.receipts() as batch:
+            return batch.add_association(
+                calling_ae=calling_ae,
+                called_ae=called_ae,
+                peer_address=peer_address,
+                peer_port=peer_port,
+                reject_reason=None,
+            )
 
     def reject_association(
         self, *, calling_ae: str, called_ae: str, peer_address: str, peer_port: int, reason: str
     ) -> int:
         """Record a rejected association with its reason; returns its id."""
-        return self._add_association(
-            calling_ae=calling_ae,
-            called_ae=called_ae,
-            peer_address=peer_address,
-            peer_port=peer_port,
-            reject_reason=reason,
-        )
-
-    def _add_association(
-        self,
-        *,
-        calling_ae: str,
-        called_ae: str,
-        peer_address: str,
-        peer_port: int,
-        reject_reason: str | None,
-    ) -> int:
-        now = self._now()
-        row = m.Association(
-            calling_ae=calling_ae,
-            called_ae=called_ae,
-            peer_address=peer_address,
-            peer_port=peer_port,
-            accepted=reject_reason is None,
-            reject_reason=reject_reason,
-            instances=0,
-            bytes_received=0,
-            aborted=False,
-            started_at=now,
-            ended_at=None if reject_reason is None else now,
-            duration_s=None if reject_reason is None else 0.0,
-        )
-        with self._uow.write() as session:
-            session.add(row)
-            session.flush()
-            return row.id
+        with self.receipts() as batch:
+            return batch.add_association(
+                calling_ae=calling_ae,
+                called_ae=called_ae,
+                peer_address=peer_address,
+                peer_port=peer_port,
+                reject_reason=reason,
+            )
 
     def close_association(
         self, association_id: int, *, instances: int, bytes_received: int, aborted: bool = False
@@ -111,18 +90,10 @@ class IntakeRecords(Store):
         KeyError
             No association with that id.
         """
-        now = self._now()
-        with self._uow.write() as session:
-            row = session.get(m.Association, association_id)
-            if row is None:
-                raise KeyError(f"no association {association_id}")
-            row.instances = instances
-            row.bytes_received = bytes_received
-            row.aborted = aborted
-            row.ended_at = now
-            row.duration_s = (now - row.started_at).total_seconds()
-
-    # --- instances, series, studies ------------------------------------------------------
+        with self.receipts() as batch:
+            batch.close_association(
+                association_id, instances=instances, bytes_received=bytes_received, aborted=aborted
+            )
 
     def record_instance(
         self,
@@ -149,25 +120,8 @@ class IntakeRecords(Store):
         stored instance clears the series' ``completed_at`` (the series is receiving again).
         Rejected instances do not touch series or study rows.
         """
-        kind = InstanceStatus(status)
-        now = self._now()
-        with self._uow.write() as session:
-            if kind is not InstanceStatus.REJECTED and series_instance_uid and study_instance_uid:
-                series = self._lock_series(
-                    session, study_instance_uid, series_instance_uid, header, now
-                )
-                if kind is InstanceStatus.STORED and self._already_stored(
-                    session, series_instance_uid, sop_instance_uid
-                ):
-                    kind = InstanceStatus.DUPLICATE
-                series.last_received_at = now
-                study_counts = 0
-                if kind is InstanceStatus.STORED:
-                    series.instance_count += 1
-                    series.completed_at = None
-                    study_counts = 1
-                self._update_study(session, study_instance_uid, header, now, study_counts)
-            row = m.Instance(
+        with self.receipts() as batch:
+            row = batch.record_instance(
                 association_id=association_id,
                 sop_instance_uid=sop_instance_uid,
                 sop_class_uid=sop_class_uid,
@@ -176,97 +130,11 @@ class IntakeRecords(Store):
                 series_instance_uid=series_instance_uid,
                 path=path,
                 size_bytes=size_bytes,
-                status=kind.value,
+                status=status,
                 reason=reason,
-                received_at=now,
+                header=header,
             )
-            session.add(row)
-            session.flush()
-            return row.id
-
-    def _lock_series(
-        self,
-        session: Session,
-        study_instance_uid: str,
-        series_instance_uid: str,
-        header: dict[str, str],
-        now: datetime,
-    ) -> m.Series:
-        """Insert the series and study rows if missing, then lock and update the series row.
-
-        Locking the series row serialises concurrent receipts of one series on PostgreSQL
-        (SQLite serialises every writer anyway), so duplicate detection is exact.
-        """
-        self._insert_ignoring_conflict(
-            session,
-            m.Study,
-            study_instance_uid=study_instance_uid,
-            instance_count=0,
-            first_received_at=now,
-            last_received_at=now,
-        )
-        self._insert_ignoring_conflict(
-            session,
-            m.Series,
-            series_instance_uid=series_instance_uid,
-            study_instance_uid=study_instance_uid,
-            instance_count=0,
-            first_received_at=now,
-            last_received_at=now,
-        )
-        series = session.scalars(
-            select(m.Series)
-            .where(m.Series.series_instance_uid == series_instance_uid)
-            .with_for_update()
-        ).one()
-        for keyword, attribute in (
-            ("Modality", "modality"),
-            ("SeriesDescription", "series_description"),
-            ("SeriesNumber", "series_number"),
-        ):
-            value = _header_value(header, keyword)
-            if value is not None:
-                setattr(series, attribute, value)
-        return series
-
-    def _update_study(
-        self,
-        session: Session,
-        study_instance_uid: str,
-        header: dict[str, str],
-        now: datetime,
-        new_instances: int,
-    ) -> None:
-        values: dict[str, object] = {
-            "last_received_at": now,
-            "instance_count": m.Study.instance_count + new_instances,
-        }
-        for keyword, attribute in (
-            ("PatientID", "patient_id"),
-            ("PatientName", "patient_name"),
-            ("AccessionNumber", "accession_number"),
-            ("StudyDate", "study_date"),
-            ("StudyDescription", "study_description"),
-        ):
-            value = _header_value(header, keyword)
-            if value is not None:
-                values[attribute] = value
-        session.execute(
-            update(m.Study).where(m.Study.study_instance_uid == study_instance_uid).values(values)
-        )
-
-    @staticmethod
-    def _already_stored(session: Session, series_instance_uid: str, sop_instance_uid: str) -> bool:
-        found = session.scalar(
-            select(m.Instance.id)
-            .where(
-                m.Instance.series_instance_uid == series_instance_uid,
-                m.Instance.sop_instance_uid == sop_instance_uid,
-                m.Instance.status.in_(KEPT),
-            )
-            .limit(1)
-        )
-        return found is not None
+        return row.id
 
     def known_instance_paths(self) -> set[str]:
         """Paths of every stored instance (for reconciling the spool at start-up)."""

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Engine, Insert
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from dicomnode.audit import models as m
@@ -53,17 +51,6 @@ class Store:
 
     def _now(self) -> datetime:
         return self._clock()
-
-    def _insert_ignoring_conflict(
-        self, session: Session, model: type[m.Base], **values: Any
-    ) -> None:
-        """``INSERT ... ON CONFLICT DO NOTHING`` (safe against a concurrent insert)."""
-        statement: Insert
-        if session.get_bind().dialect.name == "postgresql":
-            statement = postgresql.insert(model).values(**values).on_conflict_do_nothing()
-        else:
-            statement = sqlite.insert(model).values(**values).on_conflict_do_nothing()
-        session.execute(statement)
 
     def _add_admin_action(
         self, session: Session, *, user: str, action: str, target: str, detail: str = ""

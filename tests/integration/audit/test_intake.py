@@ -8,6 +8,7 @@ import pytest
 from audit_testing import CT_IMAGE_STORAGE, EXPLICIT_VR_LITTLE_ENDIAN, Clock, Receive
 
 from dicomnode.audit.log import AuditLog
+from dicomnode.audit.receipts import ReceiptBatch
 from dicomnode.audit.rows import InstanceStatus
 
 
@@ -136,3 +137,69 @@ def test_rows_are_frozen(audit: AuditLog, receive: Receive) -> None:
     (row,) = audit.series_instances("1.2.3.1")
     with pytest.raises(dataclasses.FrozenInstanceError):
         row.path = "/elsewhere"  # type: ignore[misc]
+
+
+def _add(batch: ReceiptBatch, series_uid: str, sop_uid: str, **changes: object) -> object:
+    values: dict[str, object] = {
+        "association_id": None,
+        "sop_instance_uid": sop_uid,
+        "sop_class_uid": CT_IMAGE_STORAGE,
+        "transfer_syntax_uid": EXPLICIT_VR_LITTLE_ENDIAN,
+        "study_instance_uid": "1.2.826.0.1.1",
+        "series_instance_uid": series_uid,
+        "path": f"/spool/{series_uid}/{sop_uid}.dcm",
+        "size_bytes": 1000,
+        "status": "stored",
+        "reason": None,
+        "header": {"PatientID": "PID-7", "Modality": "CT"},
+    }
+    values.update(changes)
+    return batch.record_instance(**values)  # type: ignore[arg-type]
+
+
+def test_one_batch_records_associations_duplicates_counts_and_headers(audit: AuditLog) -> None:
+    with audit.receipts() as batch:
+        association = batch.add_association(
+            calling_ae="PACS",
+            called_ae="DICOMNODE",
+            peer_address="10.1.2.3",
+            peer_port=4006,
+            reject_reason=None,
+        )
+        _add(batch, "1.2.3.1", "1.2.3.1.0", association_id=association)
+        _add(batch, "1.2.3.1", "1.2.3.1.1", header={"SeriesDescription": "PV", "StudyDate": ""})
+        _add(batch, "1.2.3.1", "1.2.3.1.0")  # the same instance again, in the same batch
+        _add(batch, "1.2.3.2", "1.2.3.2.0", header={"AccessionNumber": "ACC-1"})
+        _add(batch, "1.2.3.3", "1.2.3.3.0", status="rejected", reason="0xC210: bad")
+        batch.close_association(association, instances=4, bytes_received=4000)
+    with audit.receipts() as batch:
+        _add(batch, "1.2.3.1", "1.2.3.1.1")  # and in a later batch
+
+    rows = audit.series_instances("1.2.3.1")
+    assert [(row.sop_instance_uid, row.status) for row in rows] == [
+        ("1.2.3.1.0", InstanceStatus.DUPLICATE),
+        ("1.2.3.1.1", InstanceStatus.DUPLICATE),
+    ]
+    assert audit.series_instances("1.2.3.3") == []
+    job_id = audit.create_job(
+        study_instance_uid="1.2.826.0.1.1",
+        series_instance_uids=["1.2.3.1", "1.2.3.2"],
+        calling_ae=None,
+    )
+    detail = audit.get_job(job_id)
+    assert detail.study is not None
+    assert (detail.study.instance_count, detail.study.patient_id) == (3, "PID-7")
+    assert (detail.study.accession_number, detail.study.study_date) == ("ACC-1", None)
+    counts = {
+        series.series_instance_uid: (series.instance_count, series.series_description)
+        for series in detail.series
+    }
+    assert counts == {"1.2.3.1": (2, "PV"), "1.2.3.2": (1, None)}
+
+
+def test_a_failing_batch_records_nothing(audit: AuditLog) -> None:
+    with pytest.raises(KeyError), audit.receipts() as batch:
+        _add(batch, "1.2.3.1", "1.2.3.1.0")
+        batch.close_association(99_999, instances=1, bytes_received=1000)
+    assert audit.series_instances("1.2.3.1") == []
+    assert audit.known_instance_paths() == set()

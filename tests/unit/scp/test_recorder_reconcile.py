@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import queue
 import sqlite3
+import threading
 from io import BytesIO
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian
 from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.log import AuditLog
 from dicomnode.completion import CompletionConfig, CompletionTracker
+from dicomnode.scp import recorder as recorder_module
 from dicomnode.scp.events import (
     AssociationAccepted,
     AssociationEnded,
@@ -20,9 +23,10 @@ from dicomnode.scp.events import (
     AssociationRefused,
     InstanceRefused,
     InstanceStored,
+    ReceiveEvent,
 )
 from dicomnode.scp.reconcile import RECOVERED_REASON, reconcile_spool
-from dicomnode.scp.recorder import ReceiveRecorder
+from dicomnode.scp.recorder import QueueDrain, ReceiveRecorder
 from dicomnode.scp.spool import SpoolWriter
 
 STUDY, SERIES = "1.2.3", "1.2.3.4"
@@ -129,3 +133,68 @@ def test_reconcile_records_orphans_removes_parts_and_flags_missing(
     assert events == [("spool_file_missing", gone.path)]
     again = reconcile_spool(spool, audit)
     assert (again.recorded, again.partial_removed) == (0, 0)
+
+
+def test_one_batch_records_a_whole_association_in_order(tmp_path: Path, audit: AuditLog) -> None:
+    tracker = CompletionTracker(CompletionConfig())
+    recorder = ReceiveRecorder(audit, tracker)
+    spool = SpoolWriter(tmp_path / "spool")
+    recorder.record_batch(
+        [
+            AssociationAccepted(PEER, 0.0),
+            _stored(spool, "1.2.3.4.1"),
+            _stored(spool, "1.2.3.4.2"),
+            _stored(spool, "1.2.3.4.1"),  # duplicate within the batch
+            AssociationEnded(PEER, True, 0.0),
+        ]
+    )
+    assert _rows(tmp_path, "SELECT sop_instance_uid, status FROM instances ORDER BY id") == [
+        ("1.2.3.4.1", "stored"),
+        ("1.2.3.4.2", "stored"),
+        ("1.2.3.4.1", "duplicate"),
+    ]
+    assert _rows(tmp_path, "SELECT instances, aborted FROM associations") == [(3, 1)]
+    assert _rows(tmp_path, "SELECT instance_count FROM series") == [(2,)]
+    assert len(tracker) == 1
+
+
+def test_a_failing_batch_is_recorded_event_by_event(
+    tmp_path: Path, audit: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recorder_module, "RETRY_DELAY_S", 0.0)
+    recorder = ReceiveRecorder(audit, CompletionTracker(CompletionConfig()))
+    spool = SpoolWriter(tmp_path / "spool")
+    other = AssociationInfo("k2", "OTHER", "DICOMNODE", "127.0.0.1", 40001)
+    recorder.record(AssociationAccepted(other, 0.0))
+    with sqlite3.connect(tmp_path / "audit.sqlite3") as db:
+        db.execute("DELETE FROM associations")  # closing it now fails (KeyError)
+    ended = AssociationEnded(other, False, 0.0)
+    recorder.record_batch([_stored(spool, "1.2.3.4.1"), ended, _stored(spool, "1.2.3.4.2")])
+    assert _rows(tmp_path, "SELECT sop_instance_uid FROM instances ORDER BY id") == [
+        ("1.2.3.4.1",),
+        ("1.2.3.4.2",),
+    ]
+
+
+def test_drain_reports_a_backlog_until_its_batch_is_recorded() -> None:
+    source: queue.Queue[ReceiveEvent] = queue.Queue()
+    recording, release = threading.Event(), threading.Event()
+    batches: list[int] = []
+
+    class _SlowRecorder:
+        def record_batch(self, events: list[ReceiveEvent]) -> None:
+            recording.set()
+            release.wait(5.0)
+            batches.append(len(events))
+
+    drain = QueueDrain(source, _SlowRecorder())  # type: ignore[arg-type]
+    drain.start()
+    assert not drain.backlog()
+    for _ in range(3):
+        source.put(AssociationAccepted(PEER, 0.0))
+    assert recording.wait(5.0)
+    assert source.empty() and drain.backlog()  # taken off the queue, not yet recorded
+    release.set()
+    drain.stop()
+    assert not drain.backlog()
+    assert batches == [3]
