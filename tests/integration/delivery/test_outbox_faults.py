@@ -9,13 +9,13 @@ delivery state in the audit database.
 from __future__ import annotations
 
 import subprocess
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from loopback_peers import PEER_ENV, OrthancPeer, free_port, stop, wait_for_port
 from pydicom import dcmread
+from twin_clock import Clock
 
 from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.log import AuditLog
@@ -27,20 +27,6 @@ from dicomnode.outbox.outbox import Outbox
 
 STORESCP = Path("/usr/bin/storescp")
 CONFIG = OutboxConfig(max_attempts=4, backoff_base_s=30, backoff_max_s=60, batch_size=10)
-
-
-class Clock:
-    """A settable clock for the audit log and the outbox (timezone-aware UTC)."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ Sender (the real senders are tested elsewhere against real peers)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from twin_clock import Clock as Clock  # re-exported for the outbox tests
 
 from dicomnode.audit.log import AuditLog
 from dicomnode.delivery.base import DeliveryStatus, InstanceOutcome
@@ -16,20 +17,6 @@ DIMSE = {
     DeliveryStatus.TRANSIENT: 0xA700,
     DeliveryStatus.PERMANENT: 0x0122,
 }
-
-
-class Clock:
-    """A settable clock (timezone-aware UTC)."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self.now += timedelta(seconds=seconds)
 
 
 class ScriptedSender:
