@@ -5,6 +5,7 @@ Every action is recorded in the audit database's administrator actions.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -64,16 +65,31 @@ def login(
     if board.config.web.auth_mode is not AuthMode.LOCAL:
         raise HTTPException(404, "logins are handled by the reverse proxy")
     check_csrf(request, csrf)
+    name = username.strip()[:64]
+    keys = (f"user:{name.lower()}", f"address:{_client(request)}")
+    wait_s = board.throttle.blocked_for_s(keys)
+    if wait_s > 0:
+        board.audit.record_admin_action(
+            user=name, action="login_blocked", target=WEB_TARGET,
+            detail=f"from {_client(request)}; {board.throttle.max_failures} failed logins "
+                   f"within {board.throttle.window}",
+        )
+        return board.render(
+            request, "login.html", status_code=429, user=None, next=_local_path(next),
+            error=f"Too many failed logins. Try again in {math.ceil(wait_s / 60)} min.",
+        )
     user = board.users.authenticate(username, password)
     if user is None:
+        board.throttle.failed(keys)
         board.audit.record_admin_action(
-            user=username.strip()[:64], action="login_failed", target=WEB_TARGET,
+            user=name, action="login_failed", target=WEB_TARGET,
             detail=f"from {_client(request)}",
         )
         return board.render(
             request, "login.html", status_code=401, user=None, next=_local_path(next),
             error="Unknown user or wrong password.",
         )
+    board.throttle.succeeded(keys[:1])
     request.session.clear()
     request.session["user"] = user.name
     request.session["role"] = user.role.value

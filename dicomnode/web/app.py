@@ -27,6 +27,7 @@ from dicomnode.web.health import readiness
 from dicomnode.web.metrics import AuditCollector, metrics_registry
 from dicomnode.web.model_status import ModelStatusCache
 from dicomnode.web.queries import DashboardQueries
+from dicomnode.web.throttle import LoginThrottle
 from dicomnode.web.users import UserStore
 
 SESSION_COOKIE = "dicomnode_session"
@@ -69,6 +70,8 @@ def create_app(
         models=ModelStatusCache(config.pipeline.segmentation),
         templates=build_templates(),
         clock=clock,
+        throttle=LoginThrottle(config.web.login_max_failures,
+                               config.web.login_failure_window_s, clock),
     )
     registry = metrics_registry(AuditCollector(queries, watermark, clock))
     app.add_middleware(
@@ -77,6 +80,7 @@ def create_app(
         session_cookie=SESSION_COOKIE,
         max_age=config.web.session_max_age_s,
         same_site="strict",
+        https_only=config.web.session_cookie_secure,
     )
 
     @app.exception_handler(LoginRequiredError)

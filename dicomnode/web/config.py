@@ -62,6 +62,21 @@ class WebConfig(BaseModel):
     session_max_age_s: int = Field(
         default=8 * 3600, ge=60, description="A login lasts this many seconds."
     )
+    session_cookie_secure: bool = Field(
+        default=False,
+        description="Mark the session cookie Secure (sent over HTTPS only): set it when the "
+        "dashboard is reached through a TLS reverse proxy.",
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1,
+        description="local mode: failed logins of one user name, or from one address, within "
+        "login_failure_window_s after which further logins are refused (HTTP 429, recorded).",
+    )
+    login_failure_window_s: int = Field(
+        default=900, ge=1,
+        description="local mode: the window of login_max_failures, seconds; a blocked user "
+        "name or address may try again when its oldest counted failure is this old.",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod

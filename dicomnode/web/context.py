@@ -17,6 +17,7 @@ from dicomnode.scp.watermark import DiskWatermark
 from dicomnode.web.auth import CSRF_FIELD, csrf_token
 from dicomnode.web.model_status import ModelStatusCache
 from dicomnode.web.queries import DashboardQueries
+from dicomnode.web.throttle import LoginThrottle
 from dicomnode.web.users import UserStore
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -78,6 +79,8 @@ class Dashboard:
         Page templates.
     clock : callable
         Current time, timezone-aware UTC.
+    throttle : LoginThrottle
+        Failed-login counts of the login form.
     """
 
     config: DicomNodeConfig
@@ -88,6 +91,7 @@ class Dashboard:
     models: ModelStatusCache
     templates: Jinja2Templates
     clock: Callable[[], datetime]
+    throttle: LoginThrottle
 
     def render(self, request: Request, name: str, status_code: int = 200, **values: Any) -> Any:
         """Render a page with the common values (user, CSRF token, flash message)."""

@@ -137,3 +137,35 @@ def test_proxy_header_mode_trusts_only_listed_proxies(
     elsewhere = TestClient(app, client=("10.9.8.7", 40000), follow_redirects=False)
     assert elsewhere.get("/", headers={"X-Forwarded-User": "olivia"}).status_code == 401
     assert proxy.get("/login").status_code == 404
+
+
+def _try(client: TestClient, name: str, password: str) -> int:
+    token = csrf_of(client.get("/login").text)
+    return client.post("/login", data={"csrf_token": token, "username": name,
+                                       "password": password}).status_code
+
+
+def test_repeated_failed_logins_block_the_user_name(
+    audit: AuditLog, make_config: Callable[..., DicomNodeConfig]
+) -> None:
+    client = TestClient(create_app(make_config(web={"login_max_failures": 3}), audit),
+                        follow_redirects=False)
+    assert [_try(client, "olivia", "guess-guess") for _ in range(3)] == [401, 401, 401]
+    # blocked now, even with the right password, and recorded
+    assert _try(client, "olivia", PASSWORDS["olivia"]) == 429
+    latest = audit.admin_actions(limit=1)[0]
+    assert (latest.user, latest.action) == ("olivia", "login_blocked")
+    assert client.get("/").status_code == 303
+    # the address is blocked too (3 failures from it)
+    assert _try(client, "victor", PASSWORDS["victor"]) == 429
+
+
+def test_session_cookie_secure_flag(
+    audit: AuditLog, make_config: Callable[..., DicomNodeConfig]
+) -> None:
+    for secure in (False, True):
+        config = make_config(web={"session_cookie_secure": secure})
+        client = TestClient(create_app(config, audit), follow_redirects=False,
+                            base_url="https://testserver")
+        cookie = client.get("/login").headers["set-cookie"]
+        assert ("secure" in cookie.lower()) is secure
