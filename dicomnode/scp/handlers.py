@@ -30,6 +30,7 @@ from dicomnode.scp.events import (
     ReceiveSink,
 )
 from dicomnode.scp.header import HeaderError, read_header
+from dicomnode.scp.part10 import part10_file
 from dicomnode.scp.spool import SpoolError, SpoolWriter
 from dicomnode.scp.status import StoreStatus
 from dicomnode.scp.uids import MAX_UID_LENGTH, uid_problem
@@ -221,7 +222,10 @@ class StorageScpHandlers:
             problem = uid_problem(value)
             if problem is not None:
                 raise _StoreRefusalError(StoreStatus.INVALID_UID, f"Affected {name} UID: {problem}")
-        data = event.encoded_dataset(include_meta=True)
+        transfer_syntax = str(event.context.transfer_syntax)
+        data = part10_file(
+            sop_class, sop_instance, transfer_syntax, event.encoded_dataset(include_meta=False)
+        )
         try:
             header = read_header(data)
         except HeaderError as exc:
@@ -251,7 +255,7 @@ class StorageScpHandlers:
             sop_instance_uid=sop_instance,
             study_instance_uid=study,
             series_instance_uid=series,
-            transfer_syntax_uid=str(event.context.transfer_syntax),
+            transfer_syntax_uid=transfer_syntax,
             path=str(spooled.path),
             size_bytes=spooled.size_bytes,
             replaced=spooled.replaced,

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
-from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_partial
+from pydicom.tag import BaseTag, Tag
 
 HEADER_KEYWORDS = (
     "PatientID",
@@ -28,6 +29,17 @@ _READ_KEYWORDS = [
     "SeriesInstanceUID",
     *HEADER_KEYWORDS,
 ]
+
+
+_READ_TAGS: list[BaseTag | int] = [Tag(keyword) for keyword in _READ_KEYWORDS]
+
+_LAST_TAG = 0x00200011
+"""(0020,0011) Series Number: the last element read; parsing stops at the next one, so
+private groups, image geometry and pixel data are never parsed."""
+
+
+def _past_last(tag: BaseTag, vr: str | None, length: int) -> bool:
+    return tag > _LAST_TAG
 
 
 class HeaderError(ValueError):
@@ -57,7 +69,7 @@ class InstanceHeader:
 
 
 def read_header(source: bytes | Path) -> InstanceHeader:
-    """Parse the header of a Part 10 file (bytes in memory or a path), stopping at pixels.
+    """Parse the header of a Part 10 file (bytes in memory or a path) up to Series Number.
 
     Raises
     ------
@@ -65,26 +77,20 @@ def read_header(source: bytes | Path) -> InstanceHeader:
         If the data is not readable DICOM.
     """
     try:
-        dataset = dcmread(
-            BytesIO(source) if isinstance(source, bytes) else source,
-            stop_before_pixels=True,
-            specific_tags=_READ_KEYWORDS,
-        )
+        with BytesIO(source) if isinstance(source, bytes) else source.open("rb") as stream:
+            dataset = read_partial(stream, stop_when=_past_last, specific_tags=_READ_TAGS)
         meta = getattr(dataset, "file_meta", None)
         transfer_syntax = str(getattr(meta, "TransferSyntaxUID", "") or "")
 
-        def text(keyword: str) -> str:
-            value = dataset.get(keyword)
-            return "" if value is None else str(value)
-
-        fields = {keyword: text(keyword) for keyword in HEADER_KEYWORDS if text(keyword)}
+        text = {keyword: dataset.get(keyword) for keyword in _READ_KEYWORDS}
+        found = {keyword: str(value) for keyword, value in text.items() if value is not None}
         return InstanceHeader(
-            sop_class_uid=text("SOPClassUID"),
-            sop_instance_uid=text("SOPInstanceUID"),
-            study_instance_uid=text("StudyInstanceUID"),
-            series_instance_uid=text("SeriesInstanceUID"),
+            sop_class_uid=found.get("SOPClassUID", ""),
+            sop_instance_uid=found.get("SOPInstanceUID", ""),
+            study_instance_uid=found.get("StudyInstanceUID", ""),
+            series_instance_uid=found.get("SeriesInstanceUID", ""),
             transfer_syntax_uid=transfer_syntax,
-            fields=fields,
+            fields={keyword: found[keyword] for keyword in HEADER_KEYWORDS if found.get(keyword)},
         )
     except (InvalidDicomError, ValueError, TypeError, KeyError, EOFError, OSError) as exc:
         raise HeaderError(f"data set cannot be parsed: {type(exc).__name__}") from exc
