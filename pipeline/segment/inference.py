@@ -190,6 +190,7 @@ class ModelRunner:
         by slice; other plans take nnU-Net's own function.
         """
         from acvl_utils.cropping_and_padding.bounding_boxes import insert_crop_into_image
+        from nnunetv2.configuration import ANISO_THRESHOLD
         from nnunetv2.inference.export_prediction import (
             convert_predicted_logits_to_segmentation_with_correct_shape,
         )
@@ -210,7 +211,8 @@ class ModelRunner:
         forward = p.plans_manager.transpose_forward
         separate_z, axis = determine_do_sep_z_and_axis(
             kwargs.get("force_separate_z"), p.configuration_manager.spacing,
-            [properties["spacing"][i] for i in forward])
+            [properties["spacing"][i] for i in forward],
+            kwargs.get("separate_z_anisotropy_threshold", ANISO_THRESHOLD))
         cropped = logits_to_labels(logits, properties["shape_after_cropping_and_before_resampling"],
                                    nearest_axis=axis if separate_z else None)
         full = np.zeros(properties["shape_before_cropping"], dtype=np.uint8)
