@@ -37,7 +37,7 @@ LOGGER = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 0.02
 """Longest wait of either loop before it re-checks timers and flags, in seconds; it bounds
-how late the ARTIM and idle timers are noticed, never data or a release request."""
+how late an A-RELEASE-RQ, the ARTIM timer or a stop request is noticed, never data."""
 
 
 class WakeableDul(DULServiceProvider):
@@ -132,8 +132,6 @@ class WakeableDul(DULServiceProvider):
                 idle = True
                 continue
             self.state_machine.do_action(event)
-            if event == "Evt12":  # A-RELEASE-RQ received: the association reactor answers
-                self.assoc.dimse.msg_queue.put((None, None))  # now, not at its next timeout
             idle = False
 
     def _abort_hard(self) -> None:
