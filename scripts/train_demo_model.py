@@ -178,8 +178,10 @@ def demo(args: argparse.Namespace) -> None:
             noise = [float(v) for v in
                      np.random.default_rng([args.seed, 2]).uniform(low, high, args.cases)]
         for s in range(args.cases):
+            spacing = float(args.render_spacing[s % len(args.render_spacing)])
             hu, labels, sp = render_training_case(
-                args.seed + s, spacing_zyx_mm=(args.render_spacing,) * 3, noise_hu=noise[s])
+                args.seed + s, spacing_zyx_mm=(spacing,) * 3, noise_hu=noise[s],
+                inplane_subsamples=args.inplane_subsamples)
             out.append(TrainingCase(f"phantom_{args.seed + s:05d}", [hu.astype(np.float32)],
                                     labels.astype(np.uint8),
                                     (float(sp[0]), float(sp[1]), float(sp[2]))))
@@ -229,8 +231,12 @@ def main(argv: list[str] | None = None) -> None:
                              "(continue training)")
     parser.add_argument("--crop-margin-mm", type=float, default=6.0)
     parser.add_argument("--spacing", type=float, default=4.0, help="demo network spacing, mm")
-    parser.add_argument("--render-spacing", type=float, default=2.0,
-                        help="spacing the phantoms are rendered at, mm")
+    parser.add_argument("--render-spacing", type=float, nargs="+", default=[2.0],
+                        help="spacing(s) the phantoms are rendered at, mm (several: taken in "
+                             "turn, phantom by phantom)")
+    parser.add_argument("--inplane-subsamples", type=int, default=1,
+                        help="samples per pixel edge in-plane when rendering (above 1: "
+                             "partial-volume boundaries as in studies with coarse pixels)")
     parser.add_argument("--noise-hu", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                         help="per-phantom noise drawn uniformly from [LOW, HIGH] HU "
                              "(default: about 10 HU at 2 mm)")

@@ -281,7 +281,8 @@ def training_grid(phantom: Phantom, spacing_zyx_mm: tuple[float, float, float]) 
 
 
 def render_training_case(seed: int, spacing_zyx_mm: tuple[float, float, float] = (2.0, 2.0, 2.0),
-                         phase: Phase = Phase.PORTAL_VENOUS, noise_hu: float | None = None
+                         phase: Phase = Phase.PORTAL_VENOUS, noise_hu: float | None = None,
+                         inplane_subsamples: int = 1
                          ) -> tuple[NDArray[np.float32], NDArray[np.uint8],
                                     tuple[float, float, float]]:
     """A whole abdomen (axial, identity orientation) for model training.
@@ -297,6 +298,10 @@ def render_training_case(seed: int, spacing_zyx_mm: tuple[float, float, float] =
     noise_hu : float, optional
         Noise standard deviation, HU (default: 14 HU / sqrt(z spacing in mm), about 10 HU
         at 2 mm; thin-slice studies downsampled to a coarse network grid keep 20-30 HU).
+    inplane_subsamples : int
+        Samples per pixel edge in-plane (1: pixel centre only). Above 1, boundary voxels are
+        partial-volume mixtures as in studies with coarse pixels; the labels stay the
+        tissue at the voxel centre.
 
     Returns
     -------
@@ -312,5 +317,6 @@ def render_training_case(seed: int, spacing_zyx_mm: tuple[float, float, float] =
     rng = np.random.default_rng([seed, 1])
     noise = 14.0 * math.sqrt(1.0 / max(spacing_zyx_mm[0], 0.5)) if noise_hu is None else noise_hu
     hu, labels = render_hu_and_labels(phantom, grid, phase, slice_thickness_mm=spacing_zyx_mm[0],
-                                      noise_hu=noise, rng=rng, inplane_subsamples=1)
+                                      noise_hu=noise, rng=rng,
+                                      inplane_subsamples=inplane_subsamples)
     return hu, labels, grid.spacing_zyx_mm
