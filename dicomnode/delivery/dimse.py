@@ -36,6 +36,7 @@ from dicomnode.delivery.classify import (
     classify_dimse_status,
 )
 from dicomnode.delivery.config import DimseDestinationConfig, TlsConfig
+from dicomnode.delivery.requestor import keep_responses_for_caller
 
 LOGGER = logging.getLogger(__name__)
 
@@ -283,7 +284,7 @@ class CStoreSender:
         tls_args = None
         if c.tls.enabled:
             tls_args = (ssl_client_context(c.tls), c.tls.server_hostname or c.host)
-        return self._application_entity().associate(
+        assoc = self._application_entity().associate(
             c.host,
             c.port,
             contexts=contexts,
@@ -292,6 +293,9 @@ class CStoreSender:
             evt_handlers=[(evt.EVT_CONN_OPEN, enable_tcp_nodelay)],
             tls_args=tls_args,
         )
+        if assoc.is_established:
+            keep_responses_for_caller(assoc)
+        return assoc
 
     def _send_group(
         self, group: Sequence[_Instance]

@@ -35,6 +35,7 @@ from dicomnode.scp.access import AccessPolicy
 from dicomnode.scp.config import ScpConfig
 from dicomnode.scp.events import ReceiveEvent, ReceiveSink
 from dicomnode.scp.handlers import StorageScpHandlers
+from dicomnode.scp.reactor import EventDrivenRequestHandler
 from dicomnode.scp.spool import SpoolWriter
 from dicomnode.scp.tls import server_ssl_context
 from dicomnode.scp.watermark import DiskWatermark
@@ -151,6 +152,7 @@ def start_scp(
         ssl_context=server_ssl_context(config.tls),
         evt_handlers=handlers.handlers(),
         server_class=server_class,
+        request_handler=EventDrivenRequestHandler,
     )
     ae._servers.append(server)  # as AE.start_server does, so AE.shutdown() reaches it
     thread = threading.Thread(target=server.serve_forever, name="scp-server", daemon=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from io import BytesIO
 from pathlib import Path
 
@@ -183,6 +184,36 @@ def test_tcp_nodelay_is_set_on_the_association_socket(storescp):
         assert sock is not None and sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     finally:
         assoc.release()
+
+
+def test_responses_stay_for_the_waiting_call_while_the_reactor_polls(storescp):
+    """pynetdicom's association reactor may poll the DIMSE queue while ``send_*()`` waits for
+    its response (a missed pause); a response it took was lost and the caller waited out its
+    DIMSE timeout. A thread polling exactly as the reactor does must never get a response."""
+    assoc = CStoreSender(dimse(storescp.port, storescp.aet)).associate(
+        [build_context(Verification)]
+    )
+    taken: list[object] = []
+    stop = threading.Event()
+
+    def poll_like_the_reactor() -> None:
+        while not stop.is_set():
+            _, msg = assoc.dimse.get_msg(block=False)
+            if msg is not None:
+                taken.append(msg)
+
+    poller = threading.Thread(target=poll_like_the_reactor)
+    try:
+        assert assoc.is_established
+        poller.start()
+        statuses = [assoc.send_c_echo().get("Status") for _ in range(50)]
+    finally:
+        stop.set()
+        poller.join()
+        assoc.release()
+
+    assert statuses == [0x0000] * 50
+    assert taken == []
 
 
 def test_echo_storescp_and_orthanc(storescp, orthanc):

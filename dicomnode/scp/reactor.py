@@ -1,0 +1,248 @@
+"""Event-driven reactors for pynetdicom's acceptor associations (receive latency).
+
+pynetdicom 3.0 runs two polling loops per association: the DUL thread sleeps 1 ms whenever
+it finds nothing to do, and the association thread sleeps 1 ms before every look for a
+complete DIMSE message. A C-STORE crosses both loops twice (request in, response out), so
+every instance waits several milliseconds for nothing, which at one sender costs about as
+much as receiving it. Here the DUL thread waits in ``select`` on its socket and a wake-up
+socket pair (written whenever a primitive is queued for sending), and the association thread
+blocks on the DIMSE message queue; both wake at once when there is work and use no CPU
+while idle.
+
+The loops follow pynetdicom 3.0.4's ``DULServiceProvider.run_reactor`` and
+``Association._run_reactor`` (the version is pinned in ``pyproject.toml``); only the waits
+differ. Re-check them against the source when upgrading pynetdicom.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import select
+import socket
+import ssl
+import time
+from datetime import datetime
+from typing import cast
+
+from pynetdicom import evt
+from pynetdicom._globals import MODE_ACCEPTOR
+from pynetdicom.association import Association
+from pynetdicom.dul import DULServiceProvider
+from pynetdicom.pdu import A_ABORT_RQ
+from pynetdicom.transport import AssociationSocket, RequestHandler
+
+LOGGER = logging.getLogger(__name__)
+
+IDLE_WAIT_S = 0.02
+"""Longest wait of either loop before it re-checks timers and flags, in seconds; it bounds
+how late the ARTIM and idle timers are noticed, never data or a release request."""
+
+
+class WakeableDul(DULServiceProvider):
+    """A DUL provider that sleeps in ``select`` on its socket and a wake-up socket pair.
+
+    Parameters
+    ----------
+    assoc : Association
+        The association this provider serves.
+    """
+
+    def __init__(self, assoc: Association) -> None:
+        super().__init__(assoc)
+        self._waiting = False
+        # A socket pair, not os.pipe(): once closed, a late write fails instead of reaching
+        # whatever file reuses the descriptor number.
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self._wake_write.setblocking(False)
+
+    def send_pdu(self, primitive: object) -> None:
+        """Queue a primitive for sending (as pynetdicom does) and wake the reactor."""
+        super().send_pdu(primitive)  # type: ignore[arg-type]
+        self._wake()
+
+    def kill_dul(self) -> None:
+        """Stop the reactor without waiting for its idle timeout."""
+        super().kill_dul()
+        self._wake()
+
+    def _wake(self) -> None:
+        """Write the socket pair if the reactor waits (or is about to: it sets ``_waiting`` before
+        its last look at the send queue, and callers queue before they call this)."""
+        if self._waiting:
+            with contextlib.suppress(OSError):  # buffer full (already woken) or closed
+                self._wake_write.send(b"\0")
+
+    def _wait_for_work(self) -> None:
+        """Block until the socket is readable, the socket pair is written or :data:`IDLE_WAIT_S`."""
+        transport = cast(AssociationSocket | None, self.socket)
+        raw = transport.socket if transport is not None else None
+        if isinstance(raw, ssl.SSLSocket) and raw.pending():
+            return  # decrypted bytes already buffered: select would not see them
+        self._waiting = True
+        try:
+            if not self.to_provider_queue.empty() or self._kill_thread:
+                return
+
+            watched = [self._wake_read] if raw is None else [raw, self._wake_read]
+            select.select(watched, [], [], IDLE_WAIT_S)
+        except (OSError, ValueError):  # socket closed under us: the next read reports it
+            time.sleep(self._run_loop_delay)
+        finally:
+            self._waiting = False
+        with contextlib.suppress(OSError):  # BlockingIOError once drained
+            while self._wake_read.recv(4096):
+                pass
+
+    def run_reactor(self) -> None:
+        """Run the DUL loop: one PDU in or one primitive out per pass, sleeping in
+        :meth:`_wait_for_work` only when a pass found nothing to do."""
+        try:
+            self._run_loop()
+        finally:
+            self._wake_read.close()
+            self._wake_write.close()
+
+    def _run_loop(self) -> None:
+        self._idle_timer.start()
+        idle = False
+        while True:
+            if not self.assoc._dul_ready.is_set():
+                self.assoc._dul_ready.set()
+            if idle:
+                self._wait_for_work()
+            if self._kill_thread:
+                break
+            if self.artim_timer.expired:
+                self.event_queue.put("Evt18")
+            try:
+                if self._process_recv_primitive():
+                    pass
+                elif self._is_transport_event():
+                    self._idle_timer.restart()
+            except Exception:
+                LOGGER.exception("exception in the DUL reactor; aborting the association")
+                self._abort_hard()
+                return
+            try:
+                event = self.event_queue.get(block=False)
+            except queue.Empty:
+                idle = True
+                continue
+            self.state_machine.do_action(event)
+            if event == "Evt12":  # A-RELEASE-RQ received: the association reactor answers
+                self.assoc.dimse.msg_queue.put((None, None))  # now, not at its next timeout
+            idle = False
+
+    def _abort_hard(self) -> None:
+        """Send an A-ABORT bypassing the state machine and stop both loops (as pynetdicom)."""
+        abort_pdu = A_ABORT_RQ()
+        abort_pdu.source = 0x02
+        abort_pdu.reason_diagnostic = 0x00
+        cast(AssociationSocket, self.socket).send(abort_pdu.encode())
+        self.assoc.is_aborted = True
+        self.assoc.is_established = False
+        self.assoc._kill = True
+        self._kill_thread = True
+
+
+class BulkReadSocket(AssociationSocket):
+    """pynetdicom's socket wrapper, reading a PDU with few large reads instead of 4 KiB
+    ``recv`` calls (a 116 KiB P-DATA PDU took ~30)."""
+
+    def recv(self, nr_bytes: int) -> bytearray:
+        """Read ``nr_bytes`` bytes, blocking; fewer only if the peer closed the connection."""
+        raw = cast(socket.socket, self.socket)
+        buffer = bytearray(nr_bytes)
+        view = memoryview(buffer)
+        read = 0
+        while read < nr_bytes:
+            count = raw.recv_into(view[read:], nr_bytes - read)
+            if not count:
+                break
+            read += count
+        view.release()
+        del buffer[read:]
+        return buffer
+
+
+class EventDrivenAssociation(Association):
+    """An acceptor association whose reactor blocks on the DIMSE message queue."""
+
+    def __init__(self, ae: object, mode: str) -> None:
+        super().__init__(ae, mode)  # type: ignore[arg-type]
+        self.dul = WakeableDul(self)
+        # These setters configure the DUL's ARTIM and idle timers: apply them to ours.
+        self.acse_timeout = self.ae.acse_timeout
+        self.network_timeout = self.ae.network_timeout
+
+    def _run_reactor(self) -> None:
+        self._is_paused = False
+        while not self._kill:
+            # Let send_*() callers pause the reactor (see pynetdicom's Association).
+            self._is_paused = True
+            self._reactor_checkpoint.wait()
+            self._is_paused = False
+            try:
+                context_id, msg = self.dimse.msg_queue.get(timeout=IDLE_WAIT_S)
+            except queue.Empty:
+                context_id, msg = None, None
+            if msg:
+                self._serve_request(msg, cast(int, context_id))
+            if self._ended():
+                return
+
+    def _ended(self) -> bool:
+        """Handle a release, abort, dead DUL or network timeout; whether the loop ends."""
+        if self.is_established and self.acse.is_release_requested():
+            self.acse.send_release(is_response=True)
+            self.is_released = True
+            self.is_established = False
+            evt.trigger(self, evt.EVT_RELEASED, {})
+            self.kill()
+            return True
+        if self.acse.is_aborted():
+            self.dul.receive_pdu(wait=False)  # so that EVT_ACSE_RECV fires
+            self.is_aborted = True
+            self.is_established = False
+            evt.trigger(self, evt.EVT_ABORTED, {})
+            self.kill()
+            return True
+        if not self.dul.is_alive():
+            self.kill()
+            return True
+        if self.dul.idle_timer_expired():
+            LOGGER.warning("network timeout reached; aborting the association")
+            self.abort()
+            self.kill()
+            return True
+        return False
+
+
+class EventDrivenRequestHandler(RequestHandler):
+    """pynetdicom's connection handler, creating :class:`EventDrivenAssociation` objects."""
+
+    def _create_association(self) -> Association:
+        """Create and configure the acceptor association, as pynetdicom 3.0.4 does."""
+        assoc = EventDrivenAssociation(self.ae, MODE_ACCEPTOR)
+        assoc._server = self.server
+        assoc.name = f"AcceptorThread@{datetime.now():%Y%m%d%H%M%S}"
+        assoc.set_socket(BulkReadSocket(assoc, client_socket=self.request))
+        assoc.acceptor.maximum_length = self.ae.maximum_pdu_size
+        assoc.acceptor.ae_title = self.server.ae_title
+        assoc.acceptor.address_info = self.local
+        assoc.acceptor.implementation_class_uid = self.ae.implementation_class_uid
+        assoc.acceptor.implementation_version_name = self.ae.implementation_version_name
+        # Negotiation only reads these (it builds new result contexts); pynetdicom's deep
+        # copy of ~150 SOP classes x ~30 transfer syntaxes cost ~0.1 s per association.
+        assoc.acceptor.supported_contexts = list(self.server.contexts)
+        assoc.requestor.address_info = self.remote
+        for event, handlers in self.server._handlers.items():
+            if event.is_intervention and handlers:
+                assoc.bind(event, *handlers)
+            elif isinstance(event, evt.NotificationEvent):
+                for handler, args in handlers:  # type: ignore[misc]
+                    assoc.bind(event, handler, args)
+        return assoc

@@ -1,0 +1,115 @@
+"""The event-driven association reactors (dicomnode.scp.reactor) on loopback: releases,
+aborts, network timeouts and broken PDUs end associations as pynetdicom's own loops do."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import echoscu, free_port
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pynetdicom import AE
+
+from dicomnode.scp.config import ScpConfig
+from dicomnode.scp.events import AssociationEnded, InstanceStored, ReceiveEvent
+from dicomnode.scp.server import RunningScp, start_scp
+from dicomnode.scp.spool import SpoolWriter
+
+pytestmark = pytest.mark.peers
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.events: list[ReceiveEvent] = []
+        self._lock = threading.Lock()
+
+    def publish(self, event: ReceiveEvent) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def ended(self) -> list[AssociationEnded]:
+        with self._lock:
+            return [e for e in self.events if isinstance(e, AssociationEnded)]
+
+
+def _wait_for(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def scp(tmp_path: Path) -> Iterator[tuple[RunningScp, _Sink]]:
+    config = ScpConfig(port=free_port(), network_timeout_s=1.0, acse_timeout_s=1.0)
+    sink = _Sink()
+    running = start_scp(config, SpoolWriter(tmp_path / "spool"), sink, reuse_port=False)
+    yield running, sink
+    running.stop(grace_s=1)
+
+
+def _ct(sop_uid: str) -> Dataset:
+    dataset = Dataset()
+    dataset.file_meta = FileMetaDataset()
+    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset.SOPClassUID = CTImageStorage
+    dataset.SOPInstanceUID = sop_uid
+    dataset.StudyInstanceUID = "1.2.3"
+    dataset.SeriesInstanceUID = "1.2.3.4"
+    dataset.Modality = "CT"
+    return dataset
+
+
+def _sender() -> AE:
+    ae = AE(ae_title="DEMOSENDER")
+    ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+    return ae
+
+
+def test_stores_then_release_and_abort_end_their_associations(
+    scp: tuple[RunningScp, _Sink],
+) -> None:
+    running, sink = scp
+    released = _sender().associate("127.0.0.1", running.port, ae_title="DICOMNODE")
+    assert released.is_established
+    statuses = [released.send_c_store(_ct(generate_uid())).Status for _ in range(20)]
+    released.release()
+    aborted = _sender().associate("127.0.0.1", running.port, ae_title="DICOMNODE")
+    assert aborted.send_c_store(_ct(generate_uid())).Status == 0
+    aborted.abort()
+
+    assert statuses == [0] * 20
+    _wait_for(lambda: len(sink.ended()) == 2)
+    assert sorted(e.aborted for e in sink.ended()) == [False, True]
+    assert len([e for e in sink.events if isinstance(e, InstanceStored)]) == 21
+
+
+def test_idle_association_is_aborted_after_the_network_timeout(
+    scp: tuple[RunningScp, _Sink],
+) -> None:
+    running, sink = scp
+    idle = _sender().associate("127.0.0.1", running.port, ae_title="DICOMNODE")
+    assert idle.is_established
+    _wait_for(lambda: idle.is_aborted, timeout_s=5.0)
+    _wait_for(lambda: [e.aborted for e in sink.ended()] == [True])
+
+
+def test_truncated_pdu_closes_the_connection_and_the_node_keeps_serving(
+    scp: tuple[RunningScp, _Sink],
+) -> None:
+    running, _ = scp
+    with socket.create_connection(("127.0.0.1", running.port)) as raw:
+        raw.sendall(struct.pack(">BBL", 0x01, 0, 1000) + b"\0" * 10)  # A-ASSOCIATE-RQ, short
+        raw.shutdown(socket.SHUT_WR)
+        raw.settimeout(5.0)
+        while raw.recv(4096):  # the node closes its side
+            pass
+    # As with pynetdicom's own reactors, the acceptor thread ends at the ACSE timeout.
+    _wait_for(lambda: not running.ae.active_associations)
+    assert echoscu(running.port) == 0
