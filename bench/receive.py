@@ -73,7 +73,7 @@ def _node(work: Path, workers: int) -> Iterator[int]:
         "scp": {"port": port, "workers": workers, "accept_any": True},
         "spool": {"path": str(work / "node" / "spool")},
         "audit": {"url": f"sqlite:///{work / 'node' / 'audit.sqlite3'}"},
-        "completion": {"series_quiet_s": 3600},
+        "completion": {"series_quiet_s": 3600, "study_quiet_s": 3600},
         "log_level": "WARNING",
     }
     (work / "node").mkdir(parents=True)

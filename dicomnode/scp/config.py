@@ -121,7 +121,7 @@ class ScpConfig(BaseModel):
         default=4,
         ge=1,
         le=64,
-        description="Receiving processes sharing the port (SO_REUSEPORT); each runs its own "
+        description="Receiving processes sharing the listening socket; each runs its own "
         "pynetdicom AE, so concurrent senders use several CPU cores (bench/receive.py on 2 "
         "cores with 4 senders: 4 workers ahead of 2 and 3).",
     )

@@ -1,10 +1,14 @@
 """The listening side: a pynetdicom AE per process, several processes sharing the port.
 
 pynetdicom handles each association in a Python thread, so one process is bound by the
-interpreter lock. :class:`ScpProcessPool` starts ``workers`` processes that each bind the
-same port with ``SO_REUSEPORT``; the kernel spreads incoming connections over them, so
-concurrent senders use several CPU cores. Every process publishes its records to one
-queue read by the service process (the only one that writes the audit database).
+interpreter lock. :class:`ScpProcessPool` binds one listening socket and starts ``workers``
+processes that all accept from it, so concurrent senders use several CPU cores. A process
+that already serves associations waits a little before it accepts (see
+:data:`ACCEPT_DELAY_PER_ASSOCIATION_S`), so a new sender goes to an idle process when there
+is one; ``SO_REUSEPORT``, used before, hashed connections onto processes regardless of their
+load (three of four senders could land on one process while others stayed idle). Every
+process publishes its records to one queue read by the service process (the only one that
+writes the audit database).
 """
 
 from __future__ import annotations
@@ -49,14 +53,90 @@ SHUTDOWN_GRACE_S = 5.0
 """How long active associations may finish after a stop request, in seconds."""
 
 
-class ReusePortAssociationServer(ThreadedAssociationServer):
-    """pynetdicom's threaded server, binding with ``SO_REUSEPORT`` so processes share it."""
+LISTEN_BACKLOG = 128
+"""Connections the kernel queues for the receiving processes before they accept them."""
+
+ACCEPT_DELAY_PER_ASSOCIATION_S = 0.002
+"""How long a receiving process waits before accepting, per association it already serves
+(at most :data:`ACCEPT_DELAY_MAX_S`): every process wakes on a new connection and the first
+to accept gets it, so an idle process wins."""
+
+ACCEPT_DELAY_MAX_S = 0.02
+"""Longest wait of a busy receiving process before it accepts, in seconds."""
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """Bind and listen on ``host:port`` for the receiving processes to share.
+
+    Parameters
+    ----------
+    host : str
+        Address to listen on (IPv6 if it contains ``:``).
+    port : int
+        TCP port.
+
+    Returns
+    -------
+    socket.socket
+        A non-blocking listening socket (a process that loses the race for a connection
+        gets ``BlockingIOError``, which the server loop ignores).
+
+    Raises
+    ------
+    OSError
+        If the address cannot be bound, with the address in the message.
+    """
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT left-overs
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.setblocking(False)
+    return sock
+
+
+class SharedSocketAssociationServer(ThreadedAssociationServer):
+    """pynetdicom's threaded server on a listening socket shared by several processes.
+
+    Set :attr:`shared_socket` on a subclass (see :func:`_shared_server_class`): the socket
+    pynetdicom creates is replaced by a duplicate of it instead of being bound; closing the
+    server closes the duplicate only.
+    """
+
+    shared_socket: socket.socket
 
     def server_bind(self) -> None:
-        """Set ``SO_REUSEPORT`` and bind (pynetdicom sets ``SO_REUSEADDR`` and timeouts)."""
+        """Use a duplicate of the shared socket (already bound and listening)."""
         if self.socket is not None:
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        super().server_bind()
+            self.socket.close()
+        self.socket = self.shared_socket.dup()
+        self.socket.setblocking(False)
+        self.server_address = self.socket.getsockname()
+
+    def server_activate(self) -> None:
+        """Nothing to do: the shared socket already listens."""
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        """Accept a connection, after a short wait if this process is busy (an idle process
+        accepts first); ``BlockingIOError`` if another process took it."""
+        busy = len(self.ae.active_associations)
+        if busy:
+            time.sleep(min(ACCEPT_DELAY_MAX_S, busy * ACCEPT_DELAY_PER_ASSOCIATION_S))
+        return super().get_request()
+
+    def server_close(self) -> None:
+        """Close this process's handle only: shutting the shared socket down would stop the
+        other processes listening."""
+        if self.socket is not None:
+            self.socket.close()
+
+
+def _shared_server_class(sock: socket.socket) -> type[SharedSocketAssociationServer]:
+    """A :class:`SharedSocketAssociationServer` subclass serving ``sock``."""
+    return type("SharedSocketServer", (SharedSocketAssociationServer,), {"shared_socket": sock})
 
 
 def build_ae(config: ScpConfig, associations: int) -> AE:
@@ -116,7 +196,7 @@ def start_scp(
     spool: SpoolWriter,
     sink: ReceiveSink,
     *,
-    reuse_port: bool,
+    shared_socket: socket.socket | None = None,
     min_free_bytes: int = 0,
 ) -> RunningScp:
     """Bind and serve the SCP in a background thread of this process.
@@ -129,8 +209,9 @@ def start_scp(
         Where instances are written.
     sink : ReceiveSink
         Receives the records of associations and instances.
-    reuse_port : bool
-        Bind with ``SO_REUSEPORT`` (for several processes sharing the port).
+    shared_socket : socket.socket, optional
+        A listening socket shared with other processes (see :func:`listening_socket`);
+        without it the server binds ``config.host:config.port`` itself.
     min_free_bytes : int
         Disk-space watermark of the spool in bytes: below it new associations are refused
         with a transient rejection; 0 disables the check.
@@ -140,12 +221,15 @@ def start_scp(
     RunningScp
         The running server; call :meth:`RunningScp.stop` to end it.
     """
-    associations = config.associations_per_worker if reuse_port else config.max_associations
+    shared = shared_socket is not None
+    associations = config.associations_per_worker if shared else config.max_associations
     ae = build_ae(config, associations)
     handlers = StorageScpHandlers(
         AccessPolicy(config), spool, sink, DiskWatermark(spool.root, min_free_bytes)
     )
-    server_class = ReusePortAssociationServer if reuse_port else ThreadedAssociationServer
+    server_class: type[ThreadedAssociationServer] = (
+        ThreadedAssociationServer if shared_socket is None
+        else _shared_server_class(shared_socket))
     server = ae.make_server(
         (config.host, config.port),
         ae_title=config.ae_title,
@@ -173,6 +257,7 @@ class QueueSink:
 
 def _worker_main(
     config: ScpConfig,
+    shared_socket: socket.socket,
     spool_root: Path,
     queue: Queue[ReceiveEvent],
     ready: MpEvent,
@@ -202,7 +287,7 @@ def _worker_main(
         config,
         SpoolWriter(spool_root),
         QueueSink(queue),
-        reuse_port=True,
+        shared_socket=shared_socket,
         min_free_bytes=min_free_bytes,
     )
     ready.set()
@@ -212,18 +297,6 @@ def _worker_main(
     running.stop()
     queue.close()
     queue.join_thread()
-
-
-def _check_port_free(host: str, port: int) -> None:
-    """Fail early when something already listens on the port (even with SO_REUSEPORT)."""
-    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # ignore TIME_WAIT left-overs
-    try:
-        probe.bind((host, port))
-    except OSError as exc:
-        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    finally:
-        probe.close()
 
 
 class ScpProcessPool:
@@ -255,6 +328,7 @@ class ScpProcessPool:
         self._context = multiprocessing.get_context("spawn")
         self.queue: Queue[ReceiveEvent] = self._context.Queue()
         self._processes: list[SpawnProcess] = []
+        self._socket: socket.socket | None = None
 
     def start(self, timeout_s: float = 60.0) -> None:
         """Start the processes and wait until each listens.
@@ -266,7 +340,7 @@ class ScpProcessPool:
         RuntimeError
             If a process dies or does not listen within ``timeout_s`` seconds.
         """
-        _check_port_free(self._config.host, self._config.port)
+        self._socket = listening_socket(self._config.host, self._config.port)
         readies = []
         for index in range(self._config.workers):
             ready = self._context.Event()
@@ -274,6 +348,7 @@ class ScpProcessPool:
                 target=_worker_main,
                 args=(
                     self._config,
+                    self._socket,
                     self._spool_root,
                     self.queue,
                     ready,
@@ -321,3 +396,6 @@ class ScpProcessPool:
                 process.kill()
                 process.join(timeout=5.0)
         self._processes.clear()
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None

@@ -72,7 +72,7 @@ def _start(tmp_path: Path, spool: Path | None = None, **config: object) -> Node:
     settings = ScpConfig.model_validate({"port": free_port(), **config})
     sink = RecordingSink()
     spool = spool or tmp_path / "spool"
-    running = start_scp(settings, SpoolWriter(spool), sink, reuse_port=False)
+    running = start_scp(settings, SpoolWriter(spool), sink)
     return Node(running, spool, sink)
 
 

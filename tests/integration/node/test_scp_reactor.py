@@ -49,7 +49,7 @@ def _wait_for(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
 def scp(tmp_path: Path) -> Iterator[tuple[RunningScp, _Sink]]:
     config = ScpConfig(port=free_port(), network_timeout_s=1.0, acse_timeout_s=1.0)
     sink = _Sink()
-    running = start_scp(config, SpoolWriter(tmp_path / "spool"), sink, reuse_port=False)
+    running = start_scp(config, SpoolWriter(tmp_path / "spool"), sink)
     yield running, sink
     running.stop(grace_s=1)
 

@@ -80,7 +80,7 @@ def test_tls_storage(tmp_path: Path, ct_folder: Path, require_client_cert: bool)
     }
     config = ScpConfig.model_validate({"port": free_port(), "tls": tls})
     spool = tmp_path / "spool"
-    running = start_scp(config, SpoolWriter(spool), _Sink(), reuse_port=False)
+    running = start_scp(config, SpoolWriter(spool), _Sink())
     source = sorted(ct_folder.iterdir())[0]
     try:
         assert _store(running.port, source, _client_context(server_cert, client)) == 0

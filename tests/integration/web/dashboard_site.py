@@ -58,7 +58,7 @@ def free_port() -> int:
 def receive(audit: AuditLog, spool: Path, dicom: Path) -> None:
     """Send every file of ``dicom`` to the real SCP with storescu (one association)."""
     scp = ScpConfig(port=free_port())
-    running = start_scp(scp, SpoolWriter(spool), RecordingSink(audit), reuse_port=False)
+    running = start_scp(scp, SpoolWriter(spool), RecordingSink(audit))
     try:
         subprocess.run(
             [STORESCU, "-aet", "DEMOSENDER", "-aec", "DICOMNODE", "-nh", "+sd", "+r", "127.0.0.1",

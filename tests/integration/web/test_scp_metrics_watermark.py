@@ -42,7 +42,7 @@ def audit(tmp_path: Path) -> Iterator[AuditLog]:
 def _scp(audit: AuditLog, spool: Path, min_free_bytes: int) -> tuple[RunningScp, ScpConfig]:
     config = ScpConfig(port=free_port())
     running = start_scp(
-        config, SpoolWriter(spool), RecordingSink(audit), reuse_port=False,
+        config, SpoolWriter(spool), RecordingSink(audit),
         min_free_bytes=min_free_bytes,
     )
     return running, config

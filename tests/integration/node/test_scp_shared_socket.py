@@ -1,0 +1,81 @@
+"""Receiving servers sharing one listening socket (dicomnode.scp.server): a new association
+goes to an idle server, and one server stopping leaves the others listening."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+from pynetdicom import AE
+from pynetdicom.association import Association
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+from dicomnode.scp.config import ScpConfig
+from dicomnode.scp.events import ReceiveEvent
+from dicomnode.scp.server import RunningScp, listening_socket, start_scp
+from dicomnode.scp.spool import SpoolWriter
+
+pytestmark = pytest.mark.peers
+
+
+class _Sink:
+    def publish(self, event: ReceiveEvent) -> None:
+        """Records are not looked at here."""
+
+
+def _wait_for(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[tuple[int, list[RunningScp]]]:
+    """Two servers (as two receiving processes would be) on one listening socket."""
+    config = ScpConfig(port=free_port(), workers=2, accept_any=True)
+    sock = listening_socket(config.host, config.port)
+    running = [start_scp(config, SpoolWriter(tmp_path / f"spool{i}"), _Sink(),
+                         shared_socket=sock) for i in range(2)]
+    yield config.port, running
+    for server in running:
+        server.stop(grace_s=1)
+    sock.close()
+
+
+def _associate(port: int) -> Association:
+    ae = AE(ae_title="SENDER")
+    ae.add_requested_context(Verification)
+    assoc = ae.associate("127.0.0.1", port, ae_title="DICOMNODE")
+    assert assoc.is_established
+    return assoc
+
+
+def _serving(running: list[RunningScp]) -> list[int]:
+    return [len(server.ae.active_associations) for server in running]
+
+
+def test_a_new_association_goes_to_the_idle_server(servers):
+    port, running = servers
+    for _ in range(20):
+        first = _associate(port)
+        _wait_for(lambda: sum(_serving(running)) == 1)
+        second = _associate(port)
+        _wait_for(lambda: sum(_serving(running)) == 2)
+        assert _serving(running) == [1, 1]
+        for assoc in (first, second):
+            assoc.release()
+        _wait_for(lambda: sum(_serving(running)) == 0)
+
+
+def test_the_other_server_keeps_listening_when_one_stops(servers):
+    port, running = servers
+    running.pop(0).stop(grace_s=1)
+
+    for _ in range(3):
+        assoc = _associate(port)
+        assert assoc.send_c_echo().Status == 0x0000
+        assoc.release()
