@@ -23,6 +23,7 @@ import torch
 from numpy.typing import NDArray
 
 from pipeline.segment.models import ModelError, ModelInfo
+from pipeline.segment.prepare import run_case
 from pipeline.segment.resample import logits_to_labels
 
 _NNUNET_ENV = ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
@@ -92,10 +93,14 @@ class ModelRunner:
                    spacing_mm: tuple[float, float, float]) -> tuple[torch.Tensor, dict[str, Any]]:
         """Crop, resample and normalise as nnU-Net did in training.
 
-        With nnU-Net's ``DefaultPreprocessor`` this runs the steps of its ``run_case_npy``
-        for an image without segmentation, minus the resampling of the nonzero-mask
-        segmentation that only training uses (about 2 s on a 512x512x300 CT); other
-        preprocessor classes run their own ``run_case_npy``.
+        With nnU-Net's ``DefaultPreprocessor`` and plans that resample the data with
+        nnU-Net's ``resample_data_or_seg_to_shape`` this is :func:`prepare.run_case
+        <pipeline.segment.prepare.run_case>`: the steps of its ``run_case_npy`` for an image
+        without segmentation, one slab of slices at a time, with a separable spline resize
+        (the same values up to float rounding, without nnU-Net's full-size float64 copies).
+        It leaves out the resampling of the nonzero-mask segmentation that only training
+        uses. Other resampling functions take nnU-Net's steps and function, other
+        preprocessor classes their own ``run_case_npy``.
 
         Parameters
         ----------
@@ -125,6 +130,9 @@ class ModelRunner:
             data, _, properties = preprocessor.run_case_npy(
                 image, None, properties, plans, cm, p.dataset_json)
             return torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)), properties
+        prepared = run_case(image, spacing_mm, plans, cm)
+        if prepared is not None:
+            return torch.from_numpy(prepared[0]), prepared[1]
         data = image.astype(np.float32)  # a copy: normalisation works in place
         data = data.transpose([0, *[i + 1 for i in plans.transpose_forward]])
         original_spacing = [properties["spacing"][i] for i in plans.transpose_forward]
