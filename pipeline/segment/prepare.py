@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from threadpoolctl import threadpool_limits  # installed with nnU-Net (batchgenerators)
+from threadpoolctl import threadpool_limits
 
 SLAB_VOXELS = 1 << 22
 """Input voxels read, normalised and resized in-plane at a time (32 MiB in float64)."""
