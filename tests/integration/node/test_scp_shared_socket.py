@@ -3,6 +3,7 @@ goes to an idle server, and one server stopping leaves the others listening."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -79,3 +80,12 @@ def test_the_other_server_keeps_listening_when_one_stops(servers):
         assoc = _associate(port)
         assert assoc.send_c_echo().Status == 0x0000
         assoc.release()
+
+
+def test_a_taken_port_is_a_clear_error():
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
+            listening_socket("127.0.0.1", port)
