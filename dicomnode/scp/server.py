@@ -56,13 +56,18 @@ SHUTDOWN_GRACE_S = 5.0
 LISTEN_BACKLOG = 128
 """Connections the kernel queues for the receiving processes before they accept them."""
 
-ACCEPT_DELAY_PER_ASSOCIATION_S = 0.002
+ACCEPT_DELAY_PER_ASSOCIATION_S = 0.01
 """How long a receiving process waits before accepting, per association it already serves
 (at most :data:`ACCEPT_DELAY_MAX_S`): every process wakes on a new connection and the first
-to accept gets it, so an idle process wins."""
+to accept gets it, so an idle process wins. Paid once per association, not per instance."""
 
-ACCEPT_DELAY_MAX_S = 0.02
+ACCEPT_DELAY_MAX_S = 0.05
 """Longest wait of a busy receiving process before it accepts, in seconds."""
+
+
+def accept_delay_s(serving: int) -> float:
+    """Wait before accepting of a process serving ``serving`` associations, in seconds."""
+    return min(ACCEPT_DELAY_MAX_S, serving * ACCEPT_DELAY_PER_ASSOCIATION_S)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -122,9 +127,9 @@ class SharedSocketAssociationServer(ThreadedAssociationServer):
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
         """Accept a connection, after a short wait if this process is busy (an idle process
         accepts first); ``BlockingIOError`` if another process took it."""
-        busy = len(self.ae.active_associations)
-        if busy:
-            time.sleep(min(ACCEPT_DELAY_MAX_S, busy * ACCEPT_DELAY_PER_ASSOCIATION_S))
+        delay = accept_delay_s(len(self.ae.active_associations))
+        if delay:
+            time.sleep(delay)
         return super().get_request()
 
     def server_close(self) -> None:
