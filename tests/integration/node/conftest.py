@@ -6,8 +6,11 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,10 +18,36 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from ct_series import write_ct_series
 
+from dicomnode.scp.events import ReceiveEvent
+
 STORESCU = "/usr/bin/storescu"
 ECHOSCU = "/usr/bin/echoscu"
 SENDER_AET = "DEMOSENDER"
 NODE_AET = "DICOMNODE"
+
+
+class RecordingSink:
+    """Keeps every published event (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.events: list[ReceiveEvent] = []
+        self._lock = threading.Lock()
+
+    def publish(self, event: ReceiveEvent) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def of(self, kind: type) -> list[Any]:
+        with self._lock:
+            return [event for event in self.events if isinstance(event, kind)]
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Poll ``check`` every 20 ms until it holds; fail after ``timeout_s`` seconds."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
 
 
 def free_port() -> int:

@@ -10,12 +10,11 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pydicom
 import pytest
-from conftest import dcmtk_env, echoscu, free_port, storescu
+from conftest import RecordingSink, dcmtk_env, echoscu, free_port, storescu
 from ct_series import write_ct_series
 from pydicom.uid import (
     UID,
@@ -32,29 +31,12 @@ from dicomnode.scp.events import (
     AssociationRefused,
     InstanceRefused,
     InstanceStored,
-    ReceiveEvent,
 )
 from dicomnode.scp.server import RunningScp, start_scp
 from dicomnode.scp.spool import SpoolWriter
 from dicomnode.scp.status import StoreStatus
 
 pytestmark = pytest.mark.peers
-
-
-class RecordingSink:
-    """Keeps every published event (thread-safe)."""
-
-    def __init__(self) -> None:
-        self.events: list[ReceiveEvent] = []
-        self._lock = threading.Lock()
-
-    def publish(self, event: ReceiveEvent) -> None:
-        with self._lock:
-            self.events.append(event)
-
-    def of(self, kind: type) -> list[Any]:
-        with self._lock:
-            return [event for event in self.events if isinstance(event, kind)]
 
 
 class Node:

@@ -5,50 +5,27 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import echoscu, free_port
+from conftest import RecordingSink, echoscu, free_port, wait_for
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from pynetdicom import AE
 
 from dicomnode.scp.config import ScpConfig
-from dicomnode.scp.events import AssociationEnded, InstanceStored, ReceiveEvent
+from dicomnode.scp.events import AssociationEnded, InstanceStored
 from dicomnode.scp.server import RunningScp, start_scp
 from dicomnode.scp.spool import SpoolWriter
 
 pytestmark = pytest.mark.peers
 
 
-class _Sink:
-    def __init__(self) -> None:
-        self.events: list[ReceiveEvent] = []
-        self._lock = threading.Lock()
-
-    def publish(self, event: ReceiveEvent) -> None:
-        with self._lock:
-            self.events.append(event)
-
-    def ended(self) -> list[AssociationEnded]:
-        with self._lock:
-            return [e for e in self.events if isinstance(e, AssociationEnded)]
-
-
-def _wait_for(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-
-
 @pytest.fixture
-def scp(tmp_path: Path) -> Iterator[tuple[RunningScp, _Sink]]:
+def scp(tmp_path: Path) -> Iterator[tuple[RunningScp, RecordingSink]]:
     config = ScpConfig(port=free_port(), network_timeout_s=1.0, acse_timeout_s=1.0)
-    sink = _Sink()
+    sink = RecordingSink()
     running = start_scp(config, SpoolWriter(tmp_path / "spool"), sink)
     yield running, sink
     running.stop(grace_s=1)
@@ -73,7 +50,7 @@ def _sender() -> AE:
 
 
 def test_stores_then_release_and_abort_end_their_associations(
-    scp: tuple[RunningScp, _Sink],
+    scp: tuple[RunningScp, RecordingSink],
 ) -> None:
     running, sink = scp
     released = _sender().associate("127.0.0.1", running.port, ae_title="DICOMNODE")
@@ -85,23 +62,23 @@ def test_stores_then_release_and_abort_end_their_associations(
     aborted.abort()
 
     assert statuses == [0] * 20
-    _wait_for(lambda: len(sink.ended()) == 2)
-    assert sorted(e.aborted for e in sink.ended()) == [False, True]
+    wait_for(lambda: len(sink.of(AssociationEnded)) == 2)
+    assert sorted(e.aborted for e in sink.of(AssociationEnded)) == [False, True]
     assert len([e for e in sink.events if isinstance(e, InstanceStored)]) == 21
 
 
 def test_idle_association_is_aborted_after_the_network_timeout(
-    scp: tuple[RunningScp, _Sink],
+    scp: tuple[RunningScp, RecordingSink],
 ) -> None:
     running, sink = scp
     idle = _sender().associate("127.0.0.1", running.port, ae_title="DICOMNODE")
     assert idle.is_established
-    _wait_for(lambda: idle.is_aborted, timeout_s=5.0)
-    _wait_for(lambda: [e.aborted for e in sink.ended()] == [True])
+    wait_for(lambda: idle.is_aborted, timeout_s=5.0)
+    wait_for(lambda: [e.aborted for e in sink.of(AssociationEnded)] == [True])
 
 
 def test_truncated_pdu_closes_the_connection_and_the_node_keeps_serving(
-    scp: tuple[RunningScp, _Sink],
+    scp: tuple[RunningScp, RecordingSink],
 ) -> None:
     running, _ = scp
     with socket.create_connection(("127.0.0.1", running.port)) as raw:
@@ -111,5 +88,5 @@ def test_truncated_pdu_closes_the_connection_and_the_node_keeps_serving(
         while raw.recv(4096):  # the node closes its side
             pass
     # As with pynetdicom's own reactors, the acceptor thread ends at the ACSE timeout.
-    _wait_for(lambda: not running.ae.active_associations)
+    wait_for(lambda: not running.ae.active_associations)
     assert echoscu(running.port) == 0

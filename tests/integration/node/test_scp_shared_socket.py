@@ -4,18 +4,16 @@ goes to an idle server, and one server stopping leaves the others listening."""
 from __future__ import annotations
 
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from conftest import RecordingSink, free_port, wait_for
 from pynetdicom import AE
 from pynetdicom.association import Association
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from dicomnode.scp.config import ScpConfig
-from dicomnode.scp.events import ReceiveEvent
 from dicomnode.scp.server import (
     ACCEPT_DELAY_MAX_S,
     RunningScp,
@@ -28,24 +26,12 @@ from dicomnode.scp.spool import SpoolWriter
 pytestmark = pytest.mark.peers
 
 
-class _Sink:
-    def publish(self, event: ReceiveEvent) -> None:
-        """Records are not looked at here."""
-
-
-def _wait_for(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[tuple[int, list[RunningScp]]]:
     """Two servers (as two receiving processes would be) on one listening socket."""
     config = ScpConfig(port=free_port(), workers=2, accept_any=True)
     sock = listening_socket(config.host, config.port)
-    running = [start_scp(config, SpoolWriter(tmp_path / f"spool{i}"), _Sink(),
+    running = [start_scp(config, SpoolWriter(tmp_path / f"spool{i}"), RecordingSink(),
                          shared_socket=sock) for i in range(2)]
     yield config.port, running
     for server in running:
@@ -77,13 +63,13 @@ def test_a_new_association_goes_to_the_idle_server(servers):
     spread = 0
     for _ in range(20):
         first = _associate(port)
-        _wait_for(lambda: sum(_serving(running)) == 1)
+        wait_for(lambda: sum(_serving(running)) == 1)
         second = _associate(port)
-        _wait_for(lambda: sum(_serving(running)) == 2)
+        wait_for(lambda: sum(_serving(running)) == 2)
         spread += _serving(running) == [1, 1]
         for assoc in (first, second):
             assoc.release()
-        _wait_for(lambda: sum(_serving(running)) == 0)
+        wait_for(lambda: sum(_serving(running)) == 0)
     assert spread >= 16
 
 
