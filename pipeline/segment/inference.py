@@ -23,7 +23,7 @@ import torch
 from numpy.typing import NDArray
 
 from pipeline.segment.models import ModelError, ModelInfo
-from pipeline.segment.prepare import run_case
+from pipeline.segment.prepare import network_shape, run_case
 from pipeline.segment.resample import logits_to_labels
 
 _NNUNET_ENV = ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
@@ -120,7 +120,6 @@ class ModelRunner:
         from nnunetv2.preprocessing.preprocessors.default_preprocessor import (
             DefaultPreprocessor,
         )
-        from nnunetv2.preprocessing.resampling.default_resampling import compute_new_shape
 
         p = self._predictor
         cm, plans = p.configuration_manager, p.plans_manager
@@ -140,10 +139,7 @@ class ModelRunner:
         data, seg, bbox = crop_to_nonzero(data, None)
         properties["bbox_used_for_cropping"] = bbox
         properties["shape_after_cropping_and_before_resampling"] = data.shape[1:]
-        target_spacing = list(cm.spacing)
-        if len(target_spacing) < len(data.shape[1:]):  # 2d configurations keep the slices
-            target_spacing = [original_spacing[0], *target_spacing]
-        new_shape = compute_new_shape(data.shape[1:], original_spacing, target_spacing)
+        target_spacing, new_shape = network_shape(data.shape[1:], original_spacing, cm)
         data = preprocessor._normalize(data, seg, cm,
                                        plans.foreground_intensity_properties_per_channel)
         data = cm.resampling_fn_data(data, new_shape, original_spacing, target_spacing)

@@ -311,6 +311,35 @@ def _normalizer(scheme: str, use_mask: bool, intensity: dict[str, Any]) -> Any:
     return cls(use_mask_for_norm=use_mask, intensityproperties=intensity)
 
 
+def network_shape(shape: Sequence[int], original_spacing: Sequence[float],
+                  configuration_manager: Any) -> tuple[list[float], list[int]]:
+    """Target spacing and shape of the network input, as nnU-Net's preprocessor computes them.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        Spatial shape of the cropped image, in the plans' axis order.
+    original_spacing : sequence of float
+        Its spacing in mm, same order.
+    configuration_manager : nnunetv2 ConfigurationManager
+        The configuration run (its ``spacing``; a 2d configuration keeps the slices).
+
+    Returns
+    -------
+    target_spacing : list of float
+        Spacing in mm after resampling.
+    new_shape : list of int
+        Spatial shape after resampling.
+    """
+    from nnunetv2.preprocessing.resampling.default_resampling import compute_new_shape
+
+    target_spacing = list(configuration_manager.spacing)
+    if len(target_spacing) < len(shape):   # 2d configurations keep the slices
+        target_spacing = [original_spacing[0], *target_spacing]
+    new_shape = compute_new_shape(shape, original_spacing, target_spacing)
+    return target_spacing, [int(n) for n in new_shape]
+
+
 def run_case(image: NDArray[Any], spacing_mm: Sequence[float], plans_manager: Any,
              configuration_manager: Any) -> tuple[NDArray[np.float32], dict[str, Any]] | None:
     """``DefaultPreprocessor.run_case_npy`` for an image without segmentation.
@@ -349,7 +378,6 @@ def run_case(image: NDArray[Any], spacing_mm: Sequence[float], plans_manager: An
         NoNormalization,
     )
     from nnunetv2.preprocessing.resampling.default_resampling import (
-        compute_new_shape,
         resample_data_or_seg_to_shape,
     )
 
@@ -380,10 +408,8 @@ def run_case(image: NDArray[Any], spacing_mm: Sequence[float], plans_manager: An
             data[c] = normalizer.run(data[c], seg[0])
     properties["bbox_used_for_cropping"] = bbox
     properties["shape_after_cropping_and_before_resampling"] = data.shape[1:]
-    target_spacing = list(configuration_manager.spacing)
-    if len(target_spacing) < len(data.shape[1:]):   # 2d configurations keep the slices
-        target_spacing = [original_spacing[0], *target_spacing]
-    new_shape = compute_new_shape(data.shape[1:], original_spacing, target_spacing)
+    target_spacing, new_shape = network_shape(data.shape[1:], original_spacing,
+                                              configuration_manager)
     out = resample_data(data, new_shape, original_spacing, target_spacing,
                         normalizers=slab_norms, **fn.keywords)
     return np.asarray(out, dtype=np.float32), properties
