@@ -37,6 +37,16 @@ class StageMap:
     labels: dict[int, Structure]
 
 
+def _lookup(table: NDArray[np.uint8], labelmap: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """``table[labelmap]``; ``labelmap`` itself (not a copy) where the table maps every
+    value up to the map's maximum to itself (a model whose label values are the output
+    values): one reduction instead of a lookup per voxel."""
+    top = int(labelmap.max()) if labelmap.size else 0
+    if np.array_equal(table[:top + 1], np.arange(top + 1)):
+        return labelmap
+    return np.asarray(table[labelmap])
+
+
 class StageMaps:
     """The label maps of the stages run so far, on a CT grid of ``shape``.
 
@@ -87,10 +97,19 @@ class StageMaps:
         """
         rank = {s: min(i, 254) for i, s in enumerate(priority)}
         out = np.zeros(self.shape, np.uint8)
-        out_rank = np.full(self.shape, 255, np.uint8)
+        out_rank: NDArray[np.uint8] | None = None
         for index, stage in enumerate(self._stages):
             owned = [s for s in stage.labels.values() if self._owner[s] == index]
-            value = self._table(index, {s: OUTPUT_LABEL_VALUES[s] for s in owned})[stage.labelmap]
+            value = _lookup(self._table(index, {s: OUTPUT_LABEL_VALUES[s] for s in owned}),
+                            stage.labelmap)
+            last = index == len(self._stages) - 1
+            if out_rank is None and last:
+                # nothing placed yet (ranks are at most 254): every nonzero value is taken
+                # and the value is 0 elsewhere, so the box is the value; no ranks needed
+                out[stage.box] = value
+                continue
+            if out_rank is None:
+                out_rank = np.full(self.shape, 255, np.uint8)
             ranks = self._table(index, {s: rank.get(s, min(len(rank), 254)) for s in owned})
             cand_rank = ranks[stage.labelmap]
             sub, sub_rank = out[stage.box], out_rank[stage.box]

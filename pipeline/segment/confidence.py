@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from pipeline.segment.config import ConfidenceConfig
-from pipeline.segment.geometry import bounding_box, dice
+from pipeline.segment.geometry import bounding_box, dice, value_counts
 from pipeline.structures import Structure
 
 
@@ -113,7 +113,7 @@ def lesion_volumes_ml(mask: NDArray[np.bool_], spacing_mm: Sequence[float]) -> l
     if box is None:
         return []
     lab, n = ndimage.label(mask[box], structure=np.ones((3, 3, 3), bool))
-    counts = np.bincount(lab.ravel(), minlength=n + 1)[1:]
+    counts = value_counts(lab, minlength=n + 1)[1:]
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
     return sorted((float(c) * voxel_ml for c in counts), reverse=True)
 

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from pipeline.segment.composition import StageMap, StageMaps
 from pipeline.segment.confidence import combine, lesion_volumes_ml, mean_pairwise_dice
 from pipeline.segment.config import SegmentationConfig, StageConfig
-from pipeline.segment.geometry import bounding_box, canonical_flips
+from pipeline.segment.geometry import bounding_box, canonical_flips, value_counts
 from pipeline.segment.inference import FoldPrediction, ModelRunner
 from pipeline.segment.models import ModelError, ModelInfo, verify_config
 from pipeline.segment.postprocess import apply_rules, largest_component
@@ -253,7 +253,7 @@ class SegmentationEngine:
     @staticmethod
     def _volumes(labelmap: NDArray[np.uint8], labels: dict[int, Structure],
                  voxel_ml: float) -> dict[Structure, float]:
-        counts = np.bincount(labelmap.ravel(), minlength=256)
+        counts = value_counts(labelmap, minlength=256)
         volumes = {s: float(counts[v]) * voxel_ml for v, s in labels.items()}
         parts = [v for v, s in labels.items() if s in _LIVER_PARTS]
         if parts:

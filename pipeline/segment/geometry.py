@@ -81,3 +81,38 @@ def canonical_flips(row_cosine: Sequence[float], column_cosine: Sequence[float]
     axes = [axis for axis, direction in ((0, normal), (1, column), (2, row))
             if direction[int(np.argmax(np.abs(direction)))] < 0]
     return tuple(axes)
+
+
+_COUNT_CHUNK = 1 << 20
+"""Values counted per call of np.bincount in :func:`value_counts` (8 MB of int64)."""
+
+
+def value_counts(values: NDArray[np.integer], minlength: int = 0) -> NDArray[np.intp]:
+    """``np.bincount(values.ravel(), minlength=minlength)``, one chunk at a time.
+
+    np.bincount converts its input to int64 first: 8 bytes per voxel (630 MB for a
+    512x512x300 uint8 label map, most of the call's time spent faulting fresh pages in).
+    Chunks of a million values reuse one small buffer; the counts are the same.
+
+    Parameters
+    ----------
+    values : ndarray of non-negative int
+        Values to count (any shape).
+    minlength : int
+        Minimum length of the result.
+
+    Returns
+    -------
+    ndarray of intp
+        Count of each value ``0 .. max(values.max(), minlength - 1)``.
+    """
+    flat = values.reshape(-1)
+    counts = np.zeros(minlength, np.intp)
+    for start in range(0, flat.size, _COUNT_CHUNK):
+        part = np.bincount(flat[start:start + _COUNT_CHUNK], minlength=counts.size)
+        if part.size > counts.size:
+            part[:counts.size] += counts
+            counts = part
+        else:
+            counts += part
+    return counts

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from pipeline.segment.config import PostProcessRule
-from pipeline.segment.geometry import bounding_box
+from pipeline.segment.geometry import bounding_box, value_counts
 from pipeline.structures import COUINAUD_SEGMENTS, Structure, liver_labels
 
 _CONNECTIVITY = ndimage.generate_binary_structure(3, 3)
@@ -32,7 +33,7 @@ def _of(labelmap: NDArray[np.uint8], values: Iterable[int]) -> NDArray[np.bool_]
 def _components(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
     """26-connected components and their voxel counts (index 0 = background)."""
     lab, n = ndimage.label(mask, structure=_CONNECTIVITY)
-    return lab, np.bincount(lab.ravel(), minlength=n + 1)
+    return lab, value_counts(lab, minlength=n + 1)
 
 
 def _in_box(mask: NDArray[np.bool_], operation: Callable[..., NDArray[np.bool_]],
@@ -114,22 +115,77 @@ def within_distance(mask: NDArray[np.bool_], region: NDArray[np.bool_],
                     spacing_mm: Sequence[float], distance_mm: float) -> NDArray[np.bool_]:
     """Voxels of ``mask`` not farther than ``distance_mm`` from ``region``.
 
-    Mask voxels inside the region are kept as they are; the distance transform runs only
-    where the bounding boxes of the region and of the mask voxels outside it, each grown by
-    the distance, overlap: every region voxel within the distance of such a voxel lies
-    there, so the result is exact.
+    Mask voxels inside the region are kept as they are. The others are kept where the
+    distance transform of ``~region`` (scipy's Euclidean one, with ``spacing_mm``) is at most
+    ``distance_mm``; the transform runs only where the bounding boxes of the region and of
+    the mask voxels outside it, each grown by the distance, overlap: every region voxel
+    within the distance of such a voxel lies there, so the result is exact.
+
+    The distances are found with a k-d tree over the region's surface voxels (the nearest
+    region voxel of a voxel outside is always one with a 6-neighbour outside: the step
+    from it towards that voxel would otherwise be closer). Where a distance is within
+    ``1e-6`` mm of ``distance_mm`` — where the rounding of two computations could decide
+    differently — or the box holds no region voxel, the distance transform decides as
+    before; the result is the transform's, voxel for voxel, at a fraction of the cost.
     """
+    return _within_distance(mask, region, spacing_mm, distance_mm, (0, 0, 0), mask.shape)
+
+
+_DISTANCE_TOLERANCE_MM = 1e-6
+"""Distances this close to the clipping distance are decided by the distance transform."""
+
+
+def _padded_box(box: tuple[slice, ...], pad: Sequence[int], origin: Sequence[int],
+                shape: Sequence[int]) -> tuple[slice, ...]:
+    """``box`` (indices of a window at ``origin`` of an array of ``shape``) grown by
+    ``pad`` voxels per axis and clipped to that array, in window indices (may be negative
+    or past the window)."""
+    return tuple(slice(max(-o, sl.start - p), min(n - o, sl.stop + p))
+                 for sl, p, o, n in zip(box, pad, origin, shape, strict=True))
+
+
+def _within_distance(mask: NDArray[np.bool_], region: NDArray[np.bool_],
+                     spacing_mm: Sequence[float], distance_mm: float,
+                     origin: Sequence[int], shape: Sequence[int]) -> NDArray[np.bool_]:
+    """:func:`within_distance` on a window at ``origin`` of an array of ``shape`` whose
+    voxels outside the window are in neither ``mask`` nor ``region`` (the distance
+    transform's box is the one of the whole array)."""
     out = mask & region
     outside = mask & ~region
-    boxes = [bounding_box(m, spacing_mm, distance_mm) for m in (region, outside)]
-    if boxes[0] is None or boxes[1] is None:
+    pad = [int(np.ceil(distance_mm / float(s))) for s in spacing_mm]
+    found = [bounding_box(m, (1.0, 1.0, 1.0), 0.0) for m in (region, outside)]
+    if found[0] is None or found[1] is None:
         return out
+    boxes = [_padded_box(b, pad, origin, shape) for b in found if b is not None]
     box = tuple(slice(max(a.start, b.start), min(a.stop, b.stop))
                 for a, b in zip(boxes[0], boxes[1], strict=True))
     if any(sl.start >= sl.stop for sl in box):
         return out
-    dist = ndimage.distance_transform_edt(~region[box], sampling=tuple(spacing_mm))
-    out[box] |= outside[box] & (dist <= distance_mm)
+    # the window part of the box (region voxels are all inside the window)
+    inner = tuple(slice(max(0, sl.start), min(n, sl.stop))
+                  for sl, n in zip(box, region.shape, strict=True))
+    sub = region[inner]
+    surface = sub & ~ndimage.binary_erosion(sub, border_value=0)
+    points = np.argwhere(surface)
+    queries = np.argwhere(outside)
+    scale = np.asarray(spacing_mm, float)
+    if len(points):
+        offset = np.asarray([sl.start for sl in inner])
+        tree = cKDTree((points + offset) * scale)
+        dist, _ = tree.query(queries * scale, k=1,
+                             distance_upper_bound=distance_mm + 2 * _DISTANCE_TOLERANCE_MM)
+        if not np.any(np.abs(dist - distance_mm) <= _DISTANCE_TOLERANCE_MM):
+            keep = dist <= distance_mm
+            out[tuple(queries[keep].T)] = True
+            return out
+    # the distance transform on the box (parts outside the window hold no region voxel)
+    free = np.ones(tuple(sl.stop - sl.start for sl in box), bool)
+    free[tuple(slice(i.start - b.start, i.stop - b.start)
+               for i, b in zip(inner, box, strict=True))] = ~sub
+    dist_box = ndimage.distance_transform_edt(free, sampling=tuple(spacing_mm))
+    near = dist_box[tuple(slice(i.start - b.start, i.stop - b.start)
+                          for i, b in zip(inner, box, strict=True))] <= distance_mm
+    out[inner] |= outside[inner] & near
     return out
 
 
@@ -158,6 +214,12 @@ def apply_rules(labelmap: NDArray[np.uint8], labels: dict[int, Structure],
     The ``liver`` rule runs first (it defines the liver that the tumour and vessel rules
     refer to), then the other structures in ``order``; cleared voxels become background.
 
+    The rules run on the bounding box of the labelled voxels grown by one voxel: every
+    rule's own box (a structure's box grown by one voxel, clipped to the array) lies in it,
+    and the distance transforms of the vessel rule keep the box they have on the whole
+    array, so the result equals the rules on the whole array. Label value 0 is
+    background, never a structure.
+
     Parameters
     ----------
     labelmap : ndarray of uint8, shape (z, y, x)
@@ -177,6 +239,33 @@ def apply_rules(labelmap: NDArray[np.uint8], labels: dict[int, Structure],
         A new label map.
     """
     out = labelmap.copy()
+    box = _labelled_box(out)
+    if box is not None:
+        _apply_rules_in(out[box], labels, rules, spacing_mm, order,
+                        tuple(sl.start for sl in box), out.shape)
+    return out
+
+
+def _labelled_box(labelmap: NDArray[np.uint8]) -> tuple[slice, ...] | None:
+    """Bounding box of the nonzero voxels grown by one voxel (clipped), or None."""
+    # max over whole planes first: one pass over the array, then small ones
+    per_z = labelmap.max(axis=(1, 2))
+    if not per_z.any():
+        return None
+    z = np.flatnonzero(per_z)
+    plane = labelmap[z[0]:z[-1] + 1].max(axis=0)
+    y = np.flatnonzero(plane.any(axis=1))
+    x = np.flatnonzero(plane.any(axis=0))
+    return tuple(slice(max(0, int(i[0]) - 1), min(n, int(i[-1]) + 2))
+                 for i, n in zip((z, y, x), labelmap.shape, strict=True))
+
+
+def _apply_rules_in(out: NDArray[np.uint8], labels: dict[int, Structure],
+                    rules: dict[Structure, PostProcessRule], spacing_mm: Sequence[float],
+                    order: Sequence[Structure], origin: Sequence[int],
+                    shape: Sequence[int]) -> None:
+    """The rules, in place, on a window (at ``origin`` of a label map of ``shape``) that
+    holds every labelled voxel and a one-voxel margin where the map has one."""
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
     value_of = {s: v for v, s in labels.items()}
     liver_values = liver_labels(labels)
@@ -190,28 +279,41 @@ def apply_rules(labelmap: NDArray[np.uint8], labels: dict[int, Structure],
             keep = largest_component(keep)
         out[union & ~keep] = 0
         if rule.fill_holes:
-            out = fill_holes_nearest(out, liver_values)
+            out[...] = fill_holes_nearest(out, liver_values)
     rest = [s for s in order if s in rules] + [s for s in rules if s not in order]
+    # Boxes of the label values now: a structure's rule clears only its own voxels and
+    # fills holes inside its own box, so each box (grown by one voxel) holds the
+    # structure's voxels, their one-voxel shell and holes until its rule runs.
+    found = ndimage.find_objects(out)
+    parenchyma_values = [v for v, s in labels.items() if s in _PARENCHYMA]
     for structure in rest:
         value = value_of.get(structure)
         if structure == Structure.LIVER or value is None:
             continue
+        if value == 0 or value > len(found) or found[value - 1] is None:
+            continue   # no voxel of this structure: every rule leaves the map as it is
+        box = tuple(slice(max(0, sl.start - 1), min(n, sl.stop + 1))
+                    for sl, n in zip(found[value - 1], out.shape, strict=True))
         rule = rules[structure]
-        mask = out == value
+        sub = out[box]
+        mask = sub == value
         keep = mask
         if rule.min_island_ml > 0:
             keep = remove_small_components(keep, rule.min_island_ml / voxel_ml)
         if rule.largest_component:
             keep = largest_component(keep)
-        if rule.inside_liver or rule.clip_to_liver_mm is not None:
-            parenchyma = _of(out, [v for v, s in labels.items() if s in _PARENCHYMA])
-            if rule.inside_liver:
-                keep = components_touching(keep, parenchyma, rule.inside_liver_min_contact)
-            if rule.clip_to_liver_mm is not None:
-                liver = parenchyma | _of(out, liver_values)
-                keep = within_distance(keep, liver, spacing_mm, rule.clip_to_liver_mm)
-        out[mask & ~keep] = 0
+        if rule.inside_liver:
+            keep = components_touching(keep, _of(sub, parenchyma_values),
+                                       rule.inside_liver_min_contact)
+        if rule.clip_to_liver_mm is not None:
+            # the liver anywhere in the window: the vessel's distance to it
+            full = np.zeros(out.shape, bool)
+            full[box] = keep
+            liver = _of(out, [*parenchyma_values, *liver_values])
+            full = _within_distance(full, liver, spacing_mm, rule.clip_to_liver_mm,
+                                    origin, shape)
+            keep = full[box]
+        sub[mask & ~keep] = 0
         if rule.fill_holes:
-            filled = ndimage.binary_fill_holes(out == value)
-            out[filled & (out == 0)] = value
-    return out
+            filled = _in_box(sub == value, ndimage.binary_fill_holes)
+            sub[filled & (sub == 0)] = value

@@ -54,3 +54,42 @@ def test_unlisted_structures_rank_last_and_later_stage_wins_ties() -> None:
     assert (out[INNER] == OUTPUT_LABEL_VALUES[Structure.PORTAL_VEIN]).all()
     out = maps.compose([Structure.COUINAUD_5, Structure.IVC])
     assert (out[INNER][:, :2] == OUTPUT_LABEL_VALUES[Structure.COUINAUD_5]).all()
+
+
+def _reference_compose(stages: list[StageMap], owner: dict[Structure, int],
+                       priority: list[Structure]) -> np.ndarray:
+    """Voxel by voxel: the owned structure of highest priority (later stage at equal rank)."""
+    rank = {s: min(i, 254) for i, s in enumerate(priority)}
+    out = np.zeros(SHAPE, np.uint8)
+    out_rank = np.full(SHAPE, 255, np.uint8)
+    for index, stage in enumerate(stages):
+        for value, structure in stage.labels.items():
+            if owner[structure] != index:
+                continue
+            r = rank.get(structure, min(len(rank), 254))
+            take = np.zeros(SHAPE, bool)
+            take[stage.box] = (stage.labelmap == value) & (out_rank[stage.box] >= r)
+            out[take] = OUTPUT_LABEL_VALUES[structure]
+            out_rank[take] = r
+    return out
+
+
+def test_compose_equals_a_voxelwise_reference_on_random_maps() -> None:
+    """One stage (the fast path, label values equal to the output values or not) and two."""
+    rng = np.random.default_rng(5)
+    identity = {v: s for s, v in OUTPUT_LABEL_VALUES.items() if v <= 12}
+    renamed = {1: Structure.IVC, 3: Structure.COUINAUD_5, 4: Structure.METASTASIS}
+    priority = [Structure.METASTASIS, Structure.IVC]
+    for labels in (identity, renamed, {5: Structure.IVC}):
+        first = StageMap(WHOLE, rng.integers(0, 14, SHAPE).astype(np.uint8), labels)
+        maps = StageMaps(SHAPE)
+        maps.add(first)
+        owner = {s: 0 for s in labels.values()}
+        assert np.array_equal(maps.compose(priority), _reference_compose([first], owner,
+                                                                        priority))
+        second = StageMap(INNER, rng.integers(0, 5, (2, 4, 4)).astype(np.uint8),
+                          {1: Structure.PORTAL_VEIN, 2: Structure.IVC, 4: Structure.METASTASIS})
+        maps.add(second)
+        owner.update({s: 1 for s in second.labels.values()})
+        assert np.array_equal(maps.compose(priority),
+                              _reference_compose([first, second], owner, priority))

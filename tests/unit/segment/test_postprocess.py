@@ -139,3 +139,206 @@ def test_rules_on_the_bounding_box_equal_the_whole_array() -> None:
         whole = ndimage.distance_transform_edt(~region, sampling=(2.0, 1.0, 1.0)) <= distance
         assert np.array_equal(within_distance(far, region, (2.0, 1.0, 1.0), distance),
                               far & whole)
+
+
+_FULL = np.ones((3, 3, 3), bool)
+
+
+def _reference_rules(labelmap: np.ndarray, labels: dict[int, Structure],
+                     rules: dict[Structure, PostProcessRule], spacing: tuple[float, ...],
+                     order: tuple[Structure, ...]) -> np.ndarray:
+    """The rules written plainly on the whole array (np.isin, whole-array labelling and
+    distance transforms). Only the nearest-label fill of the liver's holes takes its
+    distance transform on the liver's box grown by one voxel, as documented: equidistant
+    labels are resolved by that transform's choice."""
+    from scipy import ndimage
+
+    from pipeline.structures import COUINAUD_SEGMENTS, liver_labels
+
+    def components(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+        lab, n = ndimage.label(mask, structure=_FULL)
+        return lab, n, np.bincount(lab.ravel(), minlength=n + 1)
+
+    def remove_small(mask: np.ndarray, min_voxels: float) -> np.ndarray:
+        lab, _n, counts = components(mask)
+        keep = counts >= min_voxels
+        keep[0] = False
+        return keep[lab]
+
+    def largest(mask: np.ndarray) -> np.ndarray:
+        lab, n, counts = components(mask)
+        return mask.copy() if n == 0 else lab == np.argmax(counts[1:]) + 1
+
+    def touching(mask: np.ndarray, region: np.ndarray, min_contact: float) -> np.ndarray:
+        lab, _n, _ = components(mask)
+        kept = np.zeros_like(mask)
+        for index, box in enumerate(ndimage.find_objects(lab), start=1):
+            # the dilation reaches one voxel: the component's box grown by one holds it
+            box = tuple(slice(max(0, b.start - 1), b.stop + 1) for b in box)
+            comp = np.zeros_like(mask)
+            comp[box] = lab[box] == index
+            shell = ndimage.binary_dilation(comp[box], structure=_FULL) & ~comp[box]
+            contact = (shell & region[box]).sum() / shell.sum() if shell.sum() else 1.0
+            if contact >= min_contact or (comp & region).any():
+                kept |= comp
+        return kept
+
+    def clip(mask: np.ndarray, region: np.ndarray, distance: float) -> np.ndarray:
+        if not region.any():
+            return mask & region
+        near = ndimage.distance_transform_edt(~region, sampling=spacing) <= distance
+        return mask & (region | near)
+
+    out = labelmap.copy()
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    liver_values = liver_labels(labels)
+    parenchyma_values = [v for v, s in labels.items()
+                         if s in {Structure.LIVER, *COUINAUD_SEGMENTS}]
+    if Structure.LIVER in rules and liver_values:
+        rule = rules[Structure.LIVER]
+        union = np.isin(out, liver_values)
+        keep = union
+        if rule.min_island_ml > 0:
+            keep = remove_small(keep, rule.min_island_ml / voxel_ml)
+        if rule.largest_component:
+            keep = largest(keep)
+        out[union & ~keep] = 0
+        union = np.isin(out, liver_values)
+        if rule.fill_holes and union.any():
+            holes = ndimage.binary_fill_holes(union) & (out == 0)
+            box = tuple(slice(max(0, int(i.min()) - 1), int(i.max()) + 2)
+                        for i in np.nonzero(union))
+            _, idx = ndimage.distance_transform_edt(~union[box], return_indices=True)
+            nearest = np.zeros_like(out)
+            nearest[box] = out[box][tuple(idx)]
+            out[holes] = nearest[holes]
+    value_of = {s: v for v, s in labels.items()}
+    for structure in [s for s in order if s in rules] + [s for s in rules if s not in order]:
+        value = value_of.get(structure)
+        if structure == Structure.LIVER or value is None:
+            continue
+        rule = rules[structure]
+        mask = out == value
+        keep = mask
+        if rule.min_island_ml > 0:
+            keep = remove_small(keep, rule.min_island_ml / voxel_ml)
+        if rule.largest_component:
+            keep = largest(keep)
+        if rule.inside_liver:
+            keep = touching(keep, np.isin(out, parenchyma_values), rule.inside_liver_min_contact)
+        if rule.clip_to_liver_mm is not None:
+            keep = clip(keep, np.isin(out, [*parenchyma_values, *liver_values]),
+                        rule.clip_to_liver_mm)
+        out[mask & ~keep] = 0
+        if rule.fill_holes:
+            out[ndimage.binary_fill_holes(out == value) & (out == 0)] = value
+    return out
+
+
+def _blobs(rng: np.random.Generator, shape: tuple[int, int, int], n_labels: int) -> np.ndarray:
+    """Random label map: smooth random fields, the strongest above a threshold wins."""
+    from scipy import ndimage
+
+    fields = np.stack([ndimage.gaussian_filter(rng.random(shape), 1.5)
+                       for _ in range(n_labels)])
+    out = (np.argmax(fields, axis=0) + 1).astype(np.uint8)
+    out[fields.max(axis=0) < 0.52] = 0
+    return out
+
+
+def _rule_sets(voxel_ml: float) -> list[dict[Structure, PostProcessRule]]:
+    from pipeline.segment.config import SegmentationConfig
+    from pipeline.structures import COUINAUD_SEGMENTS
+
+    default = dict(SegmentationConfig().postprocess)
+    scaled = {s: r.model_copy(update={"min_island_ml": 20 * voxel_ml if r.min_island_ml else 0.0})
+              for s, r in default.items()}
+    every = {s: PostProcessRule(largest_component=i % 3 == 0, fill_holes=i % 2 == 0,
+                                min_island_ml=(i % 4) * 5 * voxel_ml)
+             for i, s in enumerate(COUINAUD_SEGMENTS)}
+    every[Structure.LIVER] = PostProcessRule(largest_component=True, fill_holes=True,
+                                             min_island_ml=10 * voxel_ml)
+    every[Structure.METASTASIS] = PostProcessRule(inside_liver=True, fill_holes=True,
+                                                  inside_liver_min_contact=0.6)
+    every[Structure.PORTAL_VEIN] = PostProcessRule(clip_to_liver_mm=2.5, fill_holes=True)
+    every[Structure.HEPATIC_VEIN] = PostProcessRule(clip_to_liver_mm=0.9, largest_component=True)
+    every[Structure.IVC] = PostProcessRule(largest_component=True, inside_liver=True,
+                                           clip_to_liver_mm=6.0)
+    return [default, scaled, every]
+
+
+def test_apply_rules_equals_the_whole_array_reference_on_random_blobs() -> None:
+    """Bit-identical to the plain whole-array rules: label maps with empty borders (a real
+    crop) and touching the array's faces, anisotropic spacings where the vessel distances
+    come from the k-d tree and integer ones where many equal the clipping distance (the
+    distance transform decides those)."""
+    from pipeline.structures import DEMO_LABELS
+
+    rng = np.random.default_rng(11)
+    order = (Structure.METASTASIS, Structure.IVC, Structure.PORTAL_VEIN)
+    for trial in range(6):
+        labelmap = _blobs(rng, (20, 36, 40), 12)
+        if trial % 2:
+            labelmap[:3] = 0
+            labelmap[:, -6:] = 0
+            labelmap[:, :, :4] = 0
+        for spacing in ((1.25, 0.82031, 0.82031), (2.0, 1.0, 1.0)):
+            voxel_ml = float(np.prod(spacing)) / 1000.0
+            for rules in _rule_sets(voxel_ml):
+                expected = _reference_rules(labelmap, DEMO_LABELS, rules, spacing, order)
+                out = apply_rules(labelmap, DEMO_LABELS, rules, spacing, order)
+                assert np.array_equal(out, expected), (trial, spacing)
+                assert not np.array_equal(out, labelmap)
+
+
+def test_apply_rules_equals_the_whole_array_reference_on_a_demo_phantom() -> None:
+    """A rendered demo phantom (4 mm) with speckle, cut-outs and stray blobs."""
+    from pipeline.segment.config import SegmentationConfig
+    from pipeline.structures import DEMO_LABELS
+    from pipeline.synth.render import render_training_case
+
+    _, truth, spacing_np = render_training_case(1000, spacing_zyx_mm=(4.0, 4.0, 4.0))
+    spacing = tuple(float(s) for s in spacing_np)
+    rng = np.random.default_rng(2)
+    noisy = truth.copy()
+    speckle = rng.random(truth.shape) < 0.002
+    noisy[speckle] = rng.integers(0, 13, int(speckle.sum()))
+    noisy[_blobs(rng, truth.shape, 12) == 3] = 9     # tumours in and out of the liver
+    noisy[20:24, 30:34, 40:44] = 0                    # a hole
+    config = SegmentationConfig()
+    order = tuple(config.priority)
+    for rules in [dict(config.postprocess), *_rule_sets(float(np.prod(spacing)) / 1000.0)]:
+        expected = _reference_rules(noisy, DEMO_LABELS, rules, spacing, order)
+        assert np.array_equal(apply_rules(noisy, DEMO_LABELS, rules, spacing, order), expected)
+
+
+def test_within_distance_tree_and_transform_agree() -> None:
+    """Anisotropic spacing (k-d tree) and integer spacing with distances equal to the
+    clipping distance (the transform decides): both equal the whole-array transform."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(7)
+    region = ndimage.gaussian_filter(rng.random((30, 50, 50)), 2.0) > 0.53
+    mask = (ndimage.gaussian_filter(rng.random(region.shape), 1.0) > 0.55) & ~region
+    for spacing, distances in (((1.25, 0.82031, 0.82031), (0.5, 3.0, 30.0)),
+                               ((2.0, 1.0, 1.0), (1.0, 2.0, 5.0))):
+        edt = ndimage.distance_transform_edt(~region, sampling=spacing)
+        for distance in distances:
+            assert np.array_equal(within_distance(mask, region, spacing, distance),
+                                  mask & (region | (edt <= distance)))
+
+
+def test_value_counts_equal_bincount() -> None:
+    from pipeline.segment import geometry
+
+    rng = np.random.default_rng(4)
+    chunk = geometry._COUNT_CHUNK
+    for size, top, minlength in ((0, 1, 0), (0, 1, 5), (10, 3, 0), (3 * chunk + 17, 200, 256),
+                                 (2 * chunk, 7, 0)):
+        values = rng.integers(0, top, size).astype(np.uint8)
+        values[-chunk // 2:] = top - 1 if size else 0   # the largest value only in the last chunk
+        grid = values.reshape(-1, 1)[:, [0, 0]]           # not contiguous
+        for array in (values, grid):
+            expected = np.bincount(array.ravel(), minlength=minlength)
+            got = geometry.value_counts(array, minlength)
+            assert got.dtype == expected.dtype and np.array_equal(got, expected)
