@@ -29,7 +29,7 @@ from dicomnode.scp.events import (
     ReceiveEvent,
     ReceiveSink,
 )
-from dicomnode.scp.header import HeaderError, read_header
+from dicomnode.scp.header import HeaderError, read_data_set_header
 from dicomnode.scp.part10 import part10_file
 from dicomnode.scp.spool import SpoolError, SpoolWriter
 from dicomnode.scp.status import StoreStatus
@@ -223,11 +223,9 @@ class StorageScpHandlers:
             if problem is not None:
                 raise _StoreRefusalError(StoreStatus.INVALID_UID, f"Affected {name} UID: {problem}")
         transfer_syntax = str(event.context.transfer_syntax)
-        data = part10_file(
-            sop_class, sop_instance, transfer_syntax, event.encoded_dataset(include_meta=False)
-        )
+        data_set = event.encoded_dataset(include_meta=False)
         try:
-            header = read_header(data)
+            header = read_data_set_header(data_set, transfer_syntax)
         except HeaderError as exc:
             raise _StoreRefusalError(StoreStatus.CANNOT_UNDERSTAND, str(exc)) from exc
         if not header.sop_instance_uid or not header.sop_class_uid:
@@ -244,6 +242,7 @@ class StorageScpHandlers:
                 StoreStatus.UID_MISMATCH,
                 "SOP Instance/Class UID of the data set differs from the C-STORE request",
             )
+        data = part10_file(sop_class, sop_instance, transfer_syntax, data_set)
         try:
             spooled = self._spool.write(study, series, sop_instance, data)
         except SpoolError as exc:
