@@ -33,7 +33,7 @@ from pynetdicom.dul import DULServiceProvider
 from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.transport import AssociationSocket, RequestHandler
 
-from dicomnode.scp.dimse import StoreResponseDimse
+from dicomnode.scp.dimse import StoreDimse
 
 LOGGER = logging.getLogger(__name__)
 
@@ -172,12 +172,12 @@ class BulkReadSocket(AssociationSocket):
 
 class EventDrivenAssociation(Association):
     """An acceptor association whose reactor blocks on the DIMSE message queue and whose C-STORE
-    responses are encoded directly (:mod:`dicomnode.scp.dimse`)."""
+    requests and responses are decoded and encoded directly (:mod:`dicomnode.scp.dimse`)."""
 
     def __init__(self, ae: object, mode: str) -> None:
         super().__init__(ae, mode)  # type: ignore[arg-type]
         self.dul = WakeableDul(self)
-        self.dimse = StoreResponseDimse(self)
+        self.dimse = StoreDimse(self)
         # These setters configure the DUL's ARTIM and idle timers: apply them to ours.
         self.acse_timeout = self.ae.acse_timeout
         self.network_timeout = self.ae.network_timeout
