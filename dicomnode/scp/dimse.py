@@ -187,11 +187,22 @@ class _IncomingMessage:
         self.has_data_set: bool | None = None  # known once the command set is complete
 
     def add(self, control: int, fragment: bytes) -> bool:
-        """Add one PDV's fragment; whether the message is complete."""
+        """Add one PDV's fragment; whether the message is complete.
+
+        Raises
+        ------
+        ValueError
+            If the command set cannot be read or a command fragment follows a complete
+            command set (the message is then handed to pynetdicom as it is).
+        """
         if control & _COMMAND:
+            if self.has_data_set is not None:
+                raise ValueError("command fragment after a complete command set")
             self.command.append(fragment)
             if control & _LAST:
                 data_set_type = command_elements(b"".join(self.command)).get(0x0800)
+                if data_set_type is None:
+                    raise ValueError("command set without Command Data Set Type")
                 self.has_data_set = data_set_type != struct.pack("<H", NO_DATA_SET)
                 return not self.has_data_set
             return False
@@ -214,12 +225,15 @@ class StoreDimse(DIMSEServiceProvider):
         for context_id, pdv in primitive.presentation_data_value_list:
             if self._incoming is None:
                 self._incoming = _IncomingMessage(context_id)
+            incoming = self._incoming
             try:
-                complete = self._incoming.add(pdv[0], pdv[1:])
+                complete = incoming.add(pdv[0], pdv[1:])
             except (ValueError, struct.error):
-                complete = True  # an unreadable command set: pynetdicom reports it
+                self._incoming = None  # not a readable message: pynetdicom fails on it
+                self._hand_over(incoming)
+                continue
             if complete:
-                incoming, self._incoming = self._incoming, None
+                self._incoming = None
                 self._deliver(incoming)
 
     def _pynetdicom_receives(self) -> bool:
@@ -238,7 +252,13 @@ class StoreDimse(DIMSEServiceProvider):
             store = None  # invalid values: pynetdicom logs and aborts as it does
         if store is not None:
             self.msg_queue.put((incoming.context_id, store))
-            return
+        else:
+            self._hand_over(incoming)
+
+    def _hand_over(self, incoming: _IncomingMessage) -> None:
+        """Let pynetdicom decode and queue a message, given as one command and one data set
+        fragment."""
+        command, data_set = b"".join(incoming.command), b"".join(incoming.data_set)
         whole = P_DATA()
         whole.presentation_data_value_list.append(
             (incoming.context_id, LAST_COMMAND_FRAGMENT + command)

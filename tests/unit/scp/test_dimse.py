@@ -3,6 +3,7 @@ other message still takes pynetdicom's path."""
 
 from __future__ import annotations
 
+import struct
 from io import BytesIO
 from typing import Any, cast
 
@@ -16,7 +17,7 @@ from pynetdicom.dimse_messages import C_ECHO_RQ, C_STORE_RQ, C_STORE_RSP
 from pynetdicom.dimse_primitives import C_ECHO, C_STORE
 from pynetdicom.pdu_primitives import P_DATA
 
-from dicomnode.scp.dimse import StoreDimse, c_store_rsp_command
+from dicomnode.scp.dimse import StoreDimse, c_store_rsp_command, command_elements
 
 
 def _response(message_id: int, sop_class: str, sop_instance: str, status: int) -> C_STORE:
@@ -32,8 +33,7 @@ def _pynetdicom_pdvs(primitive: Any, context_id: int, maximum_pdu: int) -> list[
     message = C_STORE_RSP()
     message.primitive_to_message(primitive)
     return [
-        pdata.presentation_data_value_list
-        for pdata in message.encode_msg(context_id, maximum_pdu)
+        pdata.presentation_data_value_list for pdata in message.encode_msg(context_id, maximum_pdu)
     ]
 
 
@@ -242,3 +242,24 @@ def test_an_unreadable_command_set_fails_as_in_pynetdicom() -> None:
         fast.receive_primitive(broken)
     assert str(got.value) == str(expected.value)
     assert fast.msg_queue.empty()
+
+
+def test_a_command_set_without_data_set_type_fails_as_in_pynetdicom() -> None:
+    fast, _ = _provider()
+    reference = DIMSEServiceProvider(fast.assoc)
+    command = _wire(_request(1, "1.2.3.4"), b"abcd", 0, 1)[0].presentation_data_value_list[0][1]
+    elements = command_elements(command[1:])
+    del elements[0x0800]
+    broken = P_DATA()
+    broken.presentation_data_value_list.append(
+        (
+            1,
+            b"\x03"
+            + b"".join(struct.pack("<HHI", 0, tag, len(v)) + v for tag, v in elements.items()),
+        )
+    )
+    with pytest.raises(AttributeError) as expected:
+        reference.receive_primitive(broken)
+    with pytest.raises(AttributeError) as got:
+        fast.receive_primitive(broken)
+    assert str(got.value) == str(expected.value)

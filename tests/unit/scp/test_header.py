@@ -141,7 +141,8 @@ def test_truncated_data_set_reads_as_pydicom_reads_it() -> None:
     data_set = _encoded(_dataset(), ExplicitVRLittleEndian)
     cut = data_set.index(b"1.2.3.4.5") + 3  # inside the SOP Instance UID value
     direct = read_data_set_header(data_set[:cut], ExplicitVRLittleEndian)
-    reference = read_header(part10_file(CTImageStorage, "1.2", ExplicitVRLittleEndian,
-                                        data_set[:cut]))
+    reference = read_header(
+        part10_file(CTImageStorage, "1.2", ExplicitVRLittleEndian, data_set[:cut])
+    )
     assert direct == reference
     assert direct.sop_instance_uid == "1.2" and not direct.study_instance_uid
