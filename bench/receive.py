@@ -10,7 +10,9 @@ Usage::
     python bench/receive.py [--slices 320] [--workers 4] [--rounds 1] [--work DIR]
 
 The node runs as ``dicomnode serve`` with its durable receive (fsync per instance and its
-folder) and its audit database; Orthanc and storescp run with their defaults (no fsync).
+folder) and its audit database; Orthanc and storescp run with their defaults: Orthanc 1.10
+``fdatasync``-s every stored file (``SyncStorageArea``, seen with ``strace -c``: 320 calls
+for 320 instances, plus its SQLite index) but not the folder; storescp does not sync.
 With ``--rounds N`` the receivers take turns N times and each keeps its best time (on a
 shared machine other load drifts between runs). The load average is printed before and
 after: read the figures with it.
