@@ -24,9 +24,12 @@ from io import BytesIO
 
 from pynetdicom import _config as pynetdicom_config
 from pynetdicom import evt
+from pynetdicom.association import Association
 from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.dimse_primitives import C_STORE, DimsePrimitiveType
 from pynetdicom.pdu_primitives import P_DATA
+
+from dicomnode.scp.uids import encode_uid
 
 C_STORE_RQ_COMMAND_FIELD = 0x0001
 """Command Field (0000,0100) of a C-STORE-RQ."""
@@ -43,9 +46,9 @@ LAST_COMMAND_FRAGMENT = b"\x03"
 LAST_DATA_SET_FRAGMENT = b"\x02"
 """Message control header of a PDV holding a whole data set (data set, last fragment)."""
 
+# Bits of the message control header (PS3.8 Annex E.2).
 _COMMAND = 0x01
 _LAST = 0x02
-"""Bits of the message control header (PS3.8 Annex E.2)."""
 
 _C_STORE_RQ_ELEMENTS = {
     0x0000: None,  # Command Group Length
@@ -74,12 +77,6 @@ def _element(element: int, value: bytes) -> bytes:
     return struct.pack("<HHI", 0x0000, element, len(value)) + value
 
 
-def _uid(value: str) -> bytes:
-    """A UI value, padded with a NUL to even length."""
-    raw = value.encode("ascii")
-    return raw + b"\0" * (len(raw) % 2)
-
-
 def c_store_rsp_command(
     message_id_responded_to: int, sop_class_uid: str, sop_instance_uid: str, status: int
 ) -> bytes:
@@ -101,12 +98,12 @@ def c_store_rsp_command(
     """
     elements = b"".join(
         (
-            _element(0x0002, _uid(sop_class_uid)),
+            _element(0x0002, encode_uid(sop_class_uid)),
             _element(0x0100, struct.pack("<H", C_STORE_RSP_COMMAND_FIELD)),
             _element(0x0120, struct.pack("<H", message_id_responded_to)),
             _element(0x0800, struct.pack("<H", NO_DATA_SET)),
             _element(0x0900, struct.pack("<H", status)),
-            _element(0x1000, _uid(sop_instance_uid)),
+            _element(0x1000, encode_uid(sop_instance_uid)),
         )
     )
     return _element(0x0000, struct.pack("<I", len(elements))) + elements
@@ -213,8 +210,8 @@ class _IncomingMessage:
 class StoreDimse(DIMSEServiceProvider):
     """pynetdicom's DIMSE provider with the direct C-STORE paths of this module."""
 
-    def __init__(self, assoc: object) -> None:
-        super().__init__(assoc)  # type: ignore[arg-type]
+    def __init__(self, assoc: Association) -> None:
+        super().__init__(assoc)
         self._incoming: _IncomingMessage | None = None
 
     def receive_primitive(self, primitive: P_DATA) -> None:

@@ -51,6 +51,10 @@ _READ_TAGS: list[BaseTag | int] = [Tag(keyword) for keyword in _READ_KEYWORDS]
 _SPECIFIC_CHARACTER_SET = Tag("SpecificCharacterSet")
 """(0008,0005): the character sets of the text values read."""
 
+_DATA_SET_TAGS: list[BaseTag | int] = [*_READ_TAGS, _SPECIFIC_CHARACTER_SET]
+"""What :func:`read_data_set_header` reads (pydicom's ``read_partial`` adds (0008,0005) to
+its specific tags itself)."""
+
 _PARSE_ERRORS = (
     InvalidDicomError,
     ValueError,
@@ -162,7 +166,7 @@ def read_data_set_header(data_set: bytes, transfer_syntax_uid: str) -> InstanceH
                 syntax.is_implicit_VR,
                 syntax.is_little_endian,
                 stop_when=_past_last,
-                specific_tags=[*_READ_TAGS, _SPECIFIC_CHARACTER_SET],
+                specific_tags=_DATA_SET_TAGS,
             )
         }
         character_set = raw.pop(_SPECIFIC_CHARACTER_SET, None)

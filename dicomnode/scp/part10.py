@@ -13,6 +13,8 @@ import struct
 
 from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
 
+from dicomnode.scp.uids import encode_uid
+
 PREAMBLE = b"\0" * 128 + b"DICM"
 """The 128-byte preamble (zeros) and the ``DICM`` prefix."""
 
@@ -20,12 +22,6 @@ PREAMBLE = b"\0" * 128 + b"DICM"
 def _short(group: int, element: int, vr: bytes, value: bytes) -> bytes:
     """One element with a 2-byte length field (UI, SH, UL)."""
     return struct.pack("<HH2sH", group, element, vr, len(value)) + value
-
-
-def _uid(value: str) -> bytes:
-    """A UI value, padded with a NUL to even length."""
-    raw = value.encode("ascii")
-    return raw + b"\0" * (len(raw) % 2)
 
 
 def file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: str) -> bytes:
@@ -48,10 +44,10 @@ def file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: st
     elements = b"".join(
         (
             struct.pack("<HH2s2sI", 0x0002, 0x0001, b"OB", b"\0\0", 2) + b"\0\1",
-            _short(0x0002, 0x0002, b"UI", _uid(sop_class_uid)),
-            _short(0x0002, 0x0003, b"UI", _uid(sop_instance_uid)),
-            _short(0x0002, 0x0010, b"UI", _uid(transfer_syntax_uid)),
-            _short(0x0002, 0x0012, b"UI", _uid(PYNETDICOM_IMPLEMENTATION_UID)),
+            _short(0x0002, 0x0002, b"UI", encode_uid(sop_class_uid)),
+            _short(0x0002, 0x0003, b"UI", encode_uid(sop_instance_uid)),
+            _short(0x0002, 0x0010, b"UI", encode_uid(transfer_syntax_uid)),
+            _short(0x0002, 0x0012, b"UI", encode_uid(PYNETDICOM_IMPLEMENTATION_UID)),
             _short(0x0002, 0x0013, b"SH", version + b" " * (len(version) % 2)),
         )
     )

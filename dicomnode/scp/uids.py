@@ -1,4 +1,4 @@
-"""Checks on UIDs received over the wire before they name anything on disk."""
+"""UIDs on the wire: checks before they name anything on disk, and their encoding."""
 
 from __future__ import annotations
 
@@ -35,3 +35,10 @@ def uid_problem(value: object) -> str | None:
     if _UID_PATTERN.fullmatch(value) is None:
         return "UID is not digits separated by single dots"
     return None
+
+
+def encode_uid(value: str) -> bytes:
+    """A UI value as encoded in a data set: ASCII, padded with a NUL to even length
+    (PS3.5 Section 9.1)."""
+    raw = value.encode("ascii")
+    return raw + b"\0" * (len(raw) % 2)
