@@ -141,19 +141,18 @@ def command_elements(command_set: bytes) -> dict[int, bytes]:
     return elements
 
 
-def c_store_rq_primitive(command_set: bytes, data_set: bytes, context_id: int) -> C_STORE | None:
-    """A C-STORE-RQ primitive from its command set and data set, or None for any other
-    message (or a command set with elements a C-STORE-RQ does not have).
+def c_store_rq_primitive(
+    elements: dict[int, bytes], data_set: bytes, context_id: int
+) -> C_STORE | None:
+    """A C-STORE-RQ primitive from its command elements (:func:`command_elements`) and data
+    set, or None for any other message (or a command set with elements a C-STORE-RQ does
+    not have).
 
     Raises
     ------
     ValueError, TypeError
         If a value is invalid (the primitive's setters validate as for pynetdicom).
     """
-    try:
-        elements = command_elements(command_set)
-    except (ValueError, struct.error):
-        return None
     if elements.get(0x0100) != struct.pack("<H", C_STORE_RQ_COMMAND_FIELD):
         return None
     if not elements.keys() <= _C_STORE_RQ_ELEMENTS.keys():
@@ -181,7 +180,8 @@ class _IncomingMessage:
         self.context_id = context_id
         self.command: list[bytes] = []
         self.data_set: list[bytes] = []
-        self.has_data_set: bool | None = None  # known once the command set is complete
+        self.elements: dict[int, bytes] | None = None  # once the command set is complete
+        self.has_data_set = False
 
     def add(self, control: int, fragment: bytes) -> bool:
         """Add one PDV's fragment; whether the message is complete.
@@ -193,13 +193,15 @@ class _IncomingMessage:
             command set (the message is then handed to pynetdicom as it is).
         """
         if control & _COMMAND:
-            if self.has_data_set is not None:
+            if self.elements is not None:
                 raise ValueError("command fragment after a complete command set")
             self.command.append(fragment)
             if control & _LAST:
-                data_set_type = command_elements(b"".join(self.command)).get(0x0800)
+                elements = command_elements(b"".join(self.command))
+                data_set_type = elements.get(0x0800)
                 if data_set_type is None:
                     raise ValueError("command set without Command Data Set Type")
+                self.elements = elements
                 self.has_data_set = data_set_type != struct.pack("<H", NO_DATA_SET)
                 return not self.has_data_set
             return False
@@ -242,23 +244,24 @@ class StoreDimse(DIMSEServiceProvider):
 
     def _deliver(self, incoming: _IncomingMessage) -> None:
         """Queue a complete message: a C-STORE-RQ directly, anything else through pynetdicom."""
-        command, data_set = b"".join(incoming.command), b"".join(incoming.data_set)
+        data_set = b"".join(incoming.data_set)
         try:
-            store = c_store_rq_primitive(command, data_set, incoming.context_id)
+            store = c_store_rq_primitive(
+                incoming.elements or {}, data_set, incoming.context_id
+            )
         except (ValueError, TypeError):
             store = None  # invalid values: pynetdicom logs and aborts as it does
         if store is not None:
             self.msg_queue.put((incoming.context_id, store))
         else:
-            self._hand_over(incoming)
+            self._hand_over(incoming, data_set)
 
-    def _hand_over(self, incoming: _IncomingMessage) -> None:
+    def _hand_over(self, incoming: _IncomingMessage, data_set: bytes = b"") -> None:
         """Let pynetdicom decode and queue a message, given as one command and one data set
-        fragment."""
-        command, data_set = b"".join(incoming.command), b"".join(incoming.data_set)
+        fragment (``data_set``: the joined data set fragments)."""
         whole = P_DATA()
         whole.presentation_data_value_list.append(
-            (incoming.context_id, LAST_COMMAND_FRAGMENT + command)
+            (incoming.context_id, LAST_COMMAND_FRAGMENT + b"".join(incoming.command))
         )
         if incoming.has_data_set:
             whole.presentation_data_value_list.append(
