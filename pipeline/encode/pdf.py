@@ -30,6 +30,7 @@ from pipeline.encode.content import (
     SegmentationContent,
 )
 from pipeline.encode.overlay import display_transform, overlay_png, representative_slices
+from pipeline.encode.sanitise import sanitised
 from pipeline.encode.seg import series_description
 from pipeline.structures import CATALOGUE, liver_labels
 from pipeline.volume import CTVolume
@@ -102,10 +103,12 @@ def _quantity_rows(quantities: Sequence[NamedQuantity]) -> list[list[str]]:
 
 
 def _patient_lines(header: Dataset) -> list[str]:
-    return [f"Patient: {header.get('PatientName', '')}  ID: {header.get('PatientID', '')}",
-            f"Study date: {header.get('StudyDate', '')}  Accession: "
-            f"{header.get('AccessionNumber', '')}",
-            f"Study UID: {header.get('StudyInstanceUID', '')}"]
+    def text(keyword: str) -> str:
+        return str(header.get(keyword) or "")
+
+    return [f"Patient: {text('PatientName')}  ID: {text('PatientID')}",
+            f"Study date: {text('StudyDate')}  Accession: {text('AccessionNumber')}",
+            f"Study UID: {text('StudyInstanceUID')}"]
 
 
 def _flags(pdf: _Summary, flags: Sequence[QualityFlag]) -> None:
@@ -297,7 +300,8 @@ def build_encapsulated_pdf(
     pdf : bytes
         The PDF document.
     source_header : pydicom.Dataset
-        A source image header: patient and study attributes are copied from it.
+        A source image header: patient and study attributes are copied from its
+        :func:`~pipeline.encode.sanitise.sanitised` copy (absent Type 2 ones written empty).
     algorithm : AlgorithmInfo
         The model (the demo notice goes into SeriesDescription).
     config : EncodeConfig, optional
@@ -314,10 +318,18 @@ def build_encapsulated_pdf(
     -------
     pydicom.Dataset
         A dataset with file meta, ready for ``save_as``.
+
+    Raises
+    ------
+    ValueError
+        If ``pdf`` is not a PDF document.
+    pipeline.encode.sanitise.SourceHeaderError
+        If the source header lacks a Type 1 identifier.
     """
     config = config or EncodeConfig()
     if not pdf.startswith(b"%PDF"):
         raise ValueError("not a PDF document")
+    source_header = sanitised(source_header)
     now = datetime.datetime.now()
     sop_uid = UID(sop_instance_uid or hd.UID())
     ds = Dataset()
@@ -330,11 +342,6 @@ def build_encapsulated_pdf(
     for keyword in _STUDY_ATTRIBUTES:
         if keyword in source_header:
             setattr(ds, keyword, source_header[keyword].value)
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex",
-                    "StudyDate", "StudyTime", "StudyID", "AccessionNumber",
-                    "ReferringPhysicianName"):
-        if keyword not in ds:
-            setattr(ds, keyword, "")
     ds.Modality = "DOC"
     ds.SeriesInstanceUID = series_instance_uid or hd.UID()
     ds.SeriesNumber = config.pdf_series_number

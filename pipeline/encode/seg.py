@@ -20,6 +20,7 @@ from pydicom.sr.codedict import codes as dcm_codes
 from pipeline.encode.codes import DEMO_NOTICE, coded
 from pipeline.encode.config import EncodeConfig
 from pipeline.encode.content import AlgorithmInfo, SegmentationContent
+from pipeline.encode.sanitise import sanitised_all
 from pipeline.encode.segments import (
     SegmentSpec,
     have_overlap,
@@ -28,13 +29,14 @@ from pipeline.encode.segments import (
     stacked_masks,
 )
 from pipeline.encode.source import check_source_order
+from pipeline.errors import InputDataError
 from pipeline.volume import CTVolume
 
 DEMO_SUFFIX = " DEMO-not for clinical use"
 """Appended to SeriesDescription of outputs from the demo model (LO: 64 characters)."""
 
 
-class EmptySegmentationError(ValueError):
+class EmptySegmentationError(InputDataError):
     """The label map has no voxel of any known structure: there is nothing to encode."""
 
 
@@ -121,7 +123,8 @@ def build_seg(
         The segmented volume; ``source_images[k]`` must be the source of slice ``k``.
     source_images : sequence of pydicom.Dataset
         Source CT headers in the volume's slice order (pixel data not needed), e.g. from
-        :func:`pipeline.encode.source.read_source_headers`.
+        :func:`pipeline.encode.source.read_source_headers`; the SEG is built from their
+        :func:`~pipeline.encode.sanitise.sanitised` copies.
     segmentation : SegmentationContent
         Label map in the volume's slice order, label meanings, lesion map, algorithm.
     config : EncodeConfig, optional
@@ -138,6 +141,8 @@ def build_seg(
     ------
     pipeline.encode.source.SourceMismatchError
         If the source images do not match the volume slice for slice.
+    pipeline.encode.sanitise.SourceHeaderError
+        If a source header lacks a Type 1 identifier.
     EmptySegmentationError
         If no segment has any voxel.
     ValueError
@@ -148,6 +153,7 @@ def build_seg(
         raise ValueError(
             f"label map shape {segmentation.labelmap.shape} is not the volume's {volume.shape}"
         )
+    source_images = sanitised_all(source_images)
     check_source_order(volume, source_images)
     specs = plan_segments(segmentation, config)
     if not specs:

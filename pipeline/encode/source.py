@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pydicom
 from pydicom.dataset import Dataset
 
+from pipeline.encode.sanitise import sanitised
 from pipeline.volume import CTVolume
 
 
@@ -15,7 +16,8 @@ class SourceMismatchError(ValueError):
 
 
 def read_source_headers(volume: CTVolume) -> list[Dataset]:
-    """Read the source image headers (no pixel data) in slice order.
+    """Read the source image headers (no pixel data) in slice order, sanitised for the
+    writers (:func:`pipeline.encode.sanitise.sanitised`).
 
     Parameters
     ----------
@@ -32,13 +34,15 @@ def read_source_headers(volume: CTVolume) -> list[Dataset]:
     SourceMismatchError
         If the volume has no source paths or a file's SOP Instance UID is not the one the
         volume expects for that slice.
+    pipeline.encode.sanitise.SourceHeaderError
+        If a header lacks a Type 1 identifier.
     """
     if len(volume.source_paths) != volume.shape[0]:
         raise SourceMismatchError(
             f"volume has {volume.shape[0]} slices but {len(volume.source_paths)} source paths"
         )
-    headers: list[Dataset] = [pydicom.dcmread(p, stop_before_pixels=True)
-                              for p in volume.source_paths]
+    headers = [sanitised(pydicom.dcmread(p, stop_before_pixels=True))
+               for p in volume.source_paths]
     check_source_order(volume, headers)
     return headers
 

@@ -38,6 +38,7 @@ from pipeline.encode.content import (
     ReportContent,
     StructureMeasurement,
 )
+from pipeline.encode.sanitise import sanitised_all
 from pipeline.encode.seg import series_description
 from pipeline.encode.segments import ALL_LESIONS_LABEL, structure_tracking_id
 from pipeline.structures import CATALOGUE, Structure
@@ -274,7 +275,8 @@ def build_sr(
         The SEG built by :func:`pipeline.encode.seg.build_seg` (its segments' Tracking IDs
         link them to the measurement groups).
     source_images : sequence of pydicom.Dataset
-        The source CT headers (evidence).
+        The source CT headers (evidence; patient and study are taken from the
+        :func:`~pipeline.encode.sanitise.sanitised` copy of the first).
     content : ReportContent
         Measurements, confidence and flags.
     config : EncodeConfig, optional
@@ -314,7 +316,8 @@ def build_rejection_sr(
     ----------
     source_images : sequence of pydicom.Dataset
         Headers of the study's images that were considered (at least one: the SR joins
-        their study).
+        their study; patient and study are taken from the
+        :func:`~pipeline.encode.sanitise.sanitised` copy of the first).
     rejection : RejectionContent
         The named reasons and the series considered.
     algorithm : AlgorithmInfo
@@ -352,7 +355,7 @@ def _document(report: hd.sr.MeasurementReport, evidence: Sequence[Dataset],
               algorithm: AlgorithmInfo, config: EncodeConfig, series_instance_uid: str | None,
               sop_instance_uid: str | None) -> hd.sr.Comprehensive3DSR:
     return hd.sr.Comprehensive3DSR(
-        evidence=list(evidence),
+        evidence=sanitised_all(evidence),
         content=report,
         series_instance_uid=series_instance_uid or hd.UID(),
         series_number=config.sr_series_number,

@@ -30,9 +30,11 @@ from pipeline import __name__ as _pkg
 from pipeline.config import PipelineConfig
 from pipeline.encode.content import QualityFlag, RejectionContent, SegmentationContent, SeriesChoice
 from pipeline.encode.pdf import build_encapsulated_pdf, build_pdf, build_rejection_pdf
+from pipeline.encode.sanitise import SourceHeaderError, sanitised
 from pipeline.encode.seg import build_seg
 from pipeline.encode.source import read_source_headers
 from pipeline.encode.sr import build_rejection_sr, build_sr
+from pipeline.errors import InputDataError
 from pipeline.quantify.models import PatientInfo, PlannerInputs, QualityContext
 from pipeline.quantify.report import quantify
 from pipeline.run.report import algorithm_info, report_content
@@ -170,12 +172,28 @@ def _incomplete_coverage(seg: SegmentationResult) -> list[str]:
 
 
 def _any_header(paths: Sequence[Path]) -> Dataset | None:
+    """The first file's header that can be the source of an output (it names the patient and
+    the study the rejection report joins)."""
     for path in paths:
         try:
-            return pydicom.dcmread(path, stop_before_pixels=True)
-        except (OSError, pydicom.errors.InvalidDicomError):
-            continue
+            return sanitised(pydicom.dcmread(path, stop_before_pixels=True))
+        except (OSError, ValueError, EOFError, pydicom.errors.InvalidDicomError):
+            continue  # SourceHeaderError is a ValueError
     return None
+
+
+def _assumption_warnings(selection: SelectionResult) -> list[dict[str, Any]]:
+    """``result.json`` warnings for what was assumed while reading the headers."""
+    return [{"code": "HEADER_ASSUMED", "message": text, "action": "note", "affects": [],
+             "stage": "select"} for text in selection.assumptions]
+
+
+def _report_failure(kind: str, exc: Exception) -> dict[str, Any]:
+    """``result.json`` warning for a rejection report that could not be written."""
+    return {"code": "REPORT_NOT_WRITTEN",
+            "message": f"rejection {kind} not written: {type(exc).__name__}: {exc}",
+            "action": "withheld", "affects": [kind], "stage": "encode",
+            "exception": type(exc).__name__}
 
 
 def _expand(paths: Iterable[Path]) -> list[Path]:
@@ -200,39 +218,63 @@ def _base_result(selection: SelectionResult, status: StudyStatus,
     }
 
 
+def _write_rejection_reports(selection: SelectionResult, reason: str, header: Dataset,
+                             out_dir: Path, config: PipelineConfig,
+                             engine: SegmentationEngine, seed: str
+                             ) -> tuple[list[Path], list[dict[str, Any]]]:
+    """Write the rejection SR and PDF; an error writing either is returned as a warning,
+    never raised, so that a rejected study always ends with its ``result.json``."""
+    outputs: list[Path] = []
+    failures: list[dict[str, Any]] = []
+    models = engine.verify()
+    algorithm = algorithm_info(SegmentationResult(
+        labelmap=np.zeros((1, 1, 1), np.uint8), labels={}, fold_dice={},
+        confidence=_no_confidence(), models=models, device=engine.device, timings_s={}))
+    rejection = RejectionContent(
+        reasons=(QualityFlag(code="STUDY_REJECTED", message=reason),),
+        series_considered=tuple(
+            SeriesChoice(r.series_instance_uid, r.series_description or "", tuple(r.reasons))
+            for r in selection.ranking))
+    try:
+        sr = build_rejection_sr([header], rejection, algorithm, config.encode,
+                                series_instance_uid=output_uid(seed, "sr.series"),
+                                sop_instance_uid=output_uid(seed, "sr.sop"))
+        outputs.append(_write_dicom(sr, out_dir / "sr.dcm"))
+    except Exception as exc:  # any failure of the report is recorded, the study still ends
+        failures.append(_report_failure("sr", exc))
+    if not config.encode.write_pdf:
+        return outputs, failures
+    try:
+        pdf = build_rejection_pdf(header, rejection, algorithm)
+        enc = build_encapsulated_pdf(pdf, header, algorithm, config.encode,
+                                     series_instance_uid=output_uid(seed, "pdf.series"),
+                                     sop_instance_uid=output_uid(seed, "pdf.sop"),
+                                     document_title="Liver CT analysis: not performed")
+        (out_dir / "summary.pdf").write_bytes(pdf)
+        outputs.append(_write_dicom(enc, out_dir / "summary-pdf.dcm"))
+    except Exception as exc:  # as above
+        failures.append(_report_failure("pdf", exc))
+    return outputs, failures
+
+
 def _reject(selection: SelectionResult, reason: str, files: Sequence[Path], out_dir: Path,
             config: PipelineConfig, engine: SegmentationEngine, seed: str,
-            stages: _Stages) -> StudyResult:
+            stages: _Stages, stage: str = "select") -> StudyResult:
     result = _base_result(selection, StudyStatus.REJECTED, reason)
     result["warnings"] = [{"code": "STUDY_REJECTED", "message": reason, "action": "withheld",
-                           "affects": ["all"], "stage": "select"}]
+                           "affects": ["all"], "stage": stage},
+                          *_assumption_warnings(selection)]
     outputs: list[Path] = []
     header = _any_header(files)
-    if config.write_rejection_report and header is not None:
-        with stages.stage("encode"):
-            models = engine.verify()
-            algorithm = algorithm_info(SegmentationResult(
-                labelmap=np.zeros((1, 1, 1), np.uint8), labels={}, fold_dice={},
-                confidence=_no_confidence(), models=models, device=engine.device,
-                timings_s={}))
-            rejection = RejectionContent(
-                reasons=(QualityFlag(code="STUDY_REJECTED", message=reason),),
-                series_considered=tuple(
-                    SeriesChoice(r.series_instance_uid, r.series_description or "",
-                                 tuple(r.reasons))
-                    for r in selection.ranking))
-            sr = build_rejection_sr([header], rejection, algorithm, config.encode,
-                                    series_instance_uid=output_uid(seed, "sr.series"),
-                                    sop_instance_uid=output_uid(seed, "sr.sop"))
-            outputs.append(_write_dicom(sr, out_dir / "sr.dcm"))
-            if config.encode.write_pdf:
-                pdf = build_rejection_pdf(header, rejection, algorithm)
-                (out_dir / "summary.pdf").write_bytes(pdf)
-                enc = build_encapsulated_pdf(pdf, header, algorithm, config.encode,
-                                             series_instance_uid=output_uid(seed, "pdf.series"),
-                                             sop_instance_uid=output_uid(seed, "pdf.sop"),
-                                             document_title="Liver CT analysis: not performed")
-                outputs.append(_write_dicom(enc, out_dir / "summary-pdf.dcm"))
+    if config.write_rejection_report and header is None:
+        result["warnings"].append(_report_failure("report", SourceHeaderError(
+            "no file of the study has a Study, Series, SOP Class and SOP Instance UID")))
+    elif config.write_rejection_report and header is not None:
+        with stages.stage("encode") as msg:
+            outputs, failures = _write_rejection_reports(selection, reason, header, out_dir,
+                                                         config, engine, seed)
+            msg.extend(w["message"] for w in failures)
+        result["warnings"] += failures
     result["outputs"] = [p.name for p in outputs]
     result["stages_s"] = stages.timings
     write_result_json(result, out_dir)
@@ -287,7 +329,19 @@ def run_study(paths: Iterable[Path], out_dir: Path, config: PipelineConfig, *,
     if volume is None:
         reason = selection.rejection_reason or "no suitable series"
         return _reject(selection, reason, files, out_dir, config, engine, seed, stages)
+    try:
+        return _measure(volume, selection, files, out_dir, config, engine, planner, seed,
+                        stages)
+    except InputDataError as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        return _reject(selection, reason, files, out_dir, config, engine, seed, stages,
+                       stage="measure")
 
+
+def _measure(volume: CTVolume, selection: SelectionResult, files: Sequence[Path],
+             out_dir: Path, config: PipelineConfig, engine: SegmentationEngine,
+             planner: PlannerInputs | None, seed: str, stages: _Stages) -> StudyResult:
+    """Segment, quantify and encode the chosen volume (the rest of :func:`run_study`)."""
     with stages.stage("segment") as msg:
         seg = engine.segment(volume)
         msg.append(f"device {seg.device}, confidence {seg.confidence.score:.2f}")
@@ -296,9 +350,10 @@ def run_study(paths: Iterable[Path], out_dir: Path, config: PipelineConfig, *,
         msg.extend(incomplete)
     if incomplete and config.reject_incomplete_liver_coverage:
         reason = "incomplete coverage: " + "; ".join(incomplete)
-        return _reject(selection, reason, files, out_dir, config, engine, seed, stages)
+        return _reject(selection, reason, files, out_dir, config, engine, seed, stages,
+                       stage="coverage")
 
-    header = pydicom.dcmread(volume.source_paths[0], stop_before_pixels=True)
+    header = sanitised(pydicom.dcmread(volume.source_paths[0], stop_before_pixels=True))
     with stages.stage("quantify"):
         quality = QualityContext(
             incomplete_coverage=["liver"] if incomplete else [],
@@ -316,7 +371,7 @@ def run_study(paths: Iterable[Path], out_dir: Path, config: PipelineConfig, *,
     result["incomplete_coverage"] = incomplete
     result["warnings"] = list(quant.get("warnings") or []) + [
         {"code": "SEGMENTATION", "message": w, "action": "note", "affects": [],
-         "stage": "segment"} for w in seg.warnings]
+         "stage": "segment"} for w in seg.warnings] + _assumption_warnings(selection)
     if seg.is_demo:
         result["notice"] = "Demo model, not for clinical use"
 

@@ -101,6 +101,12 @@ def group_by_geometry(datasets: Sequence[Dataset], config: GeometryConfig) -> li
     return sorted(groups.values(), key=len, reverse=True)
 
 
+def absent_geometry(ds: Dataset) -> list[str]:
+    """Attributes a volume needs (position, orientation, pixel spacing, rows, columns) that
+    a slice lacks or holds empty."""
+    return [keyword for keyword in _REQUIRED if ds.get(keyword) in (None, "")]
+
+
 def positions_along_normal(datasets: Sequence[Dataset]) -> NDArray[np.float64]:
     """Position (mm) of each slice along the first slice's normal."""
     normal = slice_normal(datasets[0].ImageOrientationPatient)
@@ -137,8 +143,9 @@ def split_stacks(
         duplicate positions or no header splits them.
     """
     whole = [("", list(datasets))]
-    if not config.split_stacks or not has_duplicate_positions(datasets, config):
-        return whole
+    if not config.split_stacks or any(absent_geometry(ds) for ds in datasets) \
+            or not has_duplicate_positions(datasets, config):
+        return whole  # slices without geometry are rejected by check_geometry
     splitters: list[tuple[str, Callable[[Dataset], object]]] = [
         ("TemporalPositionIndex", lambda ds: ds.get("TemporalPositionIndex")),
         ("AcquisitionNumber", lambda ds: ds.get("AcquisitionNumber")),
@@ -210,7 +217,7 @@ def check_geometry(datasets: Sequence[Dataset], config: GeometryConfig) -> Geome
         )
     idx = list(keep.values())
     slices = [datasets[i] for i in idx]
-    missing = sorted({k for ds in slices for k in _REQUIRED if ds.get(k) is None})
+    missing = sorted({k for ds in slices for k in absent_geometry(ds)})
     if not slices or missing:
         findings.append(Finding(GeometryReason.MISSING_GEOMETRY, f"absent: {', '.join(missing)}"))
         return GeometryReport(idx, None, findings)

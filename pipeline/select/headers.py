@@ -20,6 +20,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 
+from pipeline.select.assumptions import Assumption, complete_from_file_meta
 from pipeline.select.config import CandidateConfig
 from pipeline.select.reasons import CandidateReason
 
@@ -45,8 +46,13 @@ class Unreadable:
     error: str
 
 
-def read_headers(paths: Iterable[Path | str]) -> tuple[list[Dataset], list[Unreadable]]:
+def read_headers(
+    paths: Iterable[Path | str],
+) -> tuple[list[Dataset], list[Unreadable], list[Assumption]]:
     """Read the header of every file, without pixel data.
+
+    An empty or missing SOP Class / Instance UID is taken from the file meta
+    (:func:`pipeline.select.assumptions.complete_from_file_meta`) and recorded.
 
     Parameters
     ----------
@@ -59,20 +65,25 @@ def read_headers(paths: Iterable[Path | str]) -> tuple[list[Dataset], list[Unrea
         Headers (``filename`` set to the file path), in path order.
     unreadable : list of Unreadable
         Files that are not DICOM or not readable, with the error.
+    assumptions : list of Assumption
+        What was taken from elsewhere, one entry per attribute and file.
     """
     datasets: list[Dataset] = []
     unreadable: list[Unreadable] = []
+    assumptions: list[Assumption] = []
     for path in _expand(paths):
         try:
             ds = dcmread(path, stop_before_pixels=True)
         except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
             unreadable.append(Unreadable(str(path), f"{type(exc).__name__}: {exc}"))
             continue
-        if "SOPClassUID" not in ds:
+        assumed = complete_from_file_meta(ds)
+        if not str(ds.get("SOPClassUID") or "").strip():
             unreadable.append(Unreadable(str(path), "no SOPClassUID (not a composite image)"))
             continue
+        assumptions.extend(assumed)
         datasets.append(ds)
-    return datasets, unreadable
+    return datasets, unreadable, assumptions
 
 
 def _expand(paths: Iterable[Path | str]) -> list[Path]:
@@ -169,6 +180,31 @@ def instance_exclusion(ds: Dataset, config: CandidateConfig) -> tuple[CandidateR
         if angle > config.max_axial_angle_deg:
             return CandidateReason.NON_AXIAL, f"slice normal {angle:.1f} deg from head-foot axis"
     return None
+
+
+def number(ds: Dataset, keyword: str) -> float | None:
+    """Numeric value of a DS/IS attribute; None when absent, empty or not a number.
+
+    Parameters
+    ----------
+    ds : Dataset
+        A header.
+    keyword : str
+        The attribute (e.g. ``SliceThickness`` in mm, ``SeriesNumber``).
+
+    Returns
+    -------
+    float or None
+        The value (the first one of a multi-valued attribute).
+    """
+    value = ds.get(keyword)
+    if isinstance(value, MultiValue | list | tuple):
+        value = value[0] if len(value) else None
+    try:
+        result = float(str(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
+    return result if result is not None and np.isfinite(result) else None
 
 
 def tm_seconds(value: object) -> float | None:

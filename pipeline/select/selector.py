@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 
+from pipeline.select.assumptions import describe
 from pipeline.select.config import SelectionConfig
 from pipeline.select.coverage import CoverageReport, assess_coverage
 from pipeline.select.geometry import (
@@ -31,6 +32,7 @@ from pipeline.select.headers import (
     attribute_text,
     group_by_series,
     instance_exclusion,
+    number,
     read_headers,
     slice_normal,
     tm_seconds,
@@ -88,6 +90,9 @@ class SelectionResult:
         Why nothing was chosen.
     notes : list[str]
         Non-blocking findings of the chosen volume and files that could not be read.
+    assumptions : list[str]
+        What was assumed while reading the headers, one sentence per kind with the number
+        of files (:func:`pipeline.select.assumptions.describe`).
     """
 
     chosen: CTVolume | None
@@ -98,6 +103,7 @@ class SelectionResult:
     ranking: list[CandidateReport] = field(default_factory=list)
     rejection_reason: str | None = None
     notes: list[str] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (``result.json`` key ``series``)."""
@@ -110,6 +116,7 @@ class SelectionResult:
             "coverage": self.coverage.to_dict() if self.coverage else None,
             "rejection_reason": self.rejection_reason,
             "notes": list(self.notes),
+            "assumptions": list(self.assumptions),
             "ranking": [r.to_dict() for r in self.ranking],
         }
 
@@ -129,7 +136,8 @@ def select_series(paths: Iterable[Path], config: SelectionConfig) -> SelectionRe
     SelectionResult
         The chosen volume (or None with the reason) and the full ranking.
     """
-    datasets, unreadable = read_headers(paths)
+    datasets, unreadable, assumed = read_headers(paths)
+    assumptions = describe(assumed)
     candidates, rejected = _candidates(datasets, config)
     _assess(candidates, config)
     ranking = rank([c.report for c in candidates] + rejected)
@@ -156,6 +164,7 @@ def select_series(paths: Iterable[Path], config: SelectionConfig) -> SelectionRe
             coverage=cand.coverage,
             ranking=rank(ranking),
             notes=notes,
+            assumptions=assumptions,
         )
     return SelectionResult(
         chosen=None,
@@ -163,6 +172,7 @@ def select_series(paths: Iterable[Path], config: SelectionConfig) -> SelectionRe
         ranking=rank(ranking),
         rejection_reason=_why_none(ranking, len(datasets)),
         notes=notes,
+        assumptions=assumptions,
     )
 
 
@@ -182,17 +192,18 @@ def _why_none(ranking: Sequence[CandidateReport], n_files: int) -> str:
         return "no series found"
     best = ranking[0]
     reasons = "; ".join(best.reasons) or "not accepted"
+    number = best.series_number if best.series_number is not None else "(no number)"
     return (
         f"no acceptable series among {len(ranking)} candidate(s); best ranked: series "
-        f"{best.series_number} {best.series_description!r}: {reasons}"
+        f"{number} {best.series_description!r}: {reasons}"
     )
 
 
 def _base_report(ds: Dataset, n: int, stack: str = "") -> CandidateReport:
-    number = ds.get("SeriesNumber")
+    series_number = number(ds, "SeriesNumber")
     return CandidateReport(
         series_instance_uid=str(ds.get("SeriesInstanceUID", "")),
-        series_number=int(number) if number not in (None, "") else None,
+        series_number=int(series_number) if series_number is not None else None,
         series_description=str(ds.get("SeriesDescription", "")),
         stack=stack,
         n_slices=n,
@@ -341,10 +352,8 @@ def _score(
 
 
 def _thickness(first: Dataset, geometry: GeometryReport) -> float | None:
-    value = first.get("SliceThickness")
-    if value not in (None, ""):
-        return float(value)
-    return geometry.slice_spacing_mm
+    thickness = number(first, "SliceThickness")
+    return thickness if thickness else geometry.slice_spacing_mm
 
 
 def _earliest(slices: Sequence[Dataset]) -> Dataset:

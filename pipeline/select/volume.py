@@ -18,6 +18,7 @@ from pydicom.dataset import Dataset
 
 from pipeline.select.config import GeometryConfig
 from pipeline.select.geometry import Finding, GeometryReport, check_geometry
+from pipeline.select.headers import number
 from pipeline.select.reasons import GeometryReason
 from pipeline.volume import CTVolume
 
@@ -189,7 +190,7 @@ def volume_from_slices(
         series_instance_uid=str(first.get("SeriesInstanceUID", "")),
         study_instance_uid=str(first.get("StudyInstanceUID", "")),
         frame_of_reference_uid=str(first.get("FrameOfReferenceUID", "")),
-        slice_thickness_mm=float(first.get("SliceThickness", 0) or 0),
+        slice_thickness_mm=number(first, "SliceThickness") or 0.0,
         source_paths=_source_paths(ordered),
     )
 
