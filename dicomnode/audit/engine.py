@@ -4,6 +4,8 @@ SQLite: WAL journal, a busy timeout, foreign keys on, and ``BEGIN IMMEDIATE`` fo
 work that write, so that two writers queue on the busy timeout instead of failing when a
 read transaction tries to upgrade to a write lock. Read-only units of work use a deferred
 ``BEGIN`` and never block writers (WAL).
+The SQLite file (and its ``-wal`` and ``-shm`` files, which SQLite creates with the
+database file's mode) is readable and writable by its owner only: it holds PHI.
 PostgreSQL (``postgresql+psycopg://...``): a pooled engine with ``pool_pre_ping``.
 Both hide statement parameters from SQLAlchemy's log lines and error messages: they carry
 PHI (patient names and IDs), which stays in the database.
@@ -11,8 +13,10 @@ PHI (patient names and IDs), which stays in the database.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 READ_ONLY_OPTION = "dicomnode_read_only"
 """Execution option that marks a unit of work as read-only (deferred ``BEGIN`` on SQLite)."""
+SQLITE_FILE_MODE = 0o600
+"""Permission bits of the SQLite audit database and its -wal/-shm files (owner only)."""
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+"""Suffixes of the files SQLite keeps next to the database."""
 
 
 def create_audit_engine(
@@ -62,6 +70,7 @@ def _sqlite_engine(url: URL, busy_timeout_s: float) -> Engine:
     if url.database in (None, "", ":memory:"):
         raise ValueError("the audit database needs a file; in-memory SQLite is not shared")
     Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    restrict_sqlite_files(Path(url.database))
     engine = create_engine(url, hide_parameters=True, connect_args={"timeout": busy_timeout_s})
 
     @event.listens_for(engine, "connect")
@@ -82,6 +91,29 @@ def _sqlite_engine(url: URL, busy_timeout_s: float) -> Engine:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def restrict_sqlite_files(database: Path) -> None:
+    """Make the SQLite database file (created empty when missing) and the side files next to
+    it readable and writable by their owner only (:data:`SQLITE_FILE_MODE`).
+
+    Files of another owner are left as they are (an administrator's command reading the
+    node's database).
+
+    Parameters
+    ----------
+    database : Path
+        The database file.
+    """
+    with suppress(FileExistsError):  # a new database starts with the right mode
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
+    for path in (database, *(Path(f"{database}{suffix}") for suffix in SQLITE_SIDE_FILES)):
+        try:
+            status = path.stat()
+        except FileNotFoundError:
+            continue
+        if status.st_uid == os.geteuid() and stat.S_IMODE(status.st_mode) & ~SQLITE_FILE_MODE:
+            path.chmod(stat.S_IMODE(status.st_mode) & SQLITE_FILE_MODE)
 
 
 class UnitsOfWork:

@@ -97,7 +97,7 @@ class AdminAction(Base):
 
 
 class WebUser(Base):
-    """A user of the web dashboard: name, role and salted password hash."""
+    """A user of the web dashboard: name, role, salted password hash and session epoch."""
 
     __tablename__ = "web_users"
 
@@ -105,6 +105,9 @@ class WebUser(Base):
     name: Mapped[str] = mapped_column(String, unique=True)
     role: Mapped[str] = mapped_column(String)
     password_hash: Mapped[str] = mapped_column(Text)
+    session_epoch: Mapped[int] = mapped_column(Integer, server_default="0")
+    """Moves on at each logout and password change: session cookies of an earlier epoch
+    are refused."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -127,6 +130,23 @@ class Association(Base):
     started_at: Mapped[datetime] = mapped_column(index=True)
     ended_at: Mapped[datetime | None]
     duration_s: Mapped[float | None] = mapped_column(Float)
+
+
+class ConnectionRefusal(Base):
+    """Connections from one address refused for one reason within one recording window
+    (a per-address limit, a PDU unknown, too large, malformed or late, a protocol error):
+    the node records such refusals rate-limited, one row per address, reason and window."""
+
+    __tablename__ = "connection_refusals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    peer_address: Mapped[str] = mapped_column(String, index=True)
+    reason: Mapped[str] = mapped_column(String)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    """The first refusal's detail in the window (sizes and PDU types, no values)."""
+    count: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime] = mapped_column(index=True)
+    last_at: Mapped[datetime]
 
 
 class Study(Base):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Insert, select, update
@@ -175,6 +175,44 @@ class ReceiptBatch:
             self._by_series.setdefault(series_instance_uid, []).append((row, header))
         self._rows.append(row)
         return row
+
+    def count_refusal(
+        self, *, peer_address: str, reason: str, detail: str, at: datetime, window_s: float
+    ) -> bool:
+        """Count one refused connection: on the row of ``peer_address`` and ``reason`` last
+        counted less than ``window_s`` seconds before ``at``, or on a new row.
+
+        Returns
+        -------
+        bool
+            Whether a new row was started (the caller logs once per row).
+        """
+        row = self._session.scalars(
+            select(m.ConnectionRefusal)
+            .where(
+                m.ConnectionRefusal.peer_address == peer_address,
+                m.ConnectionRefusal.reason == reason,
+                m.ConnectionRefusal.first_at > at - timedelta(seconds=window_s),
+            )
+            .order_by(m.ConnectionRefusal.id.desc())
+            .limit(1)
+        ).first()
+        if row is not None:
+            row.count += 1
+            row.last_at = max(row.last_at, at)
+            return False
+        self._session.add(
+            m.ConnectionRefusal(
+                peer_address=peer_address,
+                reason=reason,
+                detail=detail,
+                count=1,
+                first_at=at,
+                last_at=at,
+            )
+        )
+        self._session.flush()
+        return True
 
     def finish(self) -> None:
         """Write the instances added so far: per series (in UID order, so that concurrent

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,6 +16,11 @@ if TYPE_CHECKING:
     from dicomnode.config import DicomNodeConfig
 
 config_app = typer.Typer(help="Show or check the effective configuration.", no_args_is_help=True)
+
+UMASK = 0o027
+"""Permission bits never given to what the node creates (added to the inherited umask): no
+write for the group, nothing for others. Spool, results, logs: 0640 (folders 0750); the
+SQLite audit database is narrowed further to 0600 (:mod:`dicomnode.audit.engine`)."""
 app.add_typer(config_app, name="config")
 
 ConfigOption = Annotated[
@@ -48,6 +52,7 @@ def _load(config: Path | None) -> DicomNodeConfig:
 def serve(config: ConfigOption = None) -> None:
     """Run the node in the foreground (SCP, completion, jobs, outbox); SIGTERM stops it."""
     from dicomnode.composition import build_service
+    from dicomnode.logs import configure_logging
     from dicomnode.pipeline_job import CONFIG_FILE_ENV
     from dicomnode.service import ServiceError, stop_on_signals
 
@@ -55,10 +60,8 @@ def serve(config: ConfigOption = None) -> None:
     if config is not None:
         # Job worker processes read the same file (environment overrides are inherited).
         os.environ[CONFIG_FILE_ENV] = str(config.resolve())
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s",
-    )
+    os.umask(os.umask(UMASK) | UMASK)  # inherited by every process of the node
+    configure_logging(settings.log_level)
     stop = stop_on_signals()
     service = build_service(settings)
     try:

@@ -64,6 +64,36 @@ def user_add_command(
     Console().print(f"user {name.strip()} added with role {role.value}")
 
 
+@user_app.command("password")
+def user_password_command(
+    name: Annotated[str, typer.Argument(help="User name (the login).")],
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--password-file", exists=True, dir_okay=False,
+            help="Read the new password from the first line of this file instead of a prompt.",
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    db_url: DbUrlOpt = None,
+) -> None:
+    """Change a dashboard user's password and end their sessions; exits 1 when unknown."""
+    from dicomnode.web.users import UnknownUserError, UserStore
+
+    password = _password(password_file)
+    audit = _open(config, db_url)
+    try:
+        UserStore(audit.engine).set_password(
+            name.strip(), password, by_user=f"cli:{getpass.getuser()}"
+        )
+    except (UnknownUserError, ValueError) as exc:
+        Console(stderr=True).print(f"cannot change the password: {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        audit.dispose()
+    Console().print(f"password of {name.strip()} changed; their sessions have ended")
+
+
 @user_app.command("list")
 def user_list_command(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
     """List the dashboard users and their roles."""

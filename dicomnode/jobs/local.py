@@ -182,7 +182,8 @@ class LocalJobRunner:
             )
             process = self._context.Process(
                 target=run_attempt,
-                args=(self._config.handler, spec, work_dir / OUTCOME_FILE),
+                args=(self._config.handler, spec, work_dir / OUTCOME_FILE,
+                      logging.getLogger().getEffectiveLevel()),
                 name=f"dicomnode-job-{job.id}",
             )
             process.start()

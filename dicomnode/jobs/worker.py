@@ -3,7 +3,9 @@
 The worker resolves the handler from its import path, runs it on the spec and writes the
 outcome as JSON (``*.part`` then rename, so a half-written outcome is never read). A handler
 exception becomes a ``failed`` outcome with the exception's type and message. If the service
-process dies, the worker exits at once: its attempt will be run again after the restart.
+process dies, the worker exits at once: its attempt will be run again after the restart. The
+worker logs like the service (same format and level, no patient values: highdicom and pydicom
+warn with element values while the outputs are built).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import traceback
 from pathlib import Path
 
 from dicomnode.jobs.handler import JobOutcome, JobSpec, resolve_handler
+from dicomnode.logs import configure_logging
 
 ORPHANED_EXIT_CODE = 70
 """Exit status of a worker whose service process went away."""
@@ -44,8 +47,10 @@ def write_outcome(text: str, outcome_path: Path) -> None:
     part.replace(outcome_path)
 
 
-def run_attempt(handler_path: str, spec: JobSpec, outcome_path: Path) -> None:
-    """Entry point of a worker process (the target of ``multiprocessing.Process``)."""
+def run_attempt(handler_path: str, spec: JobSpec, outcome_path: Path, log_level: int) -> None:
+    """Entry point of a worker process (the target of ``multiprocessing.Process``); logs at
+    ``log_level`` (the service's)."""
+    configure_logging(log_level)
     _exit_with_parent()
     try:
         outcome = resolve_handler(handler_path)(spec)

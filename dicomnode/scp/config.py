@@ -128,11 +128,15 @@ class ScpConfig(BaseModel):
     max_associations: int = Field(
         default=16,
         ge=1,
-        description="Most concurrent associations in all; each worker accepts "
-        "ceil(max_associations / workers), further requests are rejected (transient).",
+        description="Most concurrent established associations in all; each worker accepts "
+        "ceil(max_associations / workers), further requests are rejected (transient). "
+        "Connections still negotiating do not count (see max_connections_per_address).",
     )
     acse_timeout_s: float = Field(
-        default=30.0, gt=0, description="Wait for association messages, in seconds."
+        default=30.0,
+        gt=0,
+        description="Wait for association messages, in seconds; also the longest time from "
+        "connection to an established association (a slow or silent peer is closed then).",
     )
     dimse_timeout_s: float = Field(
         default=60.0, gt=0, description="Wait for DIMSE messages, in seconds."
@@ -143,12 +147,28 @@ class ScpConfig(BaseModel):
         description="Idle time after which an association is aborted, in seconds.",
     )
     maximum_pdu_size: int = Field(
-        default=0,
-        ge=0,
-        description="Largest P-DATA PDU we accept, in bytes; 0 means unlimited, so a "
-        "sender uses its own maximum (DCMTK storescu: 6 PDUs per 512x512 CT slice). Small "
+        default=4 * 1024 * 1024,
+        ge=4096,
+        le=0xFFFFFFFF,
+        description="Maximum Length we negotiate: the largest P-DATA-TF PDU accepted, in "
+        "bytes; a PDU claiming more is refused with an A-ABORT before it is read. Senders use "
+        "their own maximum below it (DCMTK storescu: 6 PDUs per 512x512 CT slice). Small "
         "values cost receive speed, each PDU being decoded in Python: at 16382 (pynetdicom's "
         "default) the same slice takes 34 PDUs.",
+    )
+    pdu_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest time for one whole PDU to arrive once its first byte did, in "
+        "seconds; a peer that sends part of a PDU and waits is aborted when it passes "
+        "(a 4 MiB PDU needs about 140 KB/s).",
+    )
+    max_connections_per_address: int = Field(
+        default=16,
+        ge=1,
+        description="Most open connections from one IP address across all receiving "
+        "processes, before and after association; a further connection is closed at once "
+        "and recorded (may be exceeded by up to workers - 1 under concurrent accepts).",
     )
     accept_any: bool = Field(
         default=False,

@@ -88,6 +88,9 @@ class InstanceStored:
         absent or empty ones are left out. PHI: never log it.
     at : float
         Time it became durable, seconds since the epoch.
+    assumed : tuple of str
+        What the node took from elsewhere than the data set (e.g. an empty SOP Class UID
+        from the request), in plain words; recorded with the instance.
     """
 
     association: AssociationInfo
@@ -101,6 +104,7 @@ class InstanceStored:
     replaced: bool
     header: dict[str, str]
     at: float
+    assumed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,8 +135,40 @@ class InstanceRefused:
     at: float
 
 
+@dataclass(frozen=True)
+class ConnectionRefused:
+    """A connection was closed before or outside DICOM's own rejections: a per-address
+    limit, a PDU that is unknown, too large, malformed or not complete by its deadline, or
+    an association that broke the protocol.
+
+    Parameters
+    ----------
+    address : str
+        IP address the peer connected from.
+    port : int
+        TCP port the peer connected from.
+    reason : str
+        The kind (:class:`dicomnode.scp.pdu.RefusalReason` value), the metrics label.
+    detail : str
+        One line without received values (sizes and PDU types only).
+    at : float
+        Time of the refusal, seconds since the epoch.
+    """
+
+    address: str
+    port: int
+    reason: str
+    detail: str
+    at: float
+
+
 ReceiveEvent = (
-    AssociationAccepted | AssociationRefused | AssociationEnded | InstanceStored | InstanceRefused
+    AssociationAccepted
+    | AssociationRefused
+    | AssociationEnded
+    | InstanceStored
+    | InstanceRefused
+    | ConnectionRefused
 )
 """Everything the SCP reports."""
 

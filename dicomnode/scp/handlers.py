@@ -13,12 +13,14 @@ import threading
 import time
 import uuid
 import weakref
+from typing import cast
 
 from pynetdicom import evt
 from pynetdicom.association import Association
 from pynetdicom.events import Event
 
 from dicomnode.scp.access import AccessPolicy
+from dicomnode.scp.admission import RefusalError, admit
 from dicomnode.scp.events import (
     AssociationAccepted,
     AssociationEnded,
@@ -29,11 +31,10 @@ from dicomnode.scp.events import (
     ReceiveEvent,
     ReceiveSink,
 )
-from dicomnode.scp.header import HeaderError, read_data_set_header
 from dicomnode.scp.part10 import part10_file
 from dicomnode.scp.spool import SpoolError, SpoolWriter
 from dicomnode.scp.status import StoreStatus
-from dicomnode.scp.uids import MAX_UID_LENGTH, uid_problem
+from dicomnode.scp.uids import MAX_UID_LENGTH
 from dicomnode.scp.watermark import DiskWatermark
 
 LOGGER = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ _REJECTED_TRANSIENT = 0x02
 _SOURCE_SERVICE_USER = 0x01
 _SOURCE_SERVICE_PROVIDER_PRESENTATION = 0x03
 _TEMPORARY_CONGESTION = 0x01
+_LOCAL_LIMIT_EXCEEDED = 0x02
 
 
 class _StoreRefusalError(Exception):
@@ -72,6 +74,9 @@ class StorageScpHandlers:
         Receives a record of every association and instance outcome.
     watermark : DiskWatermark, optional
         When the spool's disk is below it, new associations are refused (transient).
+    max_associations : int, optional
+        Most established associations of this AE; a request beyond it is rejected
+        (transient, local limit exceeded). None: no limit of our own.
     """
 
     def __init__(
@@ -80,8 +85,10 @@ class StorageScpHandlers:
         spool: SpoolWriter,
         sink: ReceiveSink,
         watermark: DiskWatermark | None = None,
+        max_associations: int | None = None,
     ) -> None:
         self._policy = policy
+        self._max_associations = max_associations
         self._watermark = watermark
         self._spool = spool
         self._sink = sink
@@ -130,12 +137,14 @@ class StorageScpHandlers:
             return info
 
     def on_association_requested(self, event: Event) -> None:
-        """Apply access control (permanent A-ASSOCIATE-RJ) and the spool's disk-space
-        watermark (transient A-ASSOCIATE-RJ, temporary congestion); report a rejection."""
+        """Apply access control (permanent A-ASSOCIATE-RJ), the spool's disk-space
+        watermark (transient, temporary congestion) and the limit of established
+        associations (transient, local limit exceeded); report a rejection."""
         try:
             info = self._info(event.assoc)
             rejection = self._policy.check(info.called_aet, info.calling_aet, info.address)
             full = None if self._watermark is None else self._watermark.problem()
+            busy = self._association_limit_reached(event.assoc)
         except Exception:  # never let a handler exception kill the association thread
             LOGGER.exception("access check failed; rejecting the association")
             self._reject(event.assoc, 0x01)
@@ -144,15 +153,25 @@ class StorageScpHandlers:
             LOGGER.warning("association rejected: %s", rejection.reason)
             self._publish(AssociationRefused(info, rejection.reason, time.time()))
             self._reject(event.assoc, int(rejection.diagnostic))
-        elif full is not None:
-            LOGGER.warning("association rejected (transient): %s", full)
-            self._publish(AssociationRefused(info, full, time.time()))
+        elif full is not None or busy is not None:
+            reason = cast(str, full or busy)
+            LOGGER.warning("association rejected (transient): %s", reason)
+            self._publish(AssociationRefused(info, reason, time.time()))
             self._reject(
                 event.assoc,
-                _TEMPORARY_CONGESTION,
+                _TEMPORARY_CONGESTION if full is not None else _LOCAL_LIMIT_EXCEEDED,
                 result=_REJECTED_TRANSIENT,
                 source=_SOURCE_SERVICE_PROVIDER_PRESENTATION,
             )
+
+    def _association_limit_reached(self, assoc: Association) -> str | None:
+        """Why a new association exceeds :attr:`_max_associations`, or None."""
+        if self._max_associations is None:
+            return None
+        established = sum(1 for other in assoc.ae.active_associations if other.is_established)
+        if established < self._max_associations:
+            return None
+        return f"local limit of {self._max_associations} established associations reached"
 
     @staticmethod
     def _reject(
@@ -192,7 +211,9 @@ class StorageScpHandlers:
         -------
         int
             0x0000 only once the file is durable; 0xA700 on disk trouble; 0xC210-0xC212
-            for unreadable data or invalid UIDs; 0x0110 for an unexpected error.
+            for data that does not parse to its end or invalid UIDs; 0xA900 for Pixel
+            Data missing or not fitting the image geometry; 0x0110 for an unexpected
+            error (the only one logged with a traceback).
         """
         request = event.request
         sop_class = _clip(getattr(request, "AffectedSOPClassUID", ""))
@@ -218,30 +239,13 @@ class StorageScpHandlers:
         request = event.request
         sop_class = str(getattr(request, "AffectedSOPClassUID", "") or "")
         sop_instance = str(getattr(request, "AffectedSOPInstanceUID", "") or "")
-        for name, value in (("SOP Class", sop_class), ("SOP Instance", sop_instance)):
-            problem = uid_problem(value)
-            if problem is not None:
-                raise _StoreRefusalError(StoreStatus.INVALID_UID, f"Affected {name} UID: {problem}")
         transfer_syntax = str(event.context.transfer_syntax)
         data_set = event.encoded_dataset(include_meta=False)
         try:
-            header = read_data_set_header(data_set, transfer_syntax)
-        except HeaderError as exc:
-            raise _StoreRefusalError(StoreStatus.CANNOT_UNDERSTAND, str(exc)) from exc
-        if not header.sop_instance_uid or not header.sop_class_uid:
-            raise _StoreRefusalError(
-                StoreStatus.CANNOT_UNDERSTAND, "data set has no SOP Class or SOP Instance UID"
-            )
+            header = admit(data_set, transfer_syntax, sop_class, sop_instance)
+        except RefusalError as exc:
+            raise _StoreRefusalError(exc.status, exc.reason) from exc
         study, series = header.study_instance_uid, header.series_instance_uid
-        for name, value in (("Study Instance", study), ("Series Instance", series)):
-            problem = uid_problem(value)
-            if problem is not None:
-                raise _StoreRefusalError(StoreStatus.INVALID_UID, f"{name} UID: {problem}")
-        if header.sop_instance_uid != sop_instance or header.sop_class_uid != sop_class:
-            raise _StoreRefusalError(
-                StoreStatus.UID_MISMATCH,
-                "SOP Instance/Class UID of the data set differs from the C-STORE request",
-            )
         data = part10_file(sop_class, sop_instance, transfer_syntax, data_set)
         try:
             spooled = self._spool.write(study, series, sop_instance, data)
@@ -260,6 +264,7 @@ class StorageScpHandlers:
             replaced=spooled.replaced,
             header=header.fields,
             at=time.time(),
+            assumed=header.assumed,
         )
 
     def _refuse(

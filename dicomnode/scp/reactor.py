@@ -34,12 +34,31 @@ from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.transport import AssociationSocket, RequestHandler
 
 from dicomnode.scp.dimse import StoreDimse
+from dicomnode.scp.guard import ConnectionGuard
+from dicomnode.scp.pdu import PduRefusedError, RefusalReason, read_pdu
 
 LOGGER = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 0.02
 """Longest wait of either loop before it re-checks timers and flags, in seconds; it bounds
 how late the ARTIM and idle timers are noticed, never data or a release request."""
+
+
+ABORT_SEND_TIMEOUT_S = 1.0
+"""Longest wait to send the A-ABORT of a refused connection, in seconds."""
+
+_ABORT_SOURCE_PROVIDER = 0x02
+_ABORT_DIAGNOSTIC: dict[RefusalReason, int | None] = {
+    RefusalReason.UNKNOWN_PDU_TYPE: 0x01,  # unrecognized-PDU
+    RefusalReason.PDU_TOO_LARGE: 0x06,  # invalid-PDU-parameter-value
+    RefusalReason.MALFORMED_PDU: 0x06,
+    RefusalReason.PDU_DEADLINE: 0x00,  # reason-not-specified
+    RefusalReason.ASSOCIATION_DEADLINE: 0x00,
+    RefusalReason.PROTOCOL_ERROR: 0x02,  # unexpected-PDU
+    RefusalReason.TRUNCATED_PDU: None,  # the peer is gone
+    RefusalReason.ADDRESS_LIMIT: None,
+}
+"""A-ABORT reason/diagnostic (PS3.8 Table 9-26) sent for each refusal; None: none sent."""
 
 
 class WakeableDul(DULServiceProvider):
@@ -133,10 +152,50 @@ class WakeableDul(DULServiceProvider):
             except queue.Empty:
                 idle = True
                 continue
-            self.state_machine.do_action(event)
+            try:
+                self.state_machine.do_action(event)
+            except Exception as exc:  # pynetdicom's actions fail on some PDUs they decoded
+                self._refuse(
+                    PduRefusedError(
+                        RefusalReason.PROTOCOL_ERROR,
+                        f"{event} could not be handled ({type(exc).__name__})",
+                    )
+                )
+                self._kill_thread = True
+                return
             if event == "Evt12":  # A-RELEASE-RQ received: the association reactor answers
                 self.assoc.dimse.msg_queue.put((None, None))  # now, not at its next timeout
             idle = False
+
+    def _read_pdu_data(self) -> None:
+        """Read and decode one PDU (replaces pynetdicom's: bounded memory, deadlines, and
+        one refusal record instead of a logged traceback for a bad PDU)."""
+        transport = cast(GuardedSocket, self.socket)
+        try:
+            data = transport.read_pdu(self.assoc.is_established)
+            if data is None:
+                transport.close()
+                return
+            try:
+                pdu, event = self._decode_pdu(data)
+            except Exception as exc:  # pynetdicom's decoders raise anything on bad bytes
+                raise PduRefusedError(
+                    RefusalReason.MALFORMED_PDU,
+                    f"PDU type 0x{data[0]:02X} cannot be decoded ({type(exc).__name__})",
+                ) from exc
+        except PduRefusedError as refusal:
+            self._refuse(refusal)
+            return
+        self.event_queue.put(event)
+        self._recv_pdu.put(pdu)
+
+    def _refuse(self, refusal: PduRefusedError) -> None:
+        """Record the refusal, abort and close the connection, and end the association."""
+        cast(GuardedSocket, self.socket).refuse(
+            refusal.reason, refusal.detail, _ABORT_DIAGNOSTIC[refusal.reason]
+        )
+        if not self.assoc.is_established:  # the association thread may wait for an
+            self.to_user_queue.put(None)  # type: ignore[arg-type,unused-ignore]  # A-ASSOCIATE
 
     def _abort_hard(self) -> None:
         """Send an A-ABORT bypassing the state machine and stop both loops (as pynetdicom)."""
@@ -150,24 +209,77 @@ class WakeableDul(DULServiceProvider):
         self._kill_thread = True
 
 
-class BulkReadSocket(AssociationSocket):
-    """pynetdicom's socket wrapper, reading a PDU with few large reads instead of 4 KiB
-    ``recv`` calls (a 116 KiB P-DATA PDU took ~30)."""
+class GuardedSocket(AssociationSocket):
+    """pynetdicom's socket wrapper for an accepted connection, reading whole PDUs within
+    the limits and deadlines of a :class:`~dicomnode.scp.guard.ConnectionGuard`.
 
-    def recv(self, nr_bytes: int) -> bytearray:
-        """Read ``nr_bytes`` bytes, blocking; fewer only if the peer closed the connection."""
+    Parameters
+    ----------
+    assoc : Association
+        The association the connection serves.
+    client_socket : socket.socket
+        The accepted connection.
+    guard : ConnectionGuard
+        Limits of this receiving process and where refusals go.
+    address : str
+        The peer's IP address; its connection slot (counted when the connection was
+        accepted) is released when the socket is closed.
+    port : int
+        The peer's TCP port.
+    """
+
+    def __init__(
+        self,
+        assoc: Association,
+        client_socket: socket.socket,
+        guard: ConnectionGuard,
+        address: str,
+        port: int,
+    ) -> None:
+        super().__init__(assoc, client_socket=client_socket)
+        self._guard = guard
+        self._peer = (address, port)
+        self._opened_at = time.monotonic()
+        self._released = False
+
+    def read_pdu(self, established: bool) -> bytearray | None:
+        """Read one whole PDU (see :func:`dicomnode.scp.pdu.read_pdu`); before the
+        association is established the ACSE timeout since connection bounds it too."""
+        now = time.monotonic()
+        deadline = now + self._guard.pdu_timeout_s
+        reason = RefusalReason.PDU_DEADLINE
+        association_deadline = self._opened_at + self._guard.association_timeout_s
+        if not established and association_deadline < deadline:
+            deadline, reason = association_deadline, RefusalReason.ASSOCIATION_DEADLINE
         raw = cast(socket.socket, self.socket)
-        buffer = bytearray(nr_bytes)
-        view = memoryview(buffer)
-        read = 0
-        while read < nr_bytes:
-            count = raw.recv_into(view[read:], nr_bytes - read)
-            if not count:
-                break
-            read += count
-        view.release()
-        del buffer[read:]
-        return buffer
+        return read_pdu(raw, self._guard.maximum_pdu_length, deadline, reason)
+
+    def refuse(self, reason: RefusalReason, detail: str, abort_diagnostic: int | None) -> None:
+        """Record a refusal, send an A-ABORT (service provider) where the peer may still
+        read it, and close the connection (pynetdicom's close queues Evt17)."""
+        self._guard.refuse(*self._peer, reason, detail)
+        raw = self.socket
+        if abort_diagnostic is not None and raw is not None:
+            abort = A_ABORT_RQ()
+            abort.source = _ABORT_SOURCE_PROVIDER
+            abort.reason_diagnostic = abort_diagnostic
+            with contextlib.suppress(OSError):
+                raw.settimeout(ABORT_SEND_TIMEOUT_S)
+                raw.sendall(abort.encode())
+        self.close()
+
+    def _shutdown_socket(self) -> None:
+        """Shut the connection down and always close it (pynetdicom skips the close when the
+        shutdown fails, leaking the descriptor), then release the address's slot once."""
+        raw = self.socket
+        if raw is not None:
+            with contextlib.suppress(OSError):
+                raw.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                raw.close()
+        if not self._released:
+            self._released = True
+            self._guard.slots.release(self._peer[0])
 
 
 class EventDrivenAssociation(Association):
@@ -181,6 +293,22 @@ class EventDrivenAssociation(Association):
         # These setters configure the DUL's ARTIM and idle timers: apply them to ours.
         self.acse_timeout = self.ae.acse_timeout
         self.network_timeout = self.ae.network_timeout
+
+    def run_reactor(self) -> None:
+        """pynetdicom's acceptor thread; an exception in it (pynetdicom fails on some
+        requests it cannot negotiate) aborts the association and is recorded as a refusal
+        instead of leaving the DUL thread and the connection behind."""
+        try:
+            super().run_reactor()
+        except Exception as exc:
+            transport = cast(GuardedSocket, self.dul.socket)
+            transport.refuse(
+                RefusalReason.PROTOCOL_ERROR,
+                f"association ended by an error in pynetdicom ({type(exc).__name__})",
+                _ABORT_DIAGNOSTIC[RefusalReason.PROTOCOL_ERROR],
+            )
+            self.is_aborted = True
+            self.kill()
 
     def _run_reactor(self) -> None:
         self._is_paused = False
@@ -233,7 +361,9 @@ class EventDrivenRequestHandler(RequestHandler):
         assoc = EventDrivenAssociation(self.ae, MODE_ACCEPTOR)
         assoc._server = self.server
         assoc.name = f"AcceptorThread@{datetime.now():%Y%m%d%H%M%S}"
-        assoc.set_socket(BulkReadSocket(assoc, client_socket=self.request))
+        guard = cast(ConnectionGuard, self.server.guard)  # type: ignore[attr-defined]
+        address, port = self.client_address[0], int(self.client_address[1])
+        assoc.set_socket(GuardedSocket(assoc, self.request, guard, address, port))
         assoc.acceptor.maximum_length = self.ae.maximum_pdu_size
         assoc.acceptor.ae_title = self.server.ae_title
         assoc.acceptor.address_info = self.local

@@ -1,10 +1,13 @@
 """Start-up reconciliation of the spool (the truth) with the audit database.
 
 After a crash at any moment: ``.part`` files are removed (never acknowledged), complete
-files without a database row are recorded, rows whose file is gone are flagged as service
-events, and every spooled series is listed so that its quiet timer restarts once the SCP
-listens again (time spent down is not quiet: senders could not reach us). Creating a job
-is idempotent in the audit log, so a series whose job already exists gets no second one.
+files without a database row are read as the receive reads them
+(:func:`dicomnode.scp.header.read_header`) and recorded, or, when unreadable, moved to the
+spool's quarantine folder and flagged as service events (so they never reach a job), rows
+whose file is gone are flagged as service events, and every spooled series is listed so
+that its quiet timer restarts once the SCP listens again (time spent down is not quiet:
+senders could not reach us). Creating a job is idempotent in the audit log, so a series
+whose job already exists gets no second one.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 
 from dicomnode.audit.log import AuditLog
 from dicomnode.scp.header import HeaderError, read_header
-from dicomnode.scp.spool import SpoolWriter
+from dicomnode.scp.spool import SpoolEntry, SpoolWriter
 
 LOGGER = logging.getLogger(__name__)
 
@@ -32,6 +35,17 @@ class ReconcileReport:
     missing: int
     series: tuple[tuple[str, str], ...]
     """``(study_uid, series_uid)`` of every spooled series, for the quiet timers."""
+
+
+def _quarantine(spool: SpoolWriter, audit: AuditLog, entry: SpoolEntry, reason: str) -> None:
+    """Move an unreadable spool file to the quarantine folder; one log line and a service
+    event (the reason names no value)."""
+    try:
+        target = str(spool.quarantine(entry))
+    except OSError as exc:
+        target = f"left in place ({exc.strerror or type(exc).__name__})"
+    LOGGER.error("unreadable spool file %s (%s); quarantined: %s", entry.path, reason, target)
+    audit.record_service_event("spool_file_quarantined", f"{entry.path} -> {target}: {reason}")
 
 
 def reconcile_spool(spool: SpoolWriter, audit: AuditLog) -> ReconcileReport:
@@ -56,16 +70,17 @@ def reconcile_spool(spool: SpoolWriter, audit: AuditLog) -> ReconcileReport:
     recorded = unreadable = 0
     for entry in spool.scan():
         path = str(entry.path)
-        series.add((entry.study_instance_uid, entry.series_instance_uid))
         if path in known:
             known.discard(path)
+            series.add((entry.study_instance_uid, entry.series_instance_uid))
             continue
         try:
             header = read_header(entry.path)
         except HeaderError as exc:
-            LOGGER.error("unreadable file in the spool: %s (%s)", path, exc)
+            _quarantine(spool, audit, entry, str(exc))
             unreadable += 1
             continue
+        series.add((entry.study_instance_uid, entry.series_instance_uid))
         audit.record_instance(
             association_id=None,
             sop_instance_uid=entry.sop_instance_uid,
@@ -76,7 +91,7 @@ def reconcile_spool(spool: SpoolWriter, audit: AuditLog) -> ReconcileReport:
             path=path,
             size_bytes=entry.path.stat().st_size,
             status="stored",
-            reason=RECOVERED_REASON,
+            reason="; ".join((RECOVERED_REASON, *header.assumed)),
             header=header.fields,
         )
         recorded += 1

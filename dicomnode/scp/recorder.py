@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Protocol
 
 from dicomnode.audit.log import AuditLog
@@ -26,6 +27,7 @@ from dicomnode.scp.events import (
     AssociationAccepted,
     AssociationEnded,
     AssociationRefused,
+    ConnectionRefused,
     InstanceRefused,
     InstanceStored,
     ReceiveEvent,
@@ -41,6 +43,10 @@ RETRY_DELAY_S = 0.5
 
 MAX_BATCH = 500
 """Most events recorded in one transaction."""
+
+REFUSAL_WINDOW_S = 60.0
+"""Recording window of refused connections, in seconds: one audit row (with a count) and
+one log line per peer address and reason per window, however many connections it tried."""
 
 BATCH_WINDOW_S = 0.1
 """How long the recorder gathers events after the first of a batch, in seconds: at one
@@ -122,6 +128,9 @@ class ReceiveRecorder:
 
 def _write(batch: ReceiptBatch, opened: dict[str, _OpenAssociation], event: ReceiveEvent) -> None:
     """Add one event's records to ``batch``; ``opened`` tracks the open associations."""
+    if isinstance(event, ConnectionRefused):
+        _count_refusal(batch, event)
+        return
     peer = event.association
     current = opened.get(peer.key)
     association_id = current.association_id if current else None
@@ -155,7 +164,10 @@ def _write(batch: ReceiptBatch, opened: dict[str, _OpenAssociation], event: Rece
             path=event.path,
             size_bytes=event.size_bytes,
             status="stored",
-            reason="duplicate: file overwritten" if event.replaced else None,
+            reason="; ".join(
+                (["duplicate: file overwritten"] if event.replaced else []) + list(event.assumed)
+            )
+            or None,
             header=event.header,
         )
         if current is not None:
@@ -174,6 +186,26 @@ def _write(batch: ReceiptBatch, opened: dict[str, _OpenAssociation], event: Rece
             status="rejected",
             reason=f"0x{event.status:04X}: {event.reason}",
             header={},
+        )
+
+
+def _count_refusal(batch: ReceiptBatch, event: ConnectionRefused) -> None:
+    """Count a refused connection; one log line per address, reason and recording window."""
+    started = batch.count_refusal(
+        peer_address=event.address,
+        reason=event.reason,
+        detail=event.detail,
+        at=datetime.fromtimestamp(event.at, UTC),
+        window_s=REFUSAL_WINDOW_S,
+    )
+    if started:
+        LOGGER.warning(
+            "connection from %s refused (%s): %s; further refusals of it in the next %g s "
+            "are counted, not logged",
+            event.address,
+            event.reason,
+            event.detail,
+            REFUSAL_WINDOW_S,
         )
 
 

@@ -26,6 +26,7 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
 from types import FrameType
+from typing import Any, cast
 
 from pydicom import config as pydicom_config
 from pynetdicom import (
@@ -37,11 +38,15 @@ from pynetdicom import (
 from pynetdicom import _config as pynetdicom_config
 from pynetdicom.transport import ThreadedAssociationServer
 
+from dicomnode.logs import protect_logs
 from dicomnode.scp.access import AccessPolicy
 from dicomnode.scp.config import ScpConfig
 from dicomnode.scp.events import ReceiveEvent, ReceiveSink
+from dicomnode.scp.guard import ConnectionGuard
 from dicomnode.scp.handlers import StorageScpHandlers
+from dicomnode.scp.pdu import RefusalReason
 from dicomnode.scp.reactor import EventDrivenRequestHandler
+from dicomnode.scp.slots import ADDRESS_BUCKETS, AddressSlots, slot_table
 from dicomnode.scp.spool import SpoolWriter
 from dicomnode.scp.tls import server_ssl_context
 from dicomnode.scp.watermark import DiskWatermark
@@ -54,6 +59,10 @@ PYNETDICOM_MIN_LOG_LEVEL = logging.WARNING
 SHUTDOWN_GRACE_S = 5.0
 """How long active associations may finish after a stop request, in seconds."""
 
+
+UNCOUNTED_NEGOTIATIONS = 10_000
+"""Headroom of pynetdicom's own association limit over ours (see :func:`build_ae`); the
+connections themselves are bounded per address."""
 
 LISTEN_BACKLOG = 128
 """Connections the kernel queues for the receiving processes before they accept them."""
@@ -105,7 +114,42 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-class SharedSocketAssociationServer(ThreadedAssociationServer):
+class GuardedAssociationServer(ThreadedAssociationServer):
+    """pynetdicom's threaded server, counting each connection against its address's limit
+    (:class:`~dicomnode.scp.guard.ConnectionGuard`; set :attr:`guard` before serving)."""
+
+    guard: ConnectionGuard
+    request_queue_size = LISTEN_BACKLOG  # socketserver's default of 5 drops bursts
+
+    def verify_request(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> bool:
+        """Take a connection slot of the peer's address, or refuse (close) the connection."""
+        address, port = str(client_address[0]), int(client_address[1])
+        if self.guard.slots.acquire(address):
+            return True
+        self.guard.refuse(
+            address,
+            port,
+            RefusalReason.ADDRESS_LIMIT,
+            f"{self.guard.slots.limit} connections from this address already open",
+        )
+        return False
+
+    def process_request_thread(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
+        """Start the association; if that fails, close the connection and free its slot
+        (once started, the association's socket frees it when closed)."""
+        try:
+            self.finish_request(request, client_address)
+        except Exception as exc:
+            LOGGER.error("could not start an association: %s", type(exc).__name__)
+            self.guard.slots.release(str(client_address[0]))
+            self.shutdown_request(request)
+
+
+class SharedSocketAssociationServer(GuardedAssociationServer):
     """pynetdicom's threaded server on a listening socket shared by several processes.
 
     Set :attr:`shared_socket` on a subclass (see :func:`_shared_server_class`): the socket
@@ -165,7 +209,10 @@ def build_ae(config: ScpConfig, associations: int) -> AE:
     ae = AE(ae_title=config.ae_title)
     for context in (*VerificationPresentationContexts, *AllStoragePresentationContexts):
         ae.add_supported_context(str(context.abstract_syntax), ALL_TRANSFER_SYNTAXES)
-    ae.maximum_associations = associations
+    # pynetdicom counts connections still negotiating against this; the handlers count
+    # established associations against ``associations`` themselves, so hostile connections
+    # that never associate cannot take an allowed sender's place.
+    ae.maximum_associations = associations + UNCOUNTED_NEGOTIATIONS
     ae.acse_timeout = config.acse_timeout_s
     ae.dimse_timeout = config.dimse_timeout_s
     ae.network_timeout = config.network_timeout_s
@@ -205,6 +252,7 @@ def start_scp(
     *,
     shared_socket: socket.socket | None = None,
     min_free_bytes: int = 0,
+    slots: AddressSlots | None = None,
 ) -> RunningScp:
     """Bind and serve the SCP in a background thread of this process.
 
@@ -222,6 +270,9 @@ def start_scp(
     min_free_bytes : int
         Disk-space watermark of the spool in bytes: below it new associations are refused
         with a transient rejection; 0 disables the check.
+    slots : AddressSlots, optional
+        Connections per address shared with other receiving processes; without it this
+        process counts its own (``config.max_connections_per_address``).
 
     Returns
     -------
@@ -232,10 +283,14 @@ def start_scp(
     associations = config.associations_per_worker if shared else config.max_associations
     ae = build_ae(config, associations)
     handlers = StorageScpHandlers(
-        AccessPolicy(config), spool, sink, DiskWatermark(spool.root, min_free_bytes)
+        AccessPolicy(config),
+        spool,
+        sink,
+        DiskWatermark(spool.root, min_free_bytes),
+        max_associations=associations,
     )
-    server_class: type[ThreadedAssociationServer] = (
-        ThreadedAssociationServer if shared_socket is None
+    server_class: type[GuardedAssociationServer] = (
+        GuardedAssociationServer if shared_socket is None
         else _shared_server_class(shared_socket))
     server = ae.make_server(
         (config.host, config.port),
@@ -244,6 +299,13 @@ def start_scp(
         evt_handlers=handlers.handlers(),
         server_class=server_class,
         request_handler=EventDrivenRequestHandler,
+    )
+    cast(GuardedAssociationServer, server).guard = ConnectionGuard(
+        slots=slots or AddressSlots([0] * ADDRESS_BUCKETS, 0, config.max_connections_per_address),
+        sink=sink,
+        maximum_pdu_size=config.maximum_pdu_size,
+        pdu_timeout_s=config.pdu_timeout_s,
+        association_timeout_s=config.acse_timeout_s,
     )
     ae._servers.append(server)  # as AE.start_server does, so AE.shutdown() reaches it
     thread = threading.Thread(target=server.serve_forever, name="scp-server", daemon=True)
@@ -296,12 +358,15 @@ def _worker_main(
     ready: MpEvent,
     log_level: int,
     min_free_bytes: int,
+    slot_table: Any,
+    row: int,
 ) -> None:
     """Body of one receiving process: serve until SIGTERM arrives or the service process
     is gone (killed), then stop gracefully."""
     logging.basicConfig(
         level=log_level, format="%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s"
     )
+    protect_logs()  # no patient values in the log (dicomnode.logs)
     configure_receiving_process(log_level)
 
     terminated: list[int] = []
@@ -319,6 +384,7 @@ def _worker_main(
         QueueSink(queue),
         shared_socket=shared_socket,
         min_free_bytes=min_free_bytes,
+        slots=AddressSlots(slot_table, row, config.max_connections_per_address),
     )
     ready.set()
     parent = os.getppid()
@@ -371,6 +437,7 @@ class ScpProcessPool:
             If a process dies or does not listen within ``timeout_s`` seconds.
         """
         self._socket = listening_socket(self._config.host, self._config.port)
+        table = slot_table(self._context, self._config.workers)
         readies = []
         for index in range(self._config.workers):
             ready = self._context.Event()
@@ -384,6 +451,8 @@ class ScpProcessPool:
                     ready,
                     self._log_level,
                     self._min_free_bytes,
+                    table,
+                    index,
                 ),
                 name=f"scp-{index}",
                 daemon=True,

@@ -24,6 +24,9 @@ PART_SUFFIX = ".part"
 INSTANCE_SUFFIX = ".dcm"
 """Suffix of complete instances."""
 
+QUARANTINE_FOLDER = ".quarantine"
+"""Folder in the spool root for files found unreadable at start-up (flat, never scanned)."""
+
 
 class SpoolError(OSError):
     """Writing an instance to the spool failed (disk full, I/O error, permissions)."""
@@ -162,6 +165,25 @@ class SpoolWriter:
             part.unlink(missing_ok=True)
             removed += 1
         return removed
+
+    def quarantine(self, entry: SpoolEntry) -> Path:
+        """Move an instance out of the spool's scans into :data:`QUARANTINE_FOLDER`,
+        durably; returns its new path (``<study>_<series>_<sop>.dcm``).
+
+        Raises
+        ------
+        OSError
+            If it could not be moved.
+        """
+        folder = self.root / QUARANTINE_FOLDER
+        self._make_folders(folder)
+        target = folder / "_".join(
+            (entry.study_instance_uid, entry.series_instance_uid, entry.path.name)
+        )
+        os.replace(entry.path, target)
+        _fsync_directory(folder)
+        _fsync_directory(entry.path.parent)
+        return target
 
     def scan(self) -> Iterator[SpoolEntry]:
         """Every complete instance in the spool whose path components are valid UIDs."""

@@ -14,6 +14,9 @@ class StoreStatus(IntEnum):
     """Unexpected internal error (logged with its traceback)."""
     OUT_OF_RESOURCES = 0xA700
     """Disk full or I/O error while storing; the sender should retry later."""
+    DATA_SET_MISMATCH = 0xA900
+    """The data set does not match its SOP class (e.g. Pixel Data missing or not fitting
+    the image geometry)."""
     CANNOT_UNDERSTAND = 0xC210
     """The data set could not be parsed."""
     INVALID_UID = 0xC211

@@ -14,10 +14,17 @@ from fastapi.responses import RedirectResponse
 
 from dicomnode.audit.errors import JobNotFoundError, JobStateError
 from dicomnode.audit.store import job_target
-from dicomnode.web.auth import CSRF_FIELD, Principal, check_csrf, require_operator
+from dicomnode.web.auth import (
+    CSRF_FIELD,
+    SESSION_USER,
+    Principal,
+    check_csrf,
+    require_operator,
+    start_session,
+)
 from dicomnode.web.config import AuthMode
 from dicomnode.web.context import Dashboard, dashboard
-from dicomnode.web.pages import RETRYABLE
+from dicomnode.web.pages import RETRYABLE, JobId
 
 router = APIRouter()
 
@@ -29,7 +36,8 @@ WEB_TARGET = "web"
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"
+    address: str = request.app.state.authenticator.proxies.client_address(request)
+    return address
 
 
 def _local_path(target: str) -> str:
@@ -90,9 +98,7 @@ def login(
             error="Unknown user or wrong password.",
         )
     board.throttle.succeeded(keys[:1])
-    request.session.clear()
-    request.session["user"] = user.name
-    request.session["role"] = user.role.value
+    start_session(request, user)
     board.audit.record_admin_action(
         user=user.name, action="login", target=WEB_TARGET,
         detail=f"role {user.role.value} from {_client(request)}",
@@ -102,17 +108,20 @@ def login(
 
 @router.post("/logout", name="logout")
 def logout(request: Request, board: Board, csrf: Csrf) -> Response:
-    """End the session (recorded as ``logout``)."""
+    """End the session and every other session of the user (recorded as ``logout``)."""
     check_csrf(request, csrf)
-    name = request.session.get("user")
-    if isinstance(name, str):
+    name = request.session.get(SESSION_USER)
+    if isinstance(name, str) and board.users.get(name) is not None:
+        board.users.end_sessions(name)
         board.audit.record_admin_action(user=name, action="logout", target=WEB_TARGET)
     request.session.clear()
     return _see_other("/login")
 
 
 @router.post("/jobs/{job_id}/retry", name="retry")
-def retry(request: Request, job_id: int, user: Operator, board: Board, csrf: Csrf) -> Response:
+def retry(
+    request: Request, job_id: JobId, user: Operator, board: Board, csrf: Csrf
+) -> Response:
     """Requeue a failed, dead-lettered or cancelled job and re-arm its dead-lettered
     deliveries (each recorded as an administrator action)."""
     check_csrf(request, csrf)
@@ -140,7 +149,9 @@ def retry(request: Request, job_id: int, user: Operator, board: Board, csrf: Csr
 
 
 @router.post("/jobs/{job_id}/cancel", name="cancel")
-def cancel(request: Request, job_id: int, user: Operator, board: Board, csrf: Csrf) -> Response:
+def cancel(
+    request: Request, job_id: JobId, user: Operator, board: Board, csrf: Csrf
+) -> Response:
     """Cancel a queued or failed job (recorded as an administrator action)."""
     check_csrf(request, csrf)
     try:

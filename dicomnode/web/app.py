@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -23,6 +26,7 @@ from dicomnode.scp.watermark import DiskWatermark
 from dicomnode.web import actions, pages
 from dicomnode.web.auth import Authenticator, LoginRequiredError
 from dicomnode.web.context import Dashboard, build_templates
+from dicomnode.web.headers import STATIC_PREFIX, SecurityHeaders
 from dicomnode.web.health import readiness
 from dicomnode.web.metrics import AuditCollector, metrics_registry
 from dicomnode.web.model_status import ModelStatusCache
@@ -32,6 +36,8 @@ from dicomnode.web.users import UserStore
 
 SESSION_COOKIE = "dicomnode_session"
 """Name of the signed session cookie."""
+STATIC_DIR = Path(__file__).with_name("static")
+"""The style sheet of the pages."""
 
 
 def create_app(
@@ -82,6 +88,8 @@ def create_app(
         same_site="strict",
         https_only=config.web.session_cookie_secure,
     )
+    app.add_middleware(SecurityHeaders)
+    app.mount(STATIC_PREFIX.rstrip("/"), StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(LoginRequiredError)
     def _to_login(request: Request, exc: LoginRequiredError) -> Response:
@@ -95,6 +103,13 @@ def create_app(
             request, "error.html", status_code=exc.status_code, status=exc.status_code,
             message=str(exc.detail),
         )
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{error['loc'][-1]}: {error['msg']}" for error in exc.errors() if error.get("loc")
+        )
+        return _error_page(request, HTTPException(422, problems or "invalid request"))
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

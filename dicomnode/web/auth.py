@@ -1,25 +1,32 @@
 """Who is asking, and may they: session logins, the trusted-proxy header, roles and CSRF.
 
-``local`` mode: the login form checks the users table and stores the user and role in a
-signed session cookie. ``proxy_header`` mode: a reverse proxy in ``trusted_proxies`` names
-the authenticated user in a header; the role comes from the users table (viewer when the
-user is not listed). Every form that changes something carries the session's CSRF token.
+``local`` mode: the login form checks the users table and stores the user name and the
+user's session epoch in a signed session cookie; a cookie is believed only while that epoch
+is still the user's (logging out and changing the password move it on, so a copied cookie
+dies with them), and the role is read from the users table at each request.
+``proxy_header`` mode: a reverse proxy in ``trusted_proxies`` names the authenticated user in
+a header; the role comes from the users table (viewer when the user is not listed). Every
+form that changes something carries the session's CSRF token.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, status
 
 from dicomnode.web.config import AuthMode, WebConfig
+from dicomnode.web.proxies import TrustedProxies
 from dicomnode.web.roles import Role
-from dicomnode.web.users import UserStore
+from dicomnode.web.users import UserStore, WebUser
 
 CSRF_FIELD = "csrf_token"
 """Name of the hidden form field holding the CSRF token."""
+SESSION_USER = "user"
+"""Session key of the logged-in user's name."""
+SESSION_EPOCH = "epoch"
+"""Session key of the user's session epoch at login (see :meth:`UserStore.end_sessions`)."""
 
 
 class LoginRequiredError(Exception):
@@ -47,13 +54,14 @@ class Authenticator:
     config : WebConfig
         Mode, proxy header and trusted proxies.
     users : UserStore
-        The users table (roles; passwords in local mode).
+        The users table (roles, session epochs; passwords in local mode).
     """
 
     def __init__(self, config: WebConfig, users: UserStore) -> None:
         self._config = config
         self._users = users
-        self._proxies = [ipaddress.ip_network(a, strict=False) for a in config.trusted_proxies]
+        self.proxies = TrustedProxies(config.trusted_proxies)
+        """The trusted reverse proxies (forwarding headers, client address)."""
 
     @property
     def mode(self) -> AuthMode:
@@ -64,25 +72,30 @@ class Authenticator:
         """The authenticated user of ``request``, or ``None``."""
         if self._config.auth_mode is AuthMode.PROXY_HEADER:
             return self._from_proxy(request)
-        name = request.session.get("user")
-        role = request.session.get("role")
-        if not isinstance(name, str) or role not in {r.value for r in Role}:
+        name = request.session.get(SESSION_USER)
+        epoch = request.session.get(SESSION_EPOCH)
+        if not isinstance(name, str) or not isinstance(epoch, int):
             return None
-        return Principal(name, Role(role))
+        user = self._users.get(name)
+        if user is None or user.session_epoch != epoch:  # logged out, or password changed
+            return None
+        return Principal(user.name, user.role)
 
     def _from_proxy(self, request: Request) -> Principal | None:
-        client = request.client.host if request.client is not None else ""
-        try:
-            address = ipaddress.ip_address(client)
-        except ValueError:
-            return None
-        if not any(address in network for network in self._proxies):
+        if not self.proxies.peer_is_trusted(request):
             return None
         name = (request.headers.get(self._config.proxy_user_header) or "").strip()
         if not name:
             return None
         user = self._users.get(name)
         return Principal(name, user.role if user is not None else Role.VIEWER)
+
+
+def start_session(request: Request, user: WebUser) -> None:
+    """Replace the request's session with a login of ``user`` (local mode)."""
+    request.session.clear()
+    request.session[SESSION_USER] = user.name
+    request.session[SESSION_EPOCH] = user.session_epoch
 
 
 def require_user(request: Request) -> Principal:

@@ -6,7 +6,7 @@ import secrets
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from dicomnode.scp.config import check_networks
 
@@ -45,9 +45,12 @@ class WebConfig(BaseModel):
         "the user's role comes from the users table (viewer when not listed).",
     )
     trusted_proxies: tuple[str, ...] = Field(
-        default=("127.0.0.1/32", "::1/128"),
-        description="proxy_header mode: addresses (IP or CIDR) whose user header is believed; "
-        "requests from elsewhere are refused.",
+        default=(),
+        description="Reverse proxies (IP addresses or CIDR networks) whose forwarding headers "
+        "are believed: X-Forwarded-For (the client address that failed logins are counted "
+        "against and actions are recorded with) and, in proxy_header mode, the user header. "
+        "Empty (default): no header is believed, the client is the connection's peer. "
+        "proxy_header mode needs at least one.",
     )
     session_secret: SecretStr | None = Field(
         default=None,
@@ -82,6 +85,13 @@ class WebConfig(BaseModel):
     @classmethod
     def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return check_networks(value)
+
+    @model_validator(mode="after")
+    def _proxy_mode_has_proxies(self) -> WebConfig:
+        if self.auth_mode is AuthMode.PROXY_HEADER and not self.trusted_proxies:
+            raise ValueError("auth_mode proxy_header needs web.trusted_proxies (the proxy's "
+                             "address), else no request is authenticated")
+        return self
 
     def signing_key(self) -> str:
         """The session signing key: the configured secret, the secret file, or a random one.

@@ -18,6 +18,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from dicomnode.scp.pdu import RefusalReason
 from dicomnode.scp.watermark import DiskWatermark, free_bytes
 from dicomnode.web.queries import STAGE_BUCKETS_S, DashboardQueries
 
@@ -69,6 +70,22 @@ class AuditCollector(Collector):
         for outcome, count in sorted(snapshot.associations_by_outcome.items()):
             associations.add_metric([outcome], count)
         yield associations
+        yield CounterMetricFamily(
+            "dicomnode_associations_aborted",
+            "Accepted associations that ended in an A-ABORT (sent by either side, e.g. at the "
+            "network timeout) or a lost connection instead of a release.",
+            value=snapshot.associations_aborted,
+        )
+        refused = CounterMetricFamily(
+            "dicomnode_connections_refused",
+            "Incoming connections closed by the node before or outside association "
+            "rejection (per-address limit; PDU unknown, too large, malformed or late; "
+            "protocol error), by reason.",
+            labels=["reason"],
+        )
+        for reason in RefusalReason:
+            refused.add_metric([reason.value], snapshot.connections_refused.get(reason.value, 0))
+        yield refused
         jobs = GaugeMetricFamily("dicomnode_jobs", "Jobs in each state.", labels=["state"])
         for state, count in snapshot.jobs_by_state.items():
             jobs.add_metric([state], count)

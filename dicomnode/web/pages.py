@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
 
 from dicomnode.audit.errors import JobNotFoundError
 from dicomnode.audit.rows import JobDetail, JobState
@@ -28,6 +29,11 @@ CANCELLABLE = (JobState.QUEUED, JobState.FAILED)
 PLOT_WINDOW_H = 48
 """Hours shown by the time-series plots."""
 DEMO_NOTICE = "Demo model — not for clinical use"
+JOB_ID_MAX = 2**31 - 1
+"""Largest job id: the audit database's integer keys hold no more (PostgreSQL INTEGER)."""
+JobId = Annotated[int, PathParam(ge=1, le=JOB_ID_MAX, description="The job's id.")]
+SEARCH_TEXT_MAX = 256
+"""Longest search text accepted, in characters (UIDs have 64 at most)."""
 
 
 @router.get("/", name="overview")
@@ -59,7 +65,18 @@ def _day(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise HTTPException(422, f"not a date (YYYY-MM-DD): {value!r}") from exc
+        raise HTTPException(422, f"not a date (YYYY-MM-DD): {value[:32]!r}") from exc
+
+
+def _text(name: str, value: str) -> str | None:
+    """A search field, stripped (``None`` when empty); control characters (which no
+    DICOM identifier holds and PostgreSQL refuses) and overlong values get a 422."""
+    value = value.strip()
+    if len(value) > SEARCH_TEXT_MAX:
+        raise HTTPException(422, f"{name}: at most {SEARCH_TEXT_MAX} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise HTTPException(422, f"{name}: control characters are not allowed")
+    return value or None
 
 
 @router.get("/jobs", name="jobs")
@@ -77,14 +94,15 @@ def job_list(
 ) -> Response:
     """Jobs matching the search form, newest first."""
     if state and state not in {s.value for s in JobState}:
-        raise HTTPException(422, f"unknown job state {state!r}")
+        raise HTTPException(422, f"unknown job state {state[:32]!r}; one of "
+                                 f"{', '.join(s.value for s in JobState)}")
     first, last = _day(date_from), _day(date_to)
-    after_last = None if last is None else last + timedelta(days=1)
+    after_last = None if last is None or last == date.max else last + timedelta(days=1)
     rows = board.audit.list_jobs(
         state=state or None,
-        patient_id=patient_id.strip() or None,
-        accession_number=accession.strip() or None,
-        study_instance_uid=study_uid.strip() or None,
+        patient_id=_text("Patient ID", patient_id),
+        accession_number=_text("Accession Number", accession),
+        study_instance_uid=_text("Study Instance UID", study_uid),
         created_from=None if first is None else datetime.combine(first, time(), UTC),
         created_to=None if after_last is None else datetime.combine(after_last, time(), UTC),
         limit=limit,
@@ -150,7 +168,7 @@ def job_view(detail: JobDetail) -> dict[str, Any]:
 
 
 @router.get("/jobs/{job_id}", name="job")
-def job_page(request: Request, job_id: int, user: User, board: Board) -> Response:
+def job_page(request: Request, job_id: JobId, user: User, board: Board) -> Response:
     """A job's whole audit chain."""
     try:
         detail = board.audit.get_job(job_id)

@@ -51,6 +51,10 @@ class MetricsSnapshot:
     instances_by_status: dict[str, int]
     bytes_received: int
     associations_by_outcome: dict[str, int]
+    associations_aborted: int
+    """Accepted associations that ended in an abort (either side) instead of a release."""
+    connections_refused: dict[str, int]
+    """Reason -> connections refused before or outside association rejection."""
     jobs_by_state: dict[str, int]
     stage_durations: tuple[StageHistogram, ...]
     delivery_failures: dict[tuple[str, str], int]
@@ -193,6 +197,19 @@ class DashboardQueries:
                 select(m.Association.accepted, func.count()).group_by(m.Association.accepted)
             ):
                 outcomes["accepted" if accepted else "rejected"] += int(count)
+            aborted = int(
+                session.scalar(
+                    select(func.count()).select_from(m.Association).where(m.Association.aborted)
+                )
+                or 0
+            )
+            refused = {
+                str(reason): int(count or 0)
+                for reason, count in session.execute(
+                    select(m.ConnectionRefusal.reason, func.sum(m.ConnectionRefusal.count))
+                    .group_by(m.ConnectionRefusal.reason)
+                )
+            }
             failures = {
                 (destination, status): int(count)
                 for destination, status, count in session.execute(
@@ -216,6 +233,8 @@ class DashboardQueries:
             instances_by_status=instances,
             bytes_received=received,
             associations_by_outcome=outcomes,
+            associations_aborted=aborted,
+            connections_refused=refused,
             jobs_by_state=self.jobs_by_state(),
             stage_durations=histograms,
             delivery_failures=failures,

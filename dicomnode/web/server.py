@@ -72,8 +72,11 @@ class WebServer:
             self._audit.record_service_event("web_failed", message)
             return
         self.port = int(sock.getsockname()[1])
+        # proxy_headers off: uvicorn would take the client address from X-Forwarded-For
+        # of any loopback peer; the application decides (web.trusted_proxies).
         server = uvicorn.Server(
-            uvicorn.Config(self._app, log_level="warning", access_log=False, lifespan="off")
+            uvicorn.Config(self._app, log_level="warning", access_log=False, lifespan="off",
+                           proxy_headers=False)
         )
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="web-server", daemon=True

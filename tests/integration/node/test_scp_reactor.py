@@ -40,6 +40,11 @@ def _ct(sop_uid: str) -> Dataset:
     dataset.StudyInstanceUID = "1.2.3"
     dataset.SeriesInstanceUID = "1.2.3.4"
     dataset.Modality = "CT"
+    dataset.Rows = dataset.Columns = 2  # an image SOP class needs its Pixel Data
+    dataset.SamplesPerPixel = 1
+    dataset.PhotometricInterpretation = "MONOCHROME2"
+    dataset.BitsAllocated = 8
+    dataset.PixelData = bytes(4)
     return dataset
 
 

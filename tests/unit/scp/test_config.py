@@ -70,12 +70,18 @@ def test_invalid_values_name_the_field(tmp_path: Path, monkeypatch: pytest.Monke
         load_config(None)
 
 
-def test_the_scp_accepts_pdus_of_any_size_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    # 0 lets a sender use its own maximum (DCMTK storescu: 6 P-DATA PDUs per 512x512 CT
-    # slice); pynetdicom's default 16382 would make that 34 PDUs, each decoded in Python.
-    assert load_config(None).scp.maximum_pdu_size == 0
+def test_the_scp_accepts_large_but_bounded_pdus_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 4 MiB lets a sender use its own maximum (DCMTK storescu: 6 P-DATA PDUs per 512x512 CT
+    # slice; pynetdicom's default 16382 would make that 34 PDUs, each decoded in Python)
+    # while a claimed length is never unbounded; 0 ("unlimited") is refused.
+    assert load_config(None).scp.maximum_pdu_size == 4 * 1024 * 1024
     monkeypatch.setenv("DICOMNODE_SCP__MAXIMUM_PDU_SIZE", "1048576")
     assert load_config(None).scp.maximum_pdu_size == 1048576
+    monkeypatch.setenv("DICOMNODE_SCP__MAXIMUM_PDU_SIZE", "0")
+    with pytest.raises(ConfigError, match=r"scp\.maximum_pdu_size"):
+        load_config(None)
 
 
 def test_unreadable_files_are_config_errors(tmp_path: Path) -> None:

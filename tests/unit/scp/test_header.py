@@ -1,12 +1,16 @@
-"""The header of a received data set read directly equals pydicom's reading of its file."""
+"""The header of a received data set, read after a strict walk, equals pydicom's reading of
+its file; the Part 10 reader and the data set reader are one path."""
 
 from __future__ import annotations
 
 import zlib
+from io import BytesIO
 from typing import Any
 
+import pydicom
 import pytest
 from pydicom.dataset import Dataset
+from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     CTImageStorage,
@@ -18,7 +22,14 @@ from pydicom.uid import (
 )
 from pynetdicom.dsutils import encode
 
-from dicomnode.scp.header import HeaderError, read_data_set_header, read_header
+from dicomnode.scp.header import (
+    HEADER_KEYWORDS,
+    DataSetMismatchError,
+    HeaderError,
+    InstanceHeader,
+    read_data_set_header,
+    read_header,
+)
 from dicomnode.scp.part10 import part10_file
 
 
@@ -36,7 +47,14 @@ def _dataset(**overrides: object) -> Dataset:
     dataset.Modality = "CT"
     dataset.SeriesDescription = "PV 1.25mm"
     dataset.SeriesNumber = 4
-    dataset.InstanceNumber = 12  # after Series Number: never read
+    dataset.InstanceNumber = 12
+    dataset.SamplesPerPixel = 1
+    dataset.PhotometricInterpretation = "MONOCHROME2"
+    dataset.Rows = dataset.Columns = 2
+    dataset.BitsAllocated = dataset.BitsStored = 16
+    dataset.HighBit = 15
+    dataset.PixelRepresentation = 0
+    dataset.PixelData = bytes(range(8))
     for keyword, value in overrides.items():
         if value is None:
             delattr(dataset, keyword)
@@ -46,6 +64,10 @@ def _dataset(**overrides: object) -> Dataset:
 
 
 def _encoded(dataset: Dataset, transfer_syntax: str) -> bytes:
+    if transfer_syntax == JPEGLSLossless:  # fragments are not decoded at receive
+        dataset.PixelData = encapsulate([b"\xff\xd8 not decoded \xff\xd9"])
+        dataset["PixelData"].VR = "OB"
+        dataset["PixelData"].is_undefined_length = True
     if transfer_syntax == DeflatedExplicitVRLittleEndian:
         plain = encode(dataset, False, True)
         assert plain is not None
@@ -57,6 +79,20 @@ def _encoded(dataset: Dataset, transfer_syntax: str) -> bytes:
     return encoded
 
 
+def _pydicom_header(whole: bytes) -> InstanceHeader:
+    """The header as pydicom reads the whole file."""
+    dataset = pydicom.dcmread(BytesIO(whole))
+    fields = {k: str(dataset[k].value) for k in HEADER_KEYWORDS if dataset.get(k) not in (None, "")}
+    return InstanceHeader(
+        sop_class_uid=str(dataset.get("SOPClassUID", "")),
+        sop_instance_uid=str(dataset.get("SOPInstanceUID", "")),
+        study_instance_uid=str(dataset.get("StudyInstanceUID", "")),
+        series_instance_uid=str(dataset.get("SeriesInstanceUID", "")),
+        transfer_syntax_uid=str(dataset.file_meta.TransferSyntaxUID),
+        fields=fields,
+    )
+
+
 def _both(dataset: Dataset, transfer_syntax: str) -> tuple[object, object]:
     data_set = _encoded(dataset, transfer_syntax)
     whole = part10_file(
@@ -65,7 +101,9 @@ def _both(dataset: Dataset, transfer_syntax: str) -> tuple[object, object]:
         transfer_syntax,
         data_set,
     )
-    return read_data_set_header(data_set, transfer_syntax), read_header(whole)
+    direct = read_data_set_header(data_set, transfer_syntax)
+    assert read_header(whole) == direct  # one path for the file and the data set
+    return direct, _pydicom_header(whole)
 
 
 SYNTAXES = [
@@ -137,12 +175,58 @@ def test_unreadable_data_is_a_header_error_or_has_no_uids(garbage: bytes) -> Non
         assert not header.sop_instance_uid and not header.sop_class_uid
 
 
-def test_truncated_data_set_reads_as_pydicom_reads_it() -> None:
+@pytest.mark.parametrize("inside", [b"1.2.3.4.5", b"Doe^Jane", b"PV 1.25", bytes(range(8))])
+def test_a_data_set_truncated_inside_a_value_is_a_header_error(inside: bytes) -> None:
     data_set = _encoded(_dataset(), ExplicitVRLittleEndian)
-    cut = data_set.index(b"1.2.3.4.5") + 3  # inside the SOP Instance UID value
-    direct = read_data_set_header(data_set[:cut], ExplicitVRLittleEndian)
-    reference = read_header(
-        part10_file(CTImageStorage, "1.2", ExplicitVRLittleEndian, data_set[:cut])
+    cut = data_set.index(inside) + 3
+    with pytest.raises(HeaderError, match="cannot be parsed"):
+        read_data_set_header(data_set[:cut], ExplicitVRLittleEndian)
+    with pytest.raises(HeaderError, match="cannot be parsed"):
+        read_header(part10_file(CTImageStorage, "1.2", ExplicitVRLittleEndian, data_set[:cut]))
+
+
+def test_a_data_set_ending_after_series_number_is_a_mismatch() -> None:
+    data_set = _encoded(_dataset(), ExplicitVRLittleEndian)
+    cut = data_set.index(b"\x20\x00\x11\x00IS\x02\x004 ") + 10  # element end
+    with pytest.raises(DataSetMismatchError, match="no Pixel Data"):
+        read_data_set_header(data_set[:cut], ExplicitVRLittleEndian)
+
+
+def test_a_uid_keeps_what_pydicom_would_strip() -> None:
+    dataset = _dataset()
+    data_set = _encoded(dataset, ExplicitVRLittleEndian).replace(b"1.2.3.4\0", b"1.2.3.4\n")
+    assert read_data_set_header(data_set, ExplicitVRLittleEndian).study_instance_uid == "1.2.3.4\n"
+    padded = _encoded(dataset, ExplicitVRLittleEndian)
+    assert read_data_set_header(padded, ExplicitVRLittleEndian).study_instance_uid == "1.2.3.4"
+
+
+def test_a_key_element_with_another_vr_is_a_header_error() -> None:
+    data_set = _encoded(_dataset(), ExplicitVRLittleEndian).replace(
+        b"\x10\x00\x20\x00LO", b"\x10\x00\x20\x00DS"
     )
-    assert direct == reference
-    assert direct.sop_instance_uid == "1.2" and not direct.study_instance_uid
+    with pytest.raises(HeaderError, match=r"\(0010,0020\) has VR"):
+        read_data_set_header(data_set, ExplicitVRLittleEndian)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"PixelData": None}, "no Pixel Data"),
+        ({"PixelData": bytes(6)}, "the geometry needs 8"),
+        ({"Rows": 3}, "the geometry needs 12"),
+        ({"Rows": None}, "without a single-valued Rows"),
+        ({"PhotometricInterpretation": None}, "Photometric Interpretation"),
+        ({"PixelData": bytes(16)}, "more than 1 frames"),
+    ],
+)
+def test_pixel_data_not_fitting_the_geometry_is_a_mismatch(
+    change: dict[str, Any], reason: str
+) -> None:
+    data_set = _encoded(_dataset(**change), ExplicitVRLittleEndian)
+    with pytest.raises(DataSetMismatchError, match=reason):
+        read_data_set_header(data_set, ExplicitVRLittleEndian)
+
+
+def test_an_instance_without_pixel_data_of_a_non_image_class_is_read() -> None:
+    dataset = _dataset(PixelData=None, SOPClassUID="1.2.840.10008.5.1.4.1.1.88.33")
+    assert read_data_set_header(_encoded(dataset, ExplicitVRLittleEndian), ExplicitVRLittleEndian)

@@ -27,7 +27,7 @@ from dicomnode.scp.events import (
 )
 from dicomnode.scp.reconcile import RECOVERED_REASON, reconcile_spool
 from dicomnode.scp.recorder import QueueDrain, ReceiveRecorder
-from dicomnode.scp.spool import SpoolWriter
+from dicomnode.scp.spool import QUARANTINE_FOLDER, SpoolWriter
 
 STUDY, SERIES = "1.2.3", "1.2.3.4"
 PEER = AssociationInfo("k1", "DEMOSENDER", "DICOMNODE", "127.0.0.1", 40000)
@@ -57,6 +57,11 @@ def _part10(sop_uid: str) -> bytes:
     dataset.StudyInstanceUID = STUDY
     dataset.SeriesInstanceUID = SERIES
     dataset.Modality = "CT"
+    dataset.SamplesPerPixel = 1
+    dataset.PhotometricInterpretation = "MONOCHROME2"
+    dataset.Rows = dataset.Columns = 2
+    dataset.BitsAllocated = 8
+    dataset.PixelData = bytes(4)
     buffer = BytesIO()
     dataset.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
@@ -133,6 +138,28 @@ def test_reconcile_records_orphans_removes_parts_and_flags_missing(
     assert events == [("spool_file_missing", gone.path)]
     again = reconcile_spool(spool, audit)
     assert (again.recorded, again.partial_removed) == (0, 0)
+
+
+def test_reconcile_quarantines_an_unreadable_file_instead_of_recording_it(
+    tmp_path: Path, audit: AuditLog
+) -> None:
+    spool = SpoolWriter(tmp_path / "spool")
+    _stored(spool, "1.2.3.4.1")
+    data = _part10("1.2.3.4.2")
+    spool.write(STUDY, "1.2.3.5", "1.2.3.4.2", data[:-3])  # truncated in its Pixel Data
+
+    report = reconcile_spool(spool, audit)
+
+    assert (report.recorded, report.unreadable) == (1, 1)
+    assert report.series == ((STUDY, SERIES),)  # no quiet timer for the unreadable series
+    quarantined = spool.root / QUARANTINE_FOLDER / f"{STUDY}_1.2.3.5_1.2.3.4.2.dcm"
+    assert quarantined.read_bytes() == data[:-3]
+    assert [e.sop_instance_uid for e in spool.scan()] == ["1.2.3.4.1"]
+    [(kind, detail)] = _rows(tmp_path, "SELECT kind, detail FROM service_events")
+    assert kind == "spool_file_quarantined"
+    assert str(quarantined) in detail and "(7FE0,0010)" in detail
+    assert _rows(tmp_path, "SELECT sop_instance_uid FROM instances") == [("1.2.3.4.1",)]
+    assert reconcile_spool(spool, audit).unreadable == 0
 
 
 def test_one_batch_records_a_whole_association_in_order(tmp_path: Path, audit: AuditLog) -> None:

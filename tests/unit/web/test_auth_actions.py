@@ -126,7 +126,8 @@ def test_proxy_header_mode_trusts_only_listed_proxies(
     audit: AuditLog, make_config: Callable[..., DicomNodeConfig]
 ) -> None:
     job_id = failed_job(audit)
-    app = create_app(make_config(web={"auth_mode": "proxy_header"}), audit)
+    config = make_config(web={"auth_mode": "proxy_header", "trusted_proxies": ["127.0.0.1/32"]})
+    app = create_app(config, audit)
     proxy = TestClient(app, client=("127.0.0.1", 40000), follow_redirects=False)
     page = proxy.get(f"/jobs/{job_id}", headers={"X-Forwarded-User": "olivia"})
     assert page.status_code == 200

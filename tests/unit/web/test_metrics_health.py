@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 from web_testing import failed_job
 
 from dicomnode.audit.log import AuditLog
+from dicomnode.completion import CompletionConfig, CompletionTracker
 from dicomnode.config import DicomNodeConfig
+from dicomnode.scp.events import ConnectionRefused
+from dicomnode.scp.recorder import ReceiveRecorder
 from dicomnode.web.app import create_app
 
 
@@ -57,6 +63,9 @@ def test_metrics_move_as_instances_and_associations_arrive(
     assert after[("dicomnode_received_bytes_total", ())] == 1000 + 1001 + 1002 + 1000
     assert after[("dicomnode_associations_total", (("outcome", "accepted"),))] == 1
     assert after[("dicomnode_associations_total", (("outcome", "rejected"),))] == 1
+    assert after[("dicomnode_associations_aborted_total", ())] == 0
+    audit.close_association(association, instances=4, bytes_received=4003, aborted=True)
+    assert _samples(client)[("dicomnode_associations_aborted_total", ())] == 1
 
 
 def test_jobs_stage_durations_and_queue_age(
@@ -114,3 +123,42 @@ def test_ready_fails_below_the_disk_watermark(
     ready = TestClient(create_app(config, audit)).get("/health/ready")
     assert ready.status_code == 503
     assert "disk space low" in ready.json()["checks"]["spool"]["detail"]
+
+
+def test_refused_connections_are_recorded_rate_limited_and_counted(
+    client: TestClient, audit: AuditLog, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = ReceiveRecorder(audit, CompletionTracker(CompletionConfig()))
+    start = datetime(2026, 12, 4, 12, 0, tzinfo=UTC).timestamp()
+    flood = [
+        ConnectionRefused("10.0.0.9", 4000 + n, "pdu_too_large", "claims 1 GiB", start + n)
+        for n in range(30)
+    ]
+    later = ConnectionRefused("10.0.0.9", 5000, "pdu_too_large", "claims 1 GiB", start + 90)
+    other = ConnectionRefused("10.0.0.9", 5001, "address_limit", "16 open", start + 1)
+    with caplog.at_level(logging.WARNING, logger="dicomnode.scp.recorder"):
+        recorder.record_batch(flood[:10])
+        recorder.record_batch([*flood[10:], other, later])
+    # One line per address, reason and 60 s window: 30 refusals within 30 s log once.
+    assert len(caplog.records) == 3
+    rows = audit_rows(audit)
+    assert sorted(rows) == [
+        ("10.0.0.9", "address_limit", 1),
+        ("10.0.0.9", "pdu_too_large", 1),
+        ("10.0.0.9", "pdu_too_large", 30),
+    ]
+    samples = _samples(client)
+    assert samples[("dicomnode_connections_refused_total", (("reason", "pdu_too_large"),))] == 31
+    assert samples[("dicomnode_connections_refused_total", (("reason", "address_limit"),))] == 1
+    assert samples[("dicomnode_connections_refused_total", (("reason", "pdu_deadline"),))] == 0
+
+
+def audit_rows(audit: AuditLog) -> list[tuple[str, str, int]]:
+    """(address, reason, count) of every connection_refusals row."""
+    with audit.engine.connect() as connection:
+        return [
+            (str(address), str(reason), int(count))
+            for address, reason, count in connection.execute(
+                text("SELECT peer_address, reason, count FROM connection_refusals")
+            )
+        ]
