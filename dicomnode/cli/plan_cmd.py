@@ -2,11 +2,14 @@
 
 Reads the newest version of ``RESULT_DIR/result.json`` (``result.json`` is version 1,
 ``result.vN.json`` version N), recomputes the plan with the inputs given, writes the next
-version (the earlier files stay) and prints the plan.
+version (the earlier files stay) and, where the folder holds the study's ``seg.dcm``, its
+``sr.vN.dcm``, ``summary.vN.pdf`` and ``summary-pdf.vN.dcm``
+(:mod:`pipeline.run.replan_outputs`), and prints the plan.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -51,17 +54,30 @@ def write_new_version(result_dir: Path, doc: dict[str, Any]) -> Path:
     return target
 
 
-def _load_config(path: Path | None) -> Any:
+def _load_config(path: Path | None) -> tuple[Any, Any]:
+    """(QuantificationConfig, EncodeConfig) from a quantification YAML or a root config."""
+    from pipeline.encode.config import EncodeConfig
     from pipeline.quantify.config import QuantificationConfig
 
     if path is None:
-        return QuantificationConfig()
+        return QuantificationConfig(), EncodeConfig()
     import yaml
 
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if "quantification" in data:
-        data = data["quantification"]
-    return QuantificationConfig(**data)
+    if "quantification" in data or "encode" in data:
+        return (QuantificationConfig(**data.get("quantification") or {}),
+                EncodeConfig(**data.get("encode") or {}))
+    return QuantificationConfig(**data), EncodeConfig()
+
+
+def _seg_study_date(result_dir: Path) -> dt.date | None:
+    """StudyDate of the study's SEG (None without one)."""
+    import pydicom
+
+    from pipeline.run.report import study_date
+
+    seg = result_dir / "seg.dcm"
+    return study_date(pydicom.dcmread(seg, stop_before_pixels=True)) if seg.is_file() else None
 
 
 def _custom(values: list[str]) -> dict[str, list[int]]:
@@ -100,7 +116,18 @@ def plan_command(
     prior_lung_dose_gy: Annotated[float | None, typer.Option(
         "--prior-lung-dose-gy", help="Lung dose of earlier sessions, Gy.")] = None,
     pretreated: Annotated[bool | None, typer.Option(
-        "--pretreated/--not-pretreated", help="Extensive prior chemotherapy.")] = None,
+        "--pretreated/--not-pretreated",
+        help="Liver pretreated or compromised (bilobar resin limit 30 Gy instead of 40 Gy).")]
+        = None,
+    disease: Annotated[str | None, typer.Option(
+        "--disease", help="hcc or mcrc (selects the tumour-dose threshold).")] = None,
+    calibration_time: Annotated[dt.datetime | None, typer.Option(
+        "--calibration-time", formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        help="Date and time the vial's activity is stated for, e.g. 2026-03-02T12:00.")]
+        = None,
+    administration_time: Annotated[dt.datetime | None, typer.Option(
+        "--administration-time", formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        help="Planned date and time of administration, e.g. 2026-03-05T12:00.")] = None,
     liver_condition: Annotated[str | None, typer.Option(
         "--liver-condition", help="normal, chemotherapy or cirrhosis.")] = None,
     resection: Annotated[str | None, typer.Option(
@@ -111,8 +138,9 @@ def plan_command(
         = None,
     prior_sflr: Annotated[float | None, typer.Option(
         "--prior-sflr", help="sFLR of the planned resection on the prior study, %.")] = None,
-    weeks: Annotated[float | None, typer.Option(
-        "--weeks", help="Weeks between the prior study and this one.")] = None,
+    pve_date: Annotated[dt.datetime | None, typer.Option(
+        "--pve-date", formats=["%Y-%m-%d"],
+        help="Date of the portal-vein embolisation (KGR = DH / weeks since it).")] = None,
     height_m: Annotated[float | None, typer.Option("--height-m", help="Height, m.")] = None,
     weight_kg: Annotated[float | None, typer.Option("--weight-kg", help="Weight, kg.")] = None,
     config_path: Annotated[Path | None, typer.Option(
@@ -124,12 +152,15 @@ def plan_command(
 ) -> None:
     """Recompute FLR and SIRT from RESULT_DIR's newest result with planner inputs.
 
-    Writes RESULT_DIR/result.vN.json (the next version; earlier versions stay) and prints the
-    plan. Planner inputs given here override those of the earlier version.
+    Writes RESULT_DIR/result.vN.json (the next version; earlier versions stay) and, when the
+    folder holds the study's seg.dcm, sr.vN.dcm (naming the earlier SR as its predecessor),
+    summary.vN.pdf and summary-pdf.vN.dcm; prints the plan. Planner inputs given here
+    override those of the earlier version.
     """
     from pydantic import ValidationError
 
     from pipeline.quantify.models import (
+        Disease,
         LiverCondition,
         Microspheres,
         PatientInfo,
@@ -137,6 +168,7 @@ def plan_command(
     )
     from pipeline.quantify.report import replan
     from pipeline.quantify.summary import format_plan
+    from pipeline.run.replan_outputs import write_replan_outputs
 
     versions = result_versions(result_dir)
     if not versions:
@@ -149,6 +181,7 @@ def plan_command(
     try:
         device = None if microspheres is None else Microspheres(microspheres)
         condition = None if liver_condition is None else LiverCondition(liver_condition)
+        tumour_type = None if disease is None else Disease(disease)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     try:
@@ -157,16 +190,25 @@ def plan_command(
             microspheres=device, target_dose_gy=target_dose_gy,
             tumour_target_dose_gy=tumour_dose_gy, normal_liver_dose_limit_gy=normal_limit_gy,
             residual_fraction=residual, bilirubin_mg_dl=bilirubin,
-            prior_lung_dose_gy=prior_lung_dose_gy, pretreated=pretreated,
+            prior_lung_dose_gy=prior_lung_dose_gy, pretreated=pretreated, disease=tumour_type,
+            calibration_time=calibration_time, administration_time=administration_time,
             liver_condition=condition, planned_resection=resection,
             custom_resections=_custom(custom_resection or []),
-            prior_sflr_percent=prior_sflr, weeks_since_prior=weeks)
+            prior_sflr_percent=prior_sflr, pve_date=None if pve_date is None else pve_date.date())
         patient = PatientInfo(height_m=height_m, weight_kg=weight_kg)
-        config = _load_config(config_path)
+        config, encode_config = _load_config(config_path)
     except ValidationError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    doc = replan(previous, planner, config, patient)
+    study_date = None if (previous.get("inputs") or {}).get("study_date") \
+        else _seg_study_date(result_dir)
+    doc = replan(previous, planner, config, patient, study_date)
     doc["supersedes"] = base.name
     target = write_new_version(result_dir, doc)
     typer.echo(json.dumps(doc, indent=2) if as_json else format_plan(doc))
     typer.echo(f"written: {target}", err=True)
+    if not (result_dir / "seg.dcm").is_file():
+        typer.echo("no seg.dcm in the folder: no new SR or PDF written", err=True)
+        return
+    for path in write_replan_outputs(result_dir, doc, int(doc["result_version"]),
+                                     encode_config):
+        typer.echo(f"written: {path}", err=True)

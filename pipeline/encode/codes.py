@@ -51,7 +51,6 @@ def _ucum(value: str, meaning: str) -> Code:
 VOLUME = Code("118565006", "SCT", "Volume")
 LONG_AXIS = Code("103339001", "SCT", "Long Axis")
 SHORT_AXIS = Code("103340004", "SCT", "Short Axis")
-ADMINISTERED_ACTIVITY = Code("113507", "DCM", "Administered activity")
 MEAN_ABSORBED_DOSE = Code("128533", "DCM", "Mean absorbed dose")
 BODY_WEIGHT = Code("29463-7", "LN", "Body weight")
 BODY_HEIGHT = Code("8302-2", "LN", "Body height")
@@ -59,12 +58,15 @@ BODY_SURFACE_AREA = Code("8277-6", "LN", "Body surface area")
 YES = Code("373066001", "SCT", "Yes")
 NO = Code("373067005", "SCT", "No")
 LIVER = Code("10200004", "SCT", "Liver")
+LUNG = Code("39607008", "SCT", "Lung")
+NEOPLASM = Code("108369006", "SCT", "Neoplasm")
+SERUM_BILIRUBIN = Code("1975-2", "LN", "Bilirubin.total [Mass/volume] in Serum or Plasma")
 CT_PROCEDURE = PydicomCode("25045-6", "LN", "CT unspecified body region")
 """Procedure Reported of the measurement report (CID 100)."""
 
 # Private concepts (docs/sr-private-codes.md).
 FUTURE_LIVER_REMNANT = _private("FLR", "Future liver remnant volume")
-FLR_PERCENT = _private("FLRPCT", "Future liver remnant fraction of total liver")
+FLR_PERCENT = _private("FLRPCTNTL", "Future liver remnant fraction of non-tumoral liver")
 STANDARDISED_FLR = _private("SFLR", "Standardized future liver remnant")
 TOTAL_ESTIMATED_LIVER_VOLUME = _private("TELV", "Total estimated liver volume")
 FLR_BODY_WEIGHT_RATIO = _private("FLRBWR", "Future liver remnant to body weight ratio")
@@ -84,8 +86,53 @@ LIVER_DENSITY = _private("LIVERDENS", "Liver tissue density")
 Y90_HALF_LIFE = _private("Y90HALFLIFE", "Y-90 physical half-life")
 VIAL_RESIDUAL_FRACTION = _private("RESIDUAL", "Activity fraction left in vial")
 LUNG_MASS = _private("LUNGMASS", "Lung mass")
-VIAL_ACTIVITY = _private("VIALACT", "Activity to order in vial")
 PRESCRIBED_DOSE = _private("PRESCDOSE", "Prescribed mean absorbed dose")
+# SIRT plans (docs/sr-private-codes.md, "SIRT plan groups").
+PLANNED_INJECTED_ACTIVITY = _private("PLANACTINJ", "Planned activity to inject into the patient")
+PLANNED_VIAL_ACTIVITY = _private("PLANACTVIAL", "Planned vial activity including residual")
+DECAY_FACTOR = _private("DECAYFACTOR", "Y-90 decay factor, calibration to administration")
+DECAY_INTERVAL = _private("DECAYHOURS", "Time from calibration to administration")
+ACTIVITY_BEFORE_LSF_RULE = _private("ACTBEFORELSF", "Activity before lung shunt reduction")
+LSF_REDUCTION = _private("LSFREDUCTION", "Lung shunt activity reduction")
+TUMOUR_DOSE_GOAL = _private("TUMDOSEGOAL", "Tumour mean absorbed dose goal")
+NORMAL_LIVER_DOSE_CAP = _private("NORMDOSECAP", "Normal liver mean absorbed dose cap")
+PRIOR_LUNG_DOSE = _private("PRIORLUNGDOSE", "Lung mean absorbed dose of earlier sessions")
+CUMULATIVE_LUNG_DOSE = _private("LUNGCUMDOSE", "Cumulative lung mean absorbed dose")
+TREATED_TERRITORY = _private("TREATTERR", "Treated territory")
+TERRITORY_NORMAL_LIVER = _private("TERRNORMLIVER", "Non-tumoral liver of the treated territory")
+WHOLE_NORMAL_LIVER = _private("WHOLENORMLIVER", "Whole non-tumoral liver")
+TUMOUR_IN_TERRITORY = _private("TERRTUMOUR", "Tumour in the treated territory")
+SIRT_INPUTS = _private("SIRTINPUTS", "Radioembolization planning inputs")
+INPUT_SOURCE = _private("INPUTSOURCE", "Source of the input values")
+FROM_PLANNER = _private("PLANNER", "Entered by the planner")
+FROM_SITE_DEFAULT = _private("SITEDEFAULT", "Site default value (configuration)")
+FROM_HEADER = _private("DICOMHEADER", "DICOM header of the analysed CT")
+FROM_CT = _private("CTDERIVED", "Measured on the CT images")
+LUNG_MASS_SOURCE = _private("LUNGMASSSRC", "Source of the lung mass")
+MICROSPHERES = _private("MICROSPHERES", "Y-90 microsphere type")
+RESIN = _private("RESIN", "Y-90 resin microspheres")
+GLASS = _private("GLASS", "Y-90 glass microspheres")
+TERRITORY_EXTENT = _private("TERREXTENT", "Extent of the treated territory")
+WHOLE_LIVER_TERRITORY = _private("WHOLELIVER", "Whole liver (bilobar)")
+RIGHT_LOBE = _private("RIGHTLOBE", "Right lobe")
+LEFT_LOBE = _private("LEFTLOBE", "Left lobe")
+SEGMENTAL = _private("SEGMENTAL", "Selected Couinaud segments")
+BILOBAR = _private("BILOBAR", "Territory in both lobes")
+SIRT_METHOD = _private("SIRTMETHOD", "Activity planning method")
+BSA_METHOD = _private("BSAMETHOD", "Body surface area method (resin)")
+MIRD_METHOD = _private("MIRDMETHOD", "Single-compartment MIRD model")
+PARTITION_METHOD = _private("PARTITION", "Partition model")
+BSA_FORMULA = _private("BSAFORMULA", "Body surface area formula")
+TELV_FORMULA = _private("TELVFORMULA", "Total estimated liver volume formula")
+DISEASE = _private("DISEASE", "Tumour type selecting dose thresholds")
+HCC = _private("HCC", "Hepatocellular carcinoma")
+MCRC = _private("MCRC", "Colorectal cancer liver metastases")
+PRETREATED = _private("PRETREATED", "Liver pretreated or compromised")
+UNKNOWN_INPUT = _private("UNKNOWNINPUT", "Input unknown, threshold depends on it")
+RULE_MET = _private("RULEMET", "Guideline threshold met")
+RULE_NOT_MET = _private("RULENOTMET", "Guideline threshold not met")
+RULE_NOT_EVALUABLE = _private("NOTEVALUABLE", "Not evaluable: figure unknown")
+RULE_DEPENDS = _private("DEPENDSUNKNOWN", "Met or not depending on an unknown input")
 CONFIDENCE_ASSESSMENT = _private("CONFASSESS", "Segmentation confidence assessment")
 CONFIDENCE_SCORE = _private("CONFSCORE", "Segmentation confidence score")
 STRUCTURE_CONFIDENCE = _private("STRUCTCONF", "Structure segmentation confidence")
@@ -104,6 +151,50 @@ PRIVATE_CODES: tuple[Code, ...] = tuple(
 )
 """Every private concept defined here (the documentation test checks each is listed)."""
 
+FORMULAS: dict[str, Code] = {
+    "dubois": _private("DUBOIS", "DuBois: 0.20247 x H[m]^0.725 x W[kg]^0.425"),
+    "mosteller": _private("MOSTELLER", "Mosteller: sqrt(H[cm] x W[kg] / 3600)"),
+    "vauthey": _private("VAUTHEY", "Vauthey 2002: -794.41 + 1267.28 x BSA[m2]"),
+    "urata": _private("URATA", "Urata 1995: 706.2 x BSA[m2] + 2.4"),
+    "heinemann": _private("HEINEMANN", "Heinemann 1999: 1072.8 x BSA[m2] - 345.7"),
+}
+"""BSA and TELV formulas by their configuration name (values of BSAFORMULA / TELVFORMULA)."""
+
+RULES: dict[str, str] = {
+    "EANM2022-RESIN-NL-UNILOBAR": "Resin unilobar: territory normal liver < 40 Gy",
+    "EANM2022-RESIN-NL-BILOBAR": "Resin bilobar, not pretreated: normal liver < 40 Gy",
+    "EANM2022-RESIN-NL-BILOBAR-PRE": "Resin bilobar, pretreated/compromised: normal liver < 30 Gy",
+    "EANM2022-RESIN-TUMOUR-MCRC": "Resin mCRC: tumour > 100 Gy",
+    "EANM2022-RESIN-SEGMENTECTOMY": "Resin segmentectomy: perfused territory > 150 Gy",
+    "EANM2022-GLASS-WNL": "Glass: whole normal liver < 75 Gy",
+    "EANM2022-GLASS-WNL-BILIRUBIN": "Glass, bilirubin > 1.1 mg/dL: whole normal liver < 50 Gy",
+    "EANM2022-GLASS-TUMOUR-HCC": "Glass HCC: tumour >= 205 Gy",
+    "EANM2022-GLASS-TUMOUR-MCRC": "Glass mCRC: tumour >= 189 Gy",
+    "EANM2022-GLASS-SEGMENTECTOMY": "Glass segmentectomy: perfused territory > 400 Gy",
+    "EANM2022-LUNG-SESSION": "Lungs <= 30 Gy per session",
+    "EANM2022-LUNG-CUMULATIVE": "Lungs <= 50 Gy cumulative",
+    "CLIN4-SFLR-NORMAL": "sFLR >= 20 % (normal liver)",
+    "CLIN4-SFLR-CHEMOTHERAPY": "sFLR >= 30 % (after extensive chemotherapy)",
+    "CLIN4-SFLR-CIRRHOSIS": "sFLR >= 40 % (cirrhosis)",
+    "TRUANT2007-FLR-BW": "FLR / body weight > 0.5 % (<= 0.5 % at risk)",
+    "CLIN4-DH": "Degree of hypertrophy >= 5 percentage points",
+    "SHINDOH2013-KGR": "KGR after PVE >= 2 %/week",
+}
+"""Rule identifiers (``pipeline.quantify.limits`` and ``flr``) -> Code Meaning at the default
+thresholds. Each is a code of the private scheme (Long Code Value when over 16 characters);
+a check is a qualitative evaluation whose name is the rule and whose value its status."""
+
+
+def rule_code(rule_id: str) -> Code:
+    """The private code of a guideline rule (meaning from :data:`RULES`).
+
+    Raises
+    ------
+    KeyError
+        For a rule that is not documented in :data:`RULES`.
+    """
+    return _private(rule_id, RULES[rule_id])
+
 # UCUM units.
 UNITS: dict[str, Code] = {
     "mL": _ucum("mL", "milliliter"),
@@ -120,6 +211,7 @@ UNITS: dict[str, Code] = {
     "m": _ucum("m", "meter"),
     "h": _ucum("h", "hour"),
     "Gy.kg/GBq": _ucum("Gy.kg/GBq", "gray kilogram per gigabecquerel"),
+    "mg/dL": _ucum("mg/dL", "milligram per deciliter"),
     "1": _ucum("1", "no units"),
     "{ratio}": _ucum("{ratio}", "ratio"),
 }

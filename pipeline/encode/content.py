@@ -92,6 +92,30 @@ class NamedQuantity:
 
 
 @dataclass(frozen=True)
+class CodedEvaluation:
+    """A coded statement (a TID 1501 qualitative evaluation), e.g. microspheres = resin.
+
+    Parameters
+    ----------
+    name : Code
+        What is stated (e.g. :data:`codes.MICROSPHERES`, or a guideline rule's code).
+    value : Code
+        Its value (e.g. :data:`codes.RESIN`, or :data:`codes.RULE_MET`).
+    label : str
+        Text shown in the PDF; empty uses ``"name: value"`` meanings.
+    """
+
+    name: Code
+    value: Code
+    label: str = ""
+
+    @property
+    def display_text(self) -> str:
+        """Text shown in the PDF."""
+        return self.label or f"{self.name.meaning}: {self.value.meaning}"
+
+
+@dataclass(frozen=True)
 class QuantityGroup:
     """A titled group of quantities (one TID 1501 measurement group in the SR).
 
@@ -100,17 +124,33 @@ class QuantityGroup:
     title : str
         Group title, also its SR Tracking Identifier (64 characters at most).
     concept : Code
-        Finding type of the group (e.g. :data:`codes.SIRT_PLAN`).
+        Finding type of the group (e.g. :data:`codes.SIRT_PLAN`, or the region a SIRT dose
+        belongs to such as :data:`codes.TERRITORY_NORMAL_LIVER`).
     quantities : tuple[NamedQuantity, ...]
         Its results.
     notes : tuple[str, ...]
         Free-text remarks (method, formula, threshold rule cited) shown in the PDF.
+    finding_sites : tuple[Code, ...]
+        Anatomic sites of the group (e.g. the territory's Couinaud segments).
+    segments : tuple[str, ...]
+        Tracking IDs of the SEG segments its figures were computed on; each measurement
+        references them (those the SEG holds).
+    evaluations : tuple[CodedEvaluation, ...]
+        Coded statements: inputs (microspheres, territory), their source, method, formula,
+        and guideline checks (rule -> met / not met / not evaluable / depends).
+    time_point : str
+        TID 1502 Time Point of the group (the time its activities refer to, e.g.
+        ``"administration 2026-03-05T09:00:00"``); empty for none.
     """
 
     title: str
     concept: Code
     quantities: tuple[NamedQuantity, ...]
     notes: tuple[str, ...] = ()
+    finding_sites: tuple[Code, ...] = ()
+    segments: tuple[str, ...] = ()
+    evaluations: tuple[CodedEvaluation, ...] = ()
+    time_point: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,17 +220,19 @@ class FLRMeasurement:
     flr_ml : float
         Remnant volume minus tumour inside it, mL.
     flr_percent : float
-        FLR / total liver volume x 100, %.
+        FLR / non-tumoral liver volume (liver - total tumour volume) x 100, %.
     sflr_percent : float or None
         FLR / TELV x 100, %; None where height or weight is missing.
     telv_ml : float or None
         Total estimated liver volume, mL.
     flr_body_weight_percent : float or None
-        FLR[mL] / weight[kg] x 100, %.
+        FLR[mL] / (weight[kg] x 1000) x 100, % (mL taken as g).
     caudate_included : bool
         Whether segment I counts as remnant.
     notes : tuple[str, ...]
         Formulas used (TELV, BSA) and how vessels were treated.
+    evaluations : tuple[CodedEvaluation, ...]
+        TELV and BSA formulas, and the FLR guideline checks (rule -> status).
     """
 
     resection: str
@@ -202,6 +244,7 @@ class FLRMeasurement:
     flr_body_weight_percent: float | None = None
     caudate_included: bool = True
     notes: tuple[str, ...] = ()
+    evaluations: tuple[CodedEvaluation, ...] = ()
 
     def quantities(self) -> tuple[NamedQuantity, ...]:
         """The results as coded quantities, leaving out those not computed."""

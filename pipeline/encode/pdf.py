@@ -148,7 +148,13 @@ def _results(pdf: _Summary, content: ReportContent) -> None:
             pdf.line_text(note)
     for group in content.sirt:
         pdf.heading(group.title)
+        if group.time_point:
+            pdf.line_text(f"Time reference: {group.time_point}")
+        if group.finding_sites:
+            pdf.line_text("Region: " + ", ".join(c.meaning for c in group.finding_sites))
         pdf.rows(["Quantity", "Value", "Unit"], _quantity_rows(group.quantities))
+        for evaluation in group.evaluations:
+            pdf.line_text(evaluation.display_text)
         for note in group.notes:
             pdf.line_text(note)
     if content.constants:
@@ -204,9 +210,9 @@ def _overlays(pdf: _Summary, volume: CTVolume, segmentation: SegmentationContent
 
 
 def build_pdf(
-    volume: CTVolume,
+    volume: CTVolume | None,
     source_header: Dataset,
-    segmentation: SegmentationContent,
+    segmentation: SegmentationContent | None,
     content: ReportContent,
     config: EncodeConfig | None = None,
 ) -> bytes:
@@ -214,12 +220,13 @@ def build_pdf(
 
     Parameters
     ----------
-    volume : CTVolume
-        The analysed volume (for overlays).
+    volume : CTVolume or None
+        The analysed volume (for overlays); None for a re-plan made without the CT (the
+        PDF then says the overlays are in the first version).
     source_header : pydicom.Dataset
         One source image header (patient and study shown).
-    segmentation : SegmentationContent
-        Label map on the volume (for overlays).
+    segmentation : SegmentationContent or None
+        Label map on the volume (for overlays; None with ``volume`` None).
     content : ReportContent
         Measurements, confidence, flags, chosen series.
     config : EncodeConfig, optional
@@ -246,7 +253,11 @@ def build_pdf(
     _confidence(pdf, content)
     _flags(pdf, content.flags)
     _results(pdf, content)
-    _overlays(pdf, volume, segmentation, config)
+    if volume is not None and segmentation is not None:
+        _overlays(pdf, volume, segmentation, config)
+    else:
+        pdf.line_text("Segmentation overlays: in the first version of this report (the CT "
+                      "was not available to this re-plan).")
     return bytes(pdf.output())
 
 

@@ -5,8 +5,11 @@ Groups, in order:
 - one TID 1411 volumetric ROI group per structure and per lesion, referencing its SEG
   segment (Tracking Identifier = the segment's TrackingID and TrackingUID); a structure with
   no segment (empty, or the derived liver of a LABELMAP SEG) gets a TID 1501 group instead;
-- TID 1501 groups for tumour burden, each planned resection's FLR, each SIRT plan, the
-  constants used, segmentation confidence and the quality flags;
+- TID 1501 groups for tumour burden, each planned resection's FLR, the SIRT plan (one group
+  per input source, and per method one group per activity time reference and one per dose
+  region, each with its finding sites, TID 1502 time point, guideline checks and, on every
+  measurement, an INFERRED FROM "Source of Measurement" IMAGE reference to the SEG segments
+  it was computed on), the constants used, segmentation confidence and the quality flags;
 - where the model is the demo model, a TID 1500 "Qualitative Evaluations" text saying so.
 
 Concepts without a standard code use the private scheme ``99DCMNODE``
@@ -21,6 +24,7 @@ import highdicom as hd
 from highdicom.sr import CodedConcept
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes as dcm_codes
+from pydicom.sr.coding import Code as PydicomCode
 from pydicom.uid import generate_uid
 
 from pipeline.encode import codes
@@ -28,6 +32,7 @@ from pipeline.encode.codes import coded
 from pipeline.encode.config import EncodeConfig
 from pipeline.encode.content import (
     AlgorithmInfo,
+    CodedEvaluation,
     Confidence,
     FLRMeasurement,
     LesionMeasurement,
@@ -156,14 +161,48 @@ def _plain_group(title: str, finding_type: CodedConcept, quantities: Sequence[Na
         qualitative_evaluations=evaluations or None)
 
 
+def _evaluation(e: CodedEvaluation) -> hd.sr.QualitativeEvaluation:
+    return hd.sr.QualitativeEvaluation(coded(e.name), coded(e.value))
+
+
 def _flr_group(m: FLRMeasurement, algorithm: hd.sr.AlgorithmIdentification
                ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
     return _plain_group(f"FLR {m.resection}", coded(codes.FLR_ASSESSMENT), m.quantities(),
-                        algorithm, [_yes_no(coded(codes.CAUDATE_INCLUDED), m.caudate_included)])
+                        algorithm, [_yes_no(coded(codes.CAUDATE_INCLUDED), m.caudate_included),
+                                    *(_evaluation(e) for e in m.evaluations)])
 
 
-def _quantity_group(g: QuantityGroup) -> hd.sr.MeasurementsAndQualitativeEvaluations:
-    return _plain_group(g.title, coded(g.concept), g.quantities, None)
+SOURCE_OF_MEASUREMENT = PydicomCode("121112", "DCM", "Source of Measurement")
+
+
+def _segment_source(seg: Dataset, numbers: list[int]) -> hd.sr.ImageContentItem:
+    """TID 300 "Source of Measurement": the SEG segments a figure was computed on."""
+    return hd.sr.ImageContentItem(
+        name=SOURCE_OF_MEASUREMENT, referenced_sop_class_uid=seg.SOPClassUID,
+        referenced_sop_instance_uid=seg.SOPInstanceUID, referenced_segment_numbers=numbers,
+        relationship_type=hd.sr.RelationshipTypeValues.INFERRED_FROM)
+
+
+def _quantity_group(g: QuantityGroup, index: _SegmentIndex
+                    ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    numbers = sorted(int(index.by_tracking_id[t].SegmentNumber) for t in g.segments
+                     if t in index.by_tracking_id)
+    measurements = []
+    for q in g.quantities:
+        m = _measurement(q, None)
+        if numbers:
+            items = list(getattr(m[0], "ContentSequence", []))
+            m[0].ContentSequence = hd.sr.ContentSequence(
+                [*items, _segment_source(index.seg, numbers)])
+        measurements.append(m)
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=g.title[:64]),
+        time_point_context=(hd.sr.TimePointContext(g.time_point[:1024]) if g.time_point
+                            else None),
+        finding_type=coded(g.concept),
+        finding_sites=[hd.sr.FindingSite(coded(c)) for c in g.finding_sites] or None,
+        measurements=measurements or None,
+        qualitative_evaluations=[_evaluation(e) for e in g.evaluations] or None)
 
 
 def _confidence_group(c: Confidence, algorithm: hd.sr.AlgorithmIdentification
@@ -246,7 +285,7 @@ def measurement_groups(content: ReportContent, seg: Dataset) -> list[Group]:
         groups.append(_plain_group("Tumor burden", coded(codes.TUMOUR_BURDEN),
                                    content.tumour_burden, algorithm))
     groups += [_flr_group(m, algorithm) for m in content.flr]
-    groups += [_quantity_group(g) for g in content.sirt]
+    groups += [_quantity_group(g, index) for g in content.sirt]
     if content.constants:
         groups.append(_plain_group("Constants", coded(codes.SIRT_CONSTANTS), content.constants,
                                    None))
@@ -266,6 +305,7 @@ def build_sr(
     *,
     series_instance_uid: str | None = None,
     sop_instance_uid: str | None = None,
+    previous_versions: Sequence[Dataset] = (),
 ) -> hd.sr.Comprehensive3DSR:
     """Build the TID 1500 quantitative SR of a measured study.
 
@@ -283,6 +323,9 @@ def build_sr(
         Writer settings.
     series_instance_uid, sop_instance_uid : str, optional
         UIDs to use; new ones by default.
+    previous_versions : sequence of pydicom.Dataset
+        Earlier SRs this one replaces (a re-plan): listed in the Predecessor Documents
+        Sequence.
 
     Returns
     -------
@@ -298,7 +341,7 @@ def build_sr(
     if content.algorithm.is_demo:
         _add_text_evaluations(report, [codes.DEMO_NOTICE])
     return _document(report, [*source_images, seg], content.algorithm, config,
-                     series_instance_uid, sop_instance_uid)
+                     series_instance_uid, sop_instance_uid, previous_versions)
 
 
 def build_rejection_sr(
@@ -353,9 +396,11 @@ def build_rejection_sr(
 
 def _document(report: hd.sr.MeasurementReport, evidence: Sequence[Dataset],
               algorithm: AlgorithmInfo, config: EncodeConfig, series_instance_uid: str | None,
-              sop_instance_uid: str | None) -> hd.sr.Comprehensive3DSR:
+              sop_instance_uid: str | None, previous_versions: Sequence[Dataset] = ()
+              ) -> hd.sr.Comprehensive3DSR:
     return hd.sr.Comprehensive3DSR(
         evidence=sanitised_all(evidence),
+        previous_versions=list(previous_versions) or None,
         content=report,
         series_instance_uid=series_instance_uid or hd.UID(),
         series_number=config.sr_series_number,

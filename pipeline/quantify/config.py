@@ -29,27 +29,47 @@ class Thresholds(BaseModel):
         default=30.0, description="Minimum sFLR after extensive chemotherapy, %.")
     sflr_cirrhosis_percent: float = Field(default=40.0, description="Minimum sFLR, cirrhosis, %.")
     flr_body_weight_percent: float = Field(
-        default=0.5, description="Minimum FLR / body weight, % (FLR mL / (1000 x kg) x 100).")
+        default=0.5,
+        description="FLR / body weight at or below this is at risk (Truant 2007), % "
+                    "(FLR mL / (W kg x 1000) x 100).")
     degree_of_hypertrophy_points: float = Field(
         default=5.0, description="Adequate degree of hypertrophy, percentage points of sFLR.")
     kinetic_growth_rate_percent_per_week: float = Field(
         default=2.0, description="KGR below this predicts post-hepatectomy liver failure, %/week.")
     resin_normal_liver_unilobar_gy: float = Field(
-        default=40.0, description="EANM 2022 resin: normal-liver mean dose limit, unilobar, Gy.")
-    resin_normal_liver_bilobar_or_pretreated_gy: float = Field(
-        default=30.0, description="EANM 2022 resin: normal-liver limit, bilobar or pretreated, Gy.")
+        default=40.0,
+        description="EANM 2022 resin: normal-liver mean dose limit, unilobar (pretreated or "
+                    "not), Gy (stay below).")
+    resin_normal_liver_bilobar_gy: float = Field(
+        default=40.0,
+        description="EANM 2022 resin: normal-liver limit, bilobar, liver not pretreated, Gy.")
+    resin_normal_liver_bilobar_pretreated_gy: float = Field(
+        default=30.0,
+        description="EANM 2022 resin: normal-liver limit, bilobar, liver pretreated or "
+                    "compromised, Gy.")
     resin_tumour_gy: float = Field(
         default=100.0, description="EANM 2022 resin: tumour mean dose goal (mCRC), Gy (exceed).")
+    resin_segmentectomy_gy: float = Field(
+        default=150.0,
+        description="EANM 2022 resin: radiation segmentectomy perfused dose goal, Gy (exceed).")
     glass_segmentectomy_gy: float = Field(
         default=400.0,
-        description="EANM 2022 glass: radiation segmentectomy perfused dose goal, Gy.")
-    glass_tumour_gy: float = Field(
-        default=205.0, description="EANM 2022 glass: tumour mean dose goal, Gy (at least).")
+        description="EANM 2022 glass: radiation segmentectomy perfused dose goal, Gy (exceed).")
+    glass_tumour_hcc_gy: float = Field(
+        default=205.0, description="EANM 2022 glass: tumour mean dose goal, HCC, Gy (at least).")
+    glass_tumour_mcrc_gy: float = Field(
+        default=189.0, description="EANM 2022 glass: tumour mean dose goal, mCRC, Gy (at least).")
     glass_whole_normal_liver_gy: float = Field(
-        default=90.0, description="EANM 2022 glass: whole normal-liver mean dose limit, Gy.")
+        default=75.0,
+        description="EANM 2022 glass: whole normal-liver mean dose limit, Gy (stay below; "
+                    "derived from unilobar treatments, applied to every territory).")
     glass_whole_normal_liver_high_bilirubin_gy: float = Field(
         default=50.0,
         description="EANM 2022 glass: whole normal-liver limit if bilirubin is high, Gy.")
+    glass_whole_normal_liver_seen_gy: float = Field(
+        default=90.0,
+        description="Highest glass whole normal-liver dose reported as tolerated, Gy (quoted "
+                    "in the flag's note only).")
     bilirubin_high_mg_dl: float = Field(
         default=1.1, description="Bilirubin above which the lower glass limit applies, mg/dL.")
     lung_session_gy: float = Field(

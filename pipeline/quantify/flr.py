@@ -7,6 +7,7 @@ unless it is resected, or unless the configuration excludes it from every FLR.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,8 @@ from pipeline.quantify.models import LiverCondition, PatientInfo, PlannerInputs
 from pipeline.quantify.volumetry import SEGMENTS, LiverVolumes
 
 THRESHOLD_SOURCE = "CLINICAL.md §4 (advisory FLR thresholds)"
+TRUANT = "Truant 2007 (remnant liver volume to body weight ratio), CLINICAL.md §4"
+SHINDOH = "Shindoh 2013 (kinetic growth rate after portal-vein embolisation), CLINICAL.md §4"
 VESSEL_NOTE = ("Voxels labelled portal vein, hepatic vein or IVC are not liver parenchyma and "
                "are excluded from every liver, segment and FLR volume.")
 
@@ -73,8 +76,8 @@ def _pct(num: float | None, den: float | None) -> float | None:
 def flr_body_weight_percent(flr_ml: float | None, weight_kg: float | None) -> float | None:
     """FLR-to-body-weight ratio, %: FLR mass over body mass at 1 g/mL.
 
-    ``FLR[mL] / (1000 x W[kg]) x 100``; 400 mL at 80 kg gives 0.50 % (``CLINICAL.md`` §4 test
-    vector; its written formula omits the factor 1000 between g and kg).
+    ``FLR[mL] / (W[kg] x 1000) x 100`` (mL taken as g); 400 mL at 80 kg gives 0.50 %
+    (``CLINICAL.md`` §4 test vector).
     """
     return _pct(flr_ml, None if weight_kg is None else 1000.0 * weight_kg)
 
@@ -87,22 +90,34 @@ def sflr_flags(sflr: float | None, flr_bw: float | None, config: QuantificationC
               LiverCondition.CHEMOTHERAPY: t.sflr_chemotherapy_percent,
               LiverCondition.CIRRHOSIS: t.sflr_cirrhosis_percent}
     chosen = [condition] if condition is not None else list(limits)
-    flags = [Flag(f"SFLR_{c.value.upper()}", f"sFLR >= {limits[c]:g} % ({c.value} liver)",
-                  THRESHOLD_SOURCE, sflr, limits[c], ">=", "%",
-                  "" if sflr is not None else "sFLR not computable")
+    flags = [Flag(code=f"SFLR_{c.value.upper()}", rule_id=f"CLIN4-SFLR-{c.value.upper()}",
+                  rule=f"sFLR >= {limits[c]:g} % ({c.value} liver)", source=THRESHOLD_SOURCE,
+                  value=sflr, limit=limits[c], comparison=">=", unit="%",
+                  note="" if sflr is not None else "sFLR not computable")
              for c in chosen]
-    flags.append(Flag("FLR_BODY_WEIGHT", f"FLR / body weight >= {t.flr_body_weight_percent:g} %",
-                      THRESHOLD_SOURCE, flr_bw, t.flr_body_weight_percent, ">=", "%",
-                      "" if flr_bw is not None else "FLR/BW not computable"))
+    flags.append(Flag(
+        code="FLR_BODY_WEIGHT", rule_id="TRUANT2007-FLR-BW",
+        rule=f"FLR / body weight > {t.flr_body_weight_percent:g} % "
+             f"(<= {t.flr_body_weight_percent:g} % is at risk)",
+        source=TRUANT, value=flr_bw, limit=t.flr_body_weight_percent, comparison=">",
+        unit="%", note="" if flr_bw is not None else "FLR/BW not computable"))
     return flags
 
 
+def weeks_between(start: dt.date | None, end: dt.date | None) -> float | None:
+    """Weeks from ``start`` to ``end`` (None if either is unknown)."""
+    return None if start is None or end is None else (end - start).days / 7.0
+
+
 def hypertrophy(sflr_now: float | None, planner: PlannerInputs, config: QuantificationConfig,
-                known_resection: bool = True) -> dict[str, Any]:
+                known_resection: bool = True, study_date: dt.date | None = None
+                ) -> dict[str, Any]:
     """Degree of hypertrophy (DH, points) and kinetic growth rate (KGR, %/week).
 
     ``sflr_now`` is the current sFLR of ``planner.planned_resection`` (the remnant the
     prior sFLR was measured for); ``known_resection`` False when that name is unknown.
+    KGR = DH / weeks from ``planner.pve_date`` to ``study_date`` (the date of the current
+    CT), not weeks between the two scans (Shindoh 2013).
     """
     missing = [k for k in ("prior_sflr_percent", "planned_resection")
                if getattr(planner, k) is None]
@@ -111,21 +126,29 @@ def hypertrophy(sflr_now: float | None, planner: PlannerInputs, config: Quantifi
     elif sflr_now is None and planner.planned_resection is not None:
         missing.append("current sFLR of the planned resection")
     dh = None if missing else sflr_now - planner.prior_sflr_percent  # type: ignore[operator]
+    weeks = weeks_between(planner.pve_date, study_date)
     kgr = None
-    if dh is not None and planner.weeks_since_prior is not None:
-        kgr = dh / planner.weeks_since_prior
+    if dh is not None and weeks is not None and weeks > 0:
+        kgr = dh / weeks
     elif dh is not None:
-        missing.append("weeks_since_prior")
+        missing.append("pve_date" if planner.pve_date is None else
+                       "study date" if study_date is None else "PVE date before the study")
     t = config.thresholds
-    flags = [Flag("DEGREE_OF_HYPERTROPHY", f"DH >= {t.degree_of_hypertrophy_points:g} points",
-                  THRESHOLD_SOURCE, dh, t.degree_of_hypertrophy_points, ">=", "%"),
-             Flag("KINETIC_GROWTH_RATE",
-                  f"KGR >= {t.kinetic_growth_rate_percent_per_week:g} %/week (lower predicts "
-                  "post-hepatectomy liver failure)", THRESHOLD_SOURCE, kgr,
-                  t.kinetic_growth_rate_percent_per_week, ">=", "%/wk")]
+    flags = [Flag(code="DEGREE_OF_HYPERTROPHY", rule_id="CLIN4-DH",
+                  rule=f"DH >= {t.degree_of_hypertrophy_points:g} points",
+                  source=THRESHOLD_SOURCE, value=dh, limit=t.degree_of_hypertrophy_points,
+                  comparison=">=", unit="%"),
+             Flag(code="KINETIC_GROWTH_RATE", rule_id="SHINDOH2013-KGR",
+                  rule=f"KGR >= {t.kinetic_growth_rate_percent_per_week:g} %/week after PVE "
+                  "(lower predicts post-hepatectomy liver failure; not valid after radiation "
+                  "lobectomy)", source=SHINDOH, value=kgr,
+                  limit=t.kinetic_growth_rate_percent_per_week, comparison=">=", unit="%/wk")]
     return {"resection": planner.planned_resection,
             "prior_sflr_percent": planner.prior_sflr_percent,
-            "current_sflr_percent": sflr_now, "weeks_since_prior": planner.weeks_since_prior,
+            "current_sflr_percent": sflr_now,
+            "pve_date": None if planner.pve_date is None else planner.pve_date.isoformat(),
+            "study_date": None if study_date is None else study_date.isoformat(),
+            "weeks_since_pve": weeks,
             "degree_of_hypertrophy_points": dh, "kinetic_growth_rate_percent_per_week": kgr,
             "missing": missing, "flags": [f.to_dict() for f in flags]}
 
@@ -138,7 +161,8 @@ def lobe_share_percent(part_ml: float | None, other_ml: float | None) -> float |
 
 
 def compute_flr(volumes: LiverVolumes, patient: PatientInfo, planner: PlannerInputs,
-                config: QuantificationConfig) -> dict[str, Any]:
+                config: QuantificationConfig, study_date: dt.date | None = None
+                ) -> dict[str, Any]:
     """FLR figures for every resection.
 
     Parameters
@@ -151,6 +175,8 @@ def compute_flr(volumes: LiverVolumes, patient: PatientInfo, planner: PlannerInp
         Merged planner inputs.
     config : QuantificationConfig
         Settings.
+    study_date : datetime.date, optional
+        Date of the CT (for the weeks since the PVE).
 
     Returns
     -------
@@ -209,6 +235,6 @@ def compute_flr(volumes: LiverVolumes, patient: PatientInfo, planner: PlannerInp
         else planner.liver_condition.value,
         "resections": rows,
         "hypertrophy": hypertrophy(sflr_planned, planner, config,
-                                   (planner.planned_resection or "") in by_name),
+                                   (planner.planned_resection or "") in by_name, study_date),
         "left_lobe_share_percent": lobe_share_percent(left, right),
     }

@@ -8,10 +8,11 @@ says so instead of assuming a value.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Microspheres(StrEnum):
@@ -19,6 +20,13 @@ class Microspheres(StrEnum):
 
     RESIN = "resin"
     GLASS = "glass"
+
+
+class Disease(StrEnum):
+    """Tumour type that selects the glass tumour-dose threshold (EANM 2022)."""
+
+    HCC = "hcc"
+    MCRC = "mcrc"
 
 
 class LiverCondition(StrEnum):
@@ -84,11 +92,6 @@ class Territory:
             return "segments:" + ",".join(str(s) for s in self.segments)
         return self.kind
 
-    @property
-    def unilobar(self) -> bool:
-        """True unless the whole liver is treated (EANM: unilobar vs bilobar limits)."""
-        return self.kind != "whole"
-
 
 class PlannerInputs(BaseModel):
     """What the treating team decides or measures outside the CT; every field optional.
@@ -128,8 +131,20 @@ class PlannerInputs(BaseModel):
         default=None, ge=0.0, description="Lung absorbed dose of earlier SIRT sessions, Gy.")
     pretreated: bool | None = Field(
         default=None,
-        description="Extensive prior chemotherapy (selects the stricter EANM resin "
-                    "normal-liver limit and the 30 % sFLR threshold).")
+        description="Liver pretreated (e.g. extensive chemotherapy) or compromised: selects "
+                    "the 30 Gy EANM resin normal-liver limit of a bilobar plan (unilobar: "
+                    "40 Gy either way).")
+    disease: Disease | None = Field(
+        default=None,
+        description="Tumour type, hcc or mcrc: selects the glass tumour-dose threshold "
+                    "(HCC >= 205 Gy, mCRC >= 189 Gy) and the resin one (mCRC > 100 Gy).")
+    calibration_time: dt.datetime | None = Field(
+        default=None,
+        description="Date and time the vial's stated activity refers to (its calibration).")
+    administration_time: dt.datetime | None = Field(
+        default=None,
+        description="Planned date and time of administration (needed with calibration_time "
+                    "for the decay between them).")
     liver_condition: LiverCondition | None = Field(
         default=None, description="Background liver: normal, chemotherapy or cirrhosis.")
     planned_resection: str | None = Field(
@@ -140,8 +155,10 @@ class PlannerInputs(BaseModel):
     prior_sflr_percent: float | None = Field(
         default=None, ge=0.0,
         description="sFLR of the planned resection on the prior study of the same patient, %.")
-    weeks_since_prior: float | None = Field(
-        default=None, gt=0.0, description="Time between the prior study and this one, weeks.")
+    pve_date: dt.date | None = Field(
+        default=None,
+        description="Date of the portal-vein embolisation the hypertrophy follows (KGR = DH / "
+                    "weeks from this date to the current study).")
 
     @field_validator("territory")
     @classmethod
@@ -155,6 +172,14 @@ class PlannerInputs(BaseModel):
             if not segs or any(s < 1 or s > 8 for s in segs):
                 raise ValueError(f"resection {name!r}: segments must be Couinaud numbers 1-8")
         return value
+
+    @model_validator(mode="after")
+    def _times_comparable(self) -> PlannerInputs:
+        times = [t for t in (self.calibration_time, self.administration_time) if t is not None]
+        if len({t.tzinfo is None for t in times}) > 1:
+            raise ValueError("calibration_time and administration_time: give both with a "
+                             "time-zone offset or both without")
+        return self
 
     def merged_with(self, defaults: PlannerInputs) -> PlannerInputs:
         """These inputs with every ``None`` (and an empty custom set) taken from ``defaults``."""

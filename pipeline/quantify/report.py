@@ -8,6 +8,7 @@ figures an earlier result reported. The JSON schema is in ``docs/quantification.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -209,11 +210,11 @@ def _lesion_dicts(tumour: TumourAnalysis, withheld: set[str]) -> list[dict[str, 
 
 
 def _plan(volumes: LiverVolumes, patient: PatientInfo, planner: PlannerInputs,
-          config: QuantificationConfig, lung: tuple[float, str]
+          config: QuantificationConfig, lung: tuple[float, str], study_date: dt.date | None
           ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[Finding]]:
     """Planning from reported volumes: (flr, sirt, patient section, planning findings)."""
     usable, gate = usable_patient(patient, config.quality)
-    flr = compute_flr(volumes, usable, planner, config)
+    flr = compute_flr(volumes, usable, planner, config, study_date)
     patient_section = _patient_section(patient, usable)
     bsa_sirt = patient_section[f"bsa_{config.bsa_formula_sirt}_m2"]
     sirt = plan_sirt(volumes, bsa_sirt, planner, config, lung[0], lung[1])
@@ -222,15 +223,22 @@ def _plan(volumes: LiverVolumes, patient: PatientInfo, planner: PlannerInputs,
 
 
 def _inputs(planner: PlannerInputs, config: QuantificationConfig, patient: PatientInfo,
-            quality: QualityContext) -> dict[str, Any]:
+            quality: QualityContext, patient_source: dict[str, str | None],
+            study_date: dt.date | None) -> dict[str, Any]:
     effective = planner.merged_with(config.planner_defaults)
     given = planner.model_dump(mode="json")
     source = {k: ("planner" if (given[k] not in (None, {})) else
-                  "config" if v not in (None, {}) else None)
+                  "site default" if v not in (None, {}) else None)
               for k, v in effective.model_dump(mode="json").items()}
     return {"planner": given, "planner_effective": effective.model_dump(mode="json"),
             "planner_source": source, "patient": patient.model_dump(mode="json"),
+            "patient_source": patient_source,
+            "study_date": None if study_date is None else study_date.isoformat(),
             "quality": quality.model_dump(mode="json")}
+
+
+def _header_sources(patient: PatientInfo) -> dict[str, str | None]:
+    return {k: None if v is None else "header" for k, v in patient.model_dump().items()}
 
 
 def _lung_mass(config: QuantificationConfig, hu: NDArray[np.floating] | None,
@@ -253,7 +261,8 @@ def _lung_mass(config: QuantificationConfig, hu: NDArray[np.floating] | None,
 def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
              spacing_mm: tuple[float, float, float], patient: PatientInfo,
              planner: PlannerInputs, quality: QualityContext, config: QuantificationConfig,
-             hu: NDArray[np.floating] | None = None) -> QuantResult:
+             hu: NDArray[np.floating] | None = None, study_date: dt.date | None = None
+             ) -> QuantResult:
     """Volumes, tumour burden, FLR and SIRT plan of one segmented CT.
 
     Parameters
@@ -274,6 +283,8 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
         Settings.
     hu : ndarray of float, shape (z, y, x), optional
         Hounsfield units, needed only for the CT lung mass.
+    study_date : datetime.date, optional
+        StudyDate of the CT (the KGR counts weeks from the PVE date to it).
 
     Returns
     -------
@@ -305,7 +316,8 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
     lung, lung_findings = _lung_mass(config, hu, lung_mask, voxel_ml,
                                      incomplete | (withheld & {Structure.LUNG.value}))
     effective = planner.merged_with(config.planner_defaults)
-    flr, sirt, patient_section, planning = _plan(volumes, patient, effective, config, lung)
+    flr, sirt, patient_section, planning = _plan(volumes, patient, effective, config, lung,
+                                                 study_date)
     notes = [Finding("VESSELS_NOT_PARENCHYMA",
                      "Vessel-labelled voxels are not liver parenchyma: excluded from liver, "
                      "segment, lobe and FLR volumes.", ["volumes_ml", "flr"], "note")
@@ -319,7 +331,8 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
         tumour_burden=_tumour_burden(volumes, tumour, config, lesions),
         flr=flr, sirt=sirt, patient=patient_section, warnings=findings,
         constants=constants_section(config),
-        inputs=_inputs(planner, config, patient, quality))
+        inputs=_inputs(planner, config, patient, quality, _header_sources(patient),
+                       study_date))
 
 
 def constants_section(config: QuantificationConfig) -> dict[str, Any]:
@@ -349,7 +362,8 @@ def _volumes_from_result(previous: dict[str, Any]) -> LiverVolumes:
 
 
 def replan(previous: dict[str, Any], planner: PlannerInputs, config: QuantificationConfig,
-           patient: PatientInfo | None = None) -> dict[str, Any]:
+           patient: PatientInfo | None = None, study_date: dt.date | None = None
+           ) -> dict[str, Any]:
     """Recompute FLR and SIRT of an earlier result with new planner inputs.
 
     Measured figures (volumes, lesions, tumour burden) and the measurement warnings are kept
@@ -367,6 +381,8 @@ def replan(previous: dict[str, Any], planner: PlannerInputs, config: Quantificat
         Settings (constants and thresholds may differ from the earlier run).
     patient : PatientInfo, optional
         New body size; by default the earlier one, with fields given here taking precedence.
+    study_date : datetime.date, optional
+        StudyDate of the CT; by default the earlier result's.
 
     Returns
     -------
@@ -374,10 +390,14 @@ def replan(previous: dict[str, Any], planner: PlannerInputs, config: Quantificat
         The new result document with ``plan_revision`` incremented.
     """
     inputs = previous.get("inputs", {})
-    earlier_planner = PlannerInputs(**inputs.get("planner", {}))
+    # Inputs an earlier schema had and this one dropped (weeks_since_prior) are ignored.
+    earlier_planner = PlannerInputs(**{k: v for k, v in inputs.get("planner", {}).items()
+                                       if k in PlannerInputs.model_fields})
     combined = planner.merged_with(earlier_planner)
     earlier_patient = PatientInfo(**inputs.get("patient", {}))
+    sources = dict(inputs.get("patient_source") or _header_sources(earlier_patient))
     if patient is not None:
+        sources.update({k: "planner" for k, v in patient.model_dump().items() if v is not None})
         patient = PatientInfo(
             height_m=patient.height_m if patient.height_m is not None
             else earlier_patient.height_m,
@@ -392,7 +412,10 @@ def replan(previous: dict[str, Any], planner: PlannerInputs, config: Quantificat
             else (config.lung_mass_kg, "config"))
     volumes = _volumes_from_result(previous)
     effective = combined.merged_with(config.planner_defaults)
-    flr, sirt, patient_section, planning = _plan(volumes, patient, effective, config, lung)
+    if study_date is None and inputs.get("study_date"):
+        study_date = dt.date.fromisoformat(inputs["study_date"])
+    flr, sirt, patient_section, planning = _plan(volumes, patient, effective, config, lung,
+                                                 study_date)
     kept = [w for w in previous.get("warnings", []) if w.get("stage") != "planning"]
     out = copy.deepcopy(previous)
     out.update(
@@ -400,6 +423,6 @@ def replan(previous: dict[str, Any], planner: PlannerInputs, config: Quantificat
         flr=flr, sirt=sirt, patient=patient_section,
         warnings=kept + [f.to_dict() for f in planning],
         constants=constants_section(config),
-        inputs=_inputs(combined, config, patient, quality))
+        inputs=_inputs(combined, config, patient, quality, sources, study_date))
     return out
 

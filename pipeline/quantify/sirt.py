@@ -1,8 +1,9 @@
 """SIRT Y-90 activity planning: BSA method, single-compartment MIRD, partition model.
 
 Every method that has its inputs is computed; one that lacks an input lists it under
-``missing`` and reports no number. Each computed activity comes with the mean doses it implies
-and the EANM 2022 advisory dose flags. Formulas: :mod:`pipeline.quantify.dosimetry`.
+``missing`` and reports no number. Each computed activity comes with the time it holds for
+(:mod:`pipeline.quantify.decay`), the mean doses it implies and the EANM 2022 advisory dose
+flags (:mod:`pipeline.quantify.limits`). Formulas: :mod:`pipeline.quantify.dosimetry`.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.quantify import dosimetry as dm
+from pipeline.quantify import limits
 from pipeline.quantify.advisory import Flag
 from pipeline.quantify.config import QuantificationConfig, Thresholds
 from pipeline.quantify.constants import DosimetryConstants
+from pipeline.quantify.decay import activity_timing
 from pipeline.quantify.models import Microspheres, PlannerInputs, Territory
 from pipeline.quantify.volumetry import SEGMENTS, LiverVolumes
 
-EANM = "EANM 2022 procedure guideline for radioembolisation (advisory)"
 IFU = "SIR-Spheres IFU lung-shunt rule"
+LUNG_MASS_SOURCES = {"ct": "measured on CT", "config": "site default (configured)"}
+"""Where the lung mass used came from, in words."""
 
 
 @dataclass(frozen=True)
@@ -34,12 +38,18 @@ class Target:
         Couinaud segments treated (all eight for the whole liver).
     volume_ml, tumour_ml : float or None
         Territory volume including its tumour, and the tumour in it, mL.
+    bilobar : bool
+        The territory has segments of both lobes (the whole liver always).
+    whole_normal_ml : float or None
+        Non-tumoral volume of the whole liver, mL (for the glass whole-normal-liver dose).
     """
 
     territory: Territory
     segments: tuple[int, ...]
     volume_ml: float | None
     tumour_ml: float | None
+    bilobar: bool = True
+    whole_normal_ml: float | None = None
 
     @property
     def normal_ml(self) -> float | None:
@@ -55,18 +65,27 @@ class Target:
         return {"territory": str(self.territory), "segments": list(self.segments),
                 "volume_ml": self.volume_ml, "tumour_ml": self.tumour_ml,
                 "normal_ml": self.normal_ml, "mass_kg": kg(self.volume_ml),
-                "tumour_mass_kg": kg(self.tumour_ml), "normal_mass_kg": kg(self.normal_ml)}
+                "tumour_mass_kg": kg(self.tumour_ml), "normal_mass_kg": kg(self.normal_ml),
+                "bilobar": self.bilobar, "whole_normal_liver_ml": self.whole_normal_ml}
 
 
 def resolve_target(territory: Territory, volumes: LiverVolumes, config: QuantificationConfig
                    ) -> Target:
-    """Territory -> segments and volumes (whole liver: the liver and TTV themselves)."""
+    """Territory -> segments and volumes (whole liver: the liver and TTV themselves).
+
+    A segmental territory is bilobar when it holds segments of both configured lobes.
+    """
+    whole_normal = (None if volumes.liver_ml is None or volumes.tumour_ml is None
+                    else volumes.liver_ml - volumes.tumour_ml)
     if territory.kind == "whole":
-        return Target(territory, SEGMENTS, volumes.liver_ml, volumes.tumour_ml)
+        return Target(territory, SEGMENTS, volumes.liver_ml, volumes.tumour_ml, True,
+                      whole_normal)
     segs = (territory.segments if territory.kind == "segments"
             else tuple(config.lobes[territory.kind]))
+    bilobar = (territory.kind == "segments"
+               and all(set(segs) & set(config.lobes[lobe]) for lobe in ("right", "left")))
     total, tumour = volumes.region(segs)
-    return Target(territory, segs, total, tumour)
+    return Target(territory, segs, total, tumour, bilobar, whole_normal)
 
 
 def implied_doses(activity_gbq: float, target: Target, planner: PlannerInputs,
@@ -84,84 +103,45 @@ def implied_doses(activity_gbq: float, target: Target, planner: PlannerInputs,
         normal = dm.partition_normal_dose_gy(activity_gbq, tn, dm.mass_kg(target.tumour_ml, rho),
                                              dm.mass_kg(target.normal_ml or 0.0, rho), c, lsf)
         tumour = tn * normal
+    whole_normal = None
+    if normal is not None and target.normal_ml is not None and target.whole_normal_ml:
+        # The energy reaching the territory's non-tumoral liver over the whole one.
+        whole_normal = normal * target.normal_ml / target.whole_normal_ml
     lung = dm.lung_dose_gy(activity_gbq, lsf, lung_mass_kg, c)
     cumulative = None if planner.prior_lung_dose_gy is None else planner.prior_lung_dose_gy + lung
-    return {"target_mean_gy": mean, "normal_liver_gy": normal, "tumour_gy": tumour,
+    return {"target_mean_gy": mean, "normal_liver_gy": normal,
+            "whole_normal_liver_gy": whole_normal, "tumour_gy": tumour,
             "lung_gy": lung, "lung_cumulative_gy": cumulative}
 
 
-def normal_liver_limit(planner: PlannerInputs, territory: Territory, t: Thresholds
-                       ) -> tuple[float | None, str]:
-    """EANM 2022 normal-liver mean-dose limit for the device and territory, with a note.
-
-    Unknown modifiers (pretreatment, bilirubin) select the stricter limit, said in the note;
-    ``None`` where the reference gives no rule (glass, not whole liver) or the device is unknown.
-    """
-    if planner.microspheres is Microspheres.RESIN:
-        if not territory.unilobar:
-            return t.resin_normal_liver_bilobar_or_pretreated_gy, "resin, bilobar"
-        if planner.pretreated is None:
-            return (t.resin_normal_liver_bilobar_or_pretreated_gy,
-                    "resin, unilobar; pretreatment unknown: stricter (pretreated) limit used")
-        if planner.pretreated:
-            return t.resin_normal_liver_bilobar_or_pretreated_gy, "resin, unilobar, pretreated"
-        return t.resin_normal_liver_unilobar_gy, "resin, unilobar, not pretreated"
-    if planner.microspheres is Microspheres.GLASS:
-        if territory.unilobar:
-            return None, "glass: reference gives a normal-liver limit for whole-liver only"
-        if planner.bilirubin_mg_dl is None:
-            return (t.glass_whole_normal_liver_high_bilirubin_gy,
-                    "glass, whole liver; bilirubin unknown: stricter limit used")
-        if planner.bilirubin_mg_dl > t.bilirubin_high_mg_dl:
-            return (t.glass_whole_normal_liver_high_bilirubin_gy,
-                    f"glass, whole liver, bilirubin > {t.bilirubin_high_mg_dl:g} mg/dL")
-        return t.glass_whole_normal_liver_gy, "glass, whole liver"
-    return None, "microsphere type unknown"
-
-
-def dose_flags(doses: dict[str, float | None], planner: PlannerInputs, territory: Territory,
+def dose_flags(doses: dict[str, float | None], planner: PlannerInputs, target: Target,
                t: Thresholds) -> list[Flag]:
-    """EANM 2022 advisory flags for the doses implied by one activity."""
-    flags: list[Flag] = []
-    need_tn = "needs T/N (tumour in territory)"
-    limit, note = normal_liver_limit(planner, territory, t)
-    if limit is not None:
-        normal = doses["normal_liver_gy"]
-        flags.append(Flag("NORMAL_LIVER_DOSE", f"normal liver <= {limit:g} Gy", EANM,
-                          normal, limit, "<=", "Gy", note if normal is not None else need_tn))
-    if planner.microspheres is Microspheres.RESIN:
-        flags.append(Flag("TUMOUR_DOSE", f"tumour > {t.resin_tumour_gy:g} Gy (resin, mCRC)",
-                          EANM, doses["tumour_gy"], t.resin_tumour_gy, ">", "Gy",
-                          "" if doses["tumour_gy"] is not None else need_tn))
-    elif planner.microspheres is Microspheres.GLASS:
-        flags.append(Flag("TUMOUR_DOSE", f"tumour >= {t.glass_tumour_gy:g} Gy (glass)", EANM,
-                          doses["tumour_gy"], t.glass_tumour_gy, ">=", "Gy",
-                          "" if doses["tumour_gy"] is not None else need_tn))
-        if territory.kind == "segments":
-            flags.append(Flag("SEGMENTECTOMY_DOSE",
-                              f"perfused territory > {t.glass_segmentectomy_gy:g} Gy "
-                              "(glass, radiation segmentectomy)", EANM,
-                              doses["target_mean_gy"], t.glass_segmentectomy_gy, ">", "Gy"))
-    flags.append(Flag("LUNG_DOSE_SESSION", f"lung <= {t.lung_session_gy:g} Gy per session",
-                      EANM, doses["lung_gy"], t.lung_session_gy, "<=", "Gy"))
-    cumulative = doses["lung_cumulative_gy"]
-    flags.append(Flag("LUNG_DOSE_CUMULATIVE", f"lung <= {t.lung_cumulative_gy:g} Gy cumulative",
-                      EANM, cumulative, t.lung_cumulative_gy, "<=", "Gy",
-                      "" if cumulative is not None else "prior lung dose unknown"))
-    return flags
+    """EANM 2022 advisory flags for the doses implied by one activity, each citing its rule."""
+    choices = [limits.normal_liver_choice(planner, target.bilobar, t),
+               limits.tumour_choice(planner, t),
+               limits.segmentectomy_choice(planner, t)
+               if target.territory.kind == "segments" else None,
+               *limits.lung_choices(t)]
+    why = {"normal_liver_gy": "needs T/N (tumour in territory)",
+           "whole_normal_liver_gy": "needs T/N (tumour in territory) and the whole-liver volume",
+           "tumour_gy": "needs T/N (tumour in territory)",
+           "lung_cumulative_gy": "prior lung dose unknown"}
+    return [c.flag(doses[c.dose_key], why.get(c.dose_key, "")) for c in choices
+            if c is not None]
 
 
 def _result(activity: float | None, target: Target | None, planner: PlannerInputs,
             k: DosimetryConstants, lung_mass: float, t: Thresholds) -> dict[str, Any]:
     if activity is None or target is None:
         return {"injected_activity_gbq": None, "vial_activity_gbq": None,
-                "implied_doses": None, "flags": []}
+                "activities": None, "implied_doses": None, "flags": []}
     doses = implied_doses(activity, target, planner, k, lung_mass)
-    vial = (None if planner.residual_fraction is None
-            else dm.vial_activity_gbq(activity, planner.residual_fraction))
-    return {"injected_activity_gbq": activity, "vial_activity_gbq": vial,
-            "implied_doses": doses,
-            "flags": [f.to_dict() for f in dose_flags(doses, planner, target.territory, t)]}
+    timing = activity_timing(activity, planner.residual_fraction, planner.calibration_time,
+                             planner.administration_time, k.half_life_h)
+    return {"injected_activity_gbq": activity,
+            "vial_activity_gbq": timing["vial_at_administration_gbq"],
+            "activities": timing, "implied_doses": doses,
+            "flags": [f.to_dict() for f in dose_flags(doses, planner, target, t)]}
 
 
 def _common_missing(target: Target | None, planner: PlannerInputs) -> list[str]:
@@ -230,6 +210,37 @@ def mird_method(target: Target | None, planner: PlannerInputs, k: DosimetryConst
     return {**out, **_result(activity, target, planner, k, lung_mass, t)}
 
 
+def _normal_cap_dose(target: Target | None, planner: PlannerInputs, t: Thresholds,
+                     missing: list[str]) -> tuple[float | None, str, float | None]:
+    """The normal-liver limit of the partition prescription, its basis, and the dose to the
+    territory's non-tumoral liver at which it is reached (Gy); appends what is missing.
+
+    The planner's limit applies to the territory's non-tumoral liver. Otherwise the EANM
+    rule: resin limits the same region; the glass limit is on the whole non-tumoral liver,
+    reached when the territory's one gets ``limit x whole / territory normal volume``.
+    """
+    if planner.normal_liver_dose_limit_gy is not None:
+        limit = planner.normal_liver_dose_limit_gy
+        return limit, "planner (non-tumoral liver of the territory)", limit
+    if target is None:
+        return None, "territory unknown", None
+    choice = limits.normal_liver_choice(planner, target.bilobar, t)
+    if choice is None:
+        missing.append("normal_liver_dose_limit_gy (microsphere type unknown)")
+        return None, "microsphere type unknown", None
+    if choice.limit is None:
+        missing.append(f"{choice.unknown_inputs[0]} or normal_liver_dose_limit_gy "
+                       f"({choice.describe_unknown()})")
+        return None, f"{choice.rule_id}: {choice.describe_unknown()}", None
+    basis = f"{choice.rule_id}: {choice.rule}"
+    if choice.dose_key == limits.TERRITORY_NORMAL:
+        return choice.limit, basis, choice.limit
+    if not target.whole_normal_ml or not target.normal_ml:
+        missing.append("whole-liver and tumour volumes (for the whole normal-liver limit)")
+        return choice.limit, basis, None
+    return choice.limit, basis, choice.limit * target.whole_normal_ml / target.normal_ml
+
+
 def partition_method(target: Target | None, planner: PlannerInputs, k: DosimetryConstants,
                      lung_mass: float, t: Thresholds) -> dict[str, Any]:
     """Partition model: the smaller of the normal-liver cap and the lung cap."""
@@ -243,22 +254,17 @@ def partition_method(target: Target | None, planner: PlannerInputs, k: Dosimetry
     if target is not None and target.tumour_ml == 0.0:
         return {**out, "applicable": False, "missing": missing,
                 "note": "no tumour in the territory: use the single-compartment model"}
-    limit, note = (planner.normal_liver_dose_limit_gy, "planner") \
-        if planner.normal_liver_dose_limit_gy is not None else \
-        (normal_liver_limit(planner, target.territory, t) if target is not None
-         else (None, "territory unknown"))
-    if limit is None:
-        missing.append(f"normal_liver_dose_limit_gy ({note})")
-    out.update(missing=missing, normal_liver_dose_limit_gy=limit, normal_liver_limit_basis=note)
+    limit, basis, cap_gy = _normal_cap_dose(target, planner, t, missing)
+    out.update(missing=missing, normal_liver_dose_limit_gy=limit, normal_liver_limit_basis=basis)
     if missing:
         return {**out, **_result(None, target, planner, k, lung_mass, t)}
     assert target is not None and target.tumour_ml is not None and target.normal_ml is not None
-    assert limit is not None
+    assert cap_gy is not None
     tn, lsf = planner.tumour_to_normal_ratio, planner.lung_shunt_fraction
     assert tn is not None and lsf is not None
     rho, c = k.liver_density_g_ml, k.energy_gy_kg_per_gbq
     m_t, m_n = dm.mass_kg(target.tumour_ml, rho), dm.mass_kg(target.normal_ml, rho)
-    normal_cap = dm.partition_activity_for_normal_dose_gbq(limit, tn, m_t, m_n, c, lsf)
+    normal_cap = dm.partition_activity_for_normal_dose_gbq(cap_gy, tn, m_t, m_n, c, lsf)
     lung_limit = t.lung_session_gy
     if planner.prior_lung_dose_gy is not None:
         lung_limit = min(lung_limit, t.lung_cumulative_gy - planner.prior_lung_dose_gy)
@@ -307,7 +313,8 @@ def plan_sirt(volumes: LiverVolumes, bsa_m2: float | None, planner: PlannerInput
         "partition": partition_method(target, planner, k, lung_mass_kg, t),
     }
     convention = {Microspheres.RESIN: "bsa", Microspheres.GLASS: "mird"}
-    missing = sorted({m for res in methods.values() for m in res["missing"]})
+    missing = sorted({m for res in methods.values()
+                      for m in res["missing"] + (res.get("activities") or {}).get("missing", [])})
     computed = [name for name, res in methods.items()
                 if res.get("injected_activity_gbq") is not None]
     return {
@@ -318,7 +325,8 @@ def plan_sirt(volumes: LiverVolumes, bsa_m2: float | None, planner: PlannerInput
         "microspheres": None if planner.microspheres is None else planner.microspheres.value,
         "lung_shunt_fraction": planner.lung_shunt_fraction,
         "target": None if target is None else target.to_dict(k.liver_density_g_ml),
-        "lung_mass": {"kg": lung_mass_kg, "source": lung_mass_source},
+        "lung_mass": {"kg": lung_mass_kg, "source": lung_mass_source,
+                      "label": LUNG_MASS_SOURCES.get(lung_mass_source, lung_mass_source)},
         "missing": missing,
         "methods": methods,
     }

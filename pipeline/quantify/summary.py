@@ -10,9 +10,22 @@ def _num(value: float | None, unit: str, digits: int = 1) -> str:
 
 
 def _flag_lines(flags: list[dict[str, Any]], indent: str) -> list[str]:
-    return [f"{indent}[{f['status']}] {f['rule']}: {_num(f['value'], f['unit'])}"
-            + (f" ({f['note']})" if f.get("note") else "")
+    return [f"{indent}[{f['status']}] {f.get('rule_id', '')}: {f['rule']}: "
+            f"{_num(f['value'], f['unit'])}" + (f" ({f['note']})" if f.get("note") else "")
             for f in flags]
+
+
+def _activity_line(method: dict[str, Any]) -> str:
+    act = method.get("activities") or {}
+    line = f"A_inj {method['injected_activity_gbq']:.3f} GBq at administration"
+    if act.get("administration_time"):
+        line += f" ({act['administration_time']})"
+    if method.get("vial_activity_gbq") is not None:
+        line += f", vial {method['vial_activity_gbq']:.3f} GBq at administration"
+    if act.get("vial_at_calibration_gbq") is not None:
+        line += (f", vial {act['vial_at_calibration_gbq']:.3f} GBq at calibration "
+                 f"{act['calibration_time']} (decay x{act['decay_factor']:.4f})")
+    return line
 
 
 def format_plan(doc: dict[str, Any]) -> str:
@@ -44,13 +57,14 @@ def format_plan(doc: dict[str, Any]) -> str:
     if hyp.get("degree_of_hypertrophy_points") is not None:
         lines.append(f"  hypertrophy ({hyp['resection']}): DH "
                      f"{_num(hyp['degree_of_hypertrophy_points'], 'points')}, KGR "
-                     f"{_num(hyp['kinetic_growth_rate_percent_per_week'], '%/week')}")
+                     f"{_num(hyp['kinetic_growth_rate_percent_per_week'], '%/week')} "
+                     f"(PVE {hyp.get('pve_date')}, {_num(hyp.get('weeks_since_pve'), 'weeks')})")
     sirt = doc.get("sirt", {})
     target = sirt.get("target") or {}
     lines.append(f"SIRT ({sirt.get('microspheres') or 'microspheres unknown'}, territory "
                  f"{target.get('territory', 'unknown')}, lung mass "
-                 f"{sirt.get('lung_mass', {}).get('kg')} kg from "
-                 f"{sirt.get('lung_mass', {}).get('source')}):")
+                 f"{sirt.get('lung_mass', {}).get('kg')} kg, "
+                 f"{sirt.get('lung_mass', {}).get('label')}):")
     for name, method in sirt.get("methods", {}).items():
         if not method.get("applicable", True):
             lines.append(f"  {name}: not applicable ({method.get('note', '')})")
@@ -61,12 +75,11 @@ def format_plan(doc: dict[str, Any]) -> str:
             lines.append(f"  {name}: not computed ({why})")
             continue
         doses = method["implied_doses"]
-        lines.append(f"  {name}: A_inj {method['injected_activity_gbq']:.3f} GBq"
-                     + (f", A_vial {method['vial_activity_gbq']:.3f} GBq"
-                        if method.get("vial_activity_gbq") is not None else "")
-                     + f"; territory {_num(doses['target_mean_gy'], 'Gy')}, normal liver "
-                     f"{_num(doses['normal_liver_gy'], 'Gy')}, tumour "
-                     f"{_num(doses['tumour_gy'], 'Gy')}, lung {_num(doses['lung_gy'], 'Gy')}")
+        lines.append(f"  {name}: {_activity_line(method)}")
+        lines.append(f"    doses: territory {_num(doses['target_mean_gy'], 'Gy')}, normal "
+                     f"liver of territory {_num(doses['normal_liver_gy'], 'Gy')}, whole normal "
+                     f"liver {_num(doses.get('whole_normal_liver_gy'), 'Gy')}, tumour "
+                     f"{_num(doses['tumour_gy'], 'Gy')}, lungs {_num(doses['lung_gy'], 'Gy')}")
         lines.extend(_flag_lines(method.get("flags", []), "    "))
     if sirt.get("missing"):
         lines.append(f"  missing inputs: {', '.join(sirt['missing'])}")

@@ -6,31 +6,29 @@ content (:mod:`pipeline.encode.content`). This module is the one place that know
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
+
+from pydicom.dataset import Dataset
 
 from pipeline.encode import codes
 from pipeline.encode.content import (
     AlgorithmInfo,
+    CodedEvaluation,
     Confidence,
     FLRMeasurement,
     LesionMeasurement,
     NamedQuantity,
     QualityFlag,
-    QuantityGroup,
     ReportContent,
     SeriesChoice,
     Severity,
     StructureMeasurement,
 )
+from pipeline.run.sirt_report import rule_checks, sirt_groups
 from pipeline.segment.result import SegmentationResult
 from pipeline.structures import COUINAUD_SEGMENTS, Code, Structure
-
-_SIRT_METHOD_TITLES = {
-    "bsa": "SIRT plan: BSA method (resin)",
-    "mird": "SIRT plan: single-compartment MIRD",
-    "partition": "SIRT plan: partition model",
-}
 
 
 def algorithm_info(segmentation: SegmentationResult) -> AlgorithmInfo:
@@ -53,6 +51,15 @@ def algorithm_info(segmentation: SegmentationResult) -> AlgorithmInfo:
         is_demo=segmentation.is_demo,
         weights_sha256=models[0].weights_sha256 if models else "",
     )
+
+
+def study_date(header: Dataset) -> dt.date | None:
+    """StudyDate of a header as a date (None if absent or not a valid DA value)."""
+    value = str(header.get("StudyDate") or "")
+    try:
+        return dt.datetime.strptime(value, "%Y%m%d").date()
+    except ValueError:
+        return None
 
 
 def _quantity(concept: Code, value: Any, unit: str, label: str = "") -> NamedQuantity | None:
@@ -123,7 +130,14 @@ def flr_measurements(quant: Mapping[str, Any]) -> tuple[FLRMeasurement, ...]:
     flr = quant.get("flr") or {}
     notes = tuple(str(n) for n in (flr.get("caudate_rule"), flr.get("vessels"),
                                    f"TELV: {flr.get('telv_formula')}",
-                                   f"BSA: {flr.get('bsa_formula')}") if n)
+                                   f"BSA: {flr.get('bsa_formula')}",
+                                   "FLR % = FLR / (liver - total tumour volume) x 100; "
+                                   "FLR/BW = FLR[mL] / (W[kg] x 1000) x 100") if n)
+    c = quant.get("constants") or {}
+    formulas = tuple(CodedEvaluation(name, codes.FORMULAS[str(c.get(key))])
+                     for name, key in ((codes.TELV_FORMULA, "telv_formula"),
+                                       (codes.BSA_FORMULA, "bsa_formula_telv"))
+                     if str(c.get(key)) in codes.FORMULAS)
     out = []
     for r in flr.get("resections") or []:
         if r.get("flr_ml") is None or r.get("flr_percent_of_functional_liver") is None:
@@ -138,52 +152,22 @@ def flr_measurements(quant: Mapping[str, Any]) -> tuple[FLRMeasurement, ...]:
             flr_body_weight_percent=r.get("flr_body_weight_percent"),
             caudate_included=bool(r.get("caudate_in_remnant", True)),
             notes=notes,
+            evaluations=formulas + rule_checks(list(r.get("flags") or [])),
         ))
     return tuple(out)
 
 
-def sirt_groups(quant: Mapping[str, Any]) -> tuple[QuantityGroup, ...]:
-    """One group per computed SIRT method: activities and implied mean doses."""
-    sirt = quant.get("sirt") or {}
-    groups = []
-    lsf = _quantity(codes.LUNG_SHUNT_FRACTION,
-                    None if sirt.get("lung_shunt_fraction") is None
-                    else 100.0 * float(sirt["lung_shunt_fraction"]), "%")
-    for name, method in (sirt.get("methods") or {}).items():
-        if not method or method.get("injected_activity_gbq") is None:
-            continue
-        doses = method.get("implied_doses") or {}
-        quantities = _present(
-            _quantity(codes.ADMINISTERED_ACTIVITY, method.get("injected_activity_gbq"), "GBq",
-                      "injected activity"),
-            _quantity(codes.VIAL_ACTIVITY, method.get("vial_activity_gbq"), "GBq"),
-            _quantity(codes.MEAN_ABSORBED_DOSE, doses.get("target_mean_gy"), "Gy",
-                      "target mean dose"),
-            _quantity(codes.MEAN_ABSORBED_DOSE, doses.get("normal_liver_gy"), "Gy",
-                      "normal liver mean dose"),
-            _quantity(codes.MEAN_ABSORBED_DOSE, doses.get("tumour_gy"), "Gy", "tumour mean dose"),
-            _quantity(codes.MEAN_ABSORBED_DOSE, doses.get("lung_gy"), "Gy", "lung dose"),
-            _quantity(codes.TUMOUR_TO_NORMAL_RATIO, method.get("tumour_to_normal_ratio"),
-                      "{ratio}"),
-            lsf,
-        )
-        notes = tuple(str(method.get("formula") or ""),) + tuple(
-            f"{f.get('code')}: {f.get('status')} ({f.get('rule')})"
-            for f in method.get("flags") or [])
-        groups.append(QuantityGroup(title=_SIRT_METHOD_TITLES.get(name, name),
-                                    concept=codes.SIRT_PLAN, quantities=quantities,
-                                    notes=tuple(n for n in notes if n)))
-    return tuple(groups)
-
-
 def constants(quant: Mapping[str, Any]) -> tuple[NamedQuantity, ...]:
-    """The dosimetry constants in force (echoed in every report)."""
+    """The dosimetry constants in force (echoed in every report).
+
+    The lung mass is not among them: the one a plan used (CT or site default) is in its
+    lungs group with its source.
+    """
     c = quant.get("constants") or {}
     return _present(
         _quantity(codes.Y90_DOSE_CONSTANT, c.get("energy_gy_kg_per_gbq"), "Gy.kg/GBq"),
         _quantity(codes.LIVER_DENSITY, c.get("liver_density_g_ml"), "g/mL"),
         _quantity(codes.Y90_HALF_LIFE, c.get("half_life_h"), "h"),
-        _quantity(codes.LUNG_MASS, c.get("lung_mass_kg"), "kg"),
     )
 
 
@@ -233,23 +217,54 @@ def report_content(result: Mapping[str, Any], segmentation: SegmentationResult,
     ReportContent
         Everything the SEG/SR/PDF writers show.
     """
-    series = result.get("series") or {}
-    phase = series.get("phase") or {}
-    reasons = [f"phase: {phase.get('phase')} (confidence {phase.get('confidence')})"] \
-        if phase else []
-    reasons += list(series.get("notes") or [])
     conf = segmentation.confidence
     confidence = Confidence(
         score=conf.score, review_required=conf.review_recommended,
         per_structure={s: c.fold_dice for s, c in conf.per_structure.items()
                        if c.fold_dice is not None},
-        method="mean pairwise Dice between folds, tumour volume and slice thickness terms",
+        method=CONFIDENCE_METHOD,
     )
+    return content_from_result(result, algorithm_info(segmentation), confidence,
+                               series_description)
+
+
+CONFIDENCE_METHOD = "mean pairwise Dice between folds, tumour volume and slice thickness terms"
+
+
+def recorded_content(result: Mapping[str, Any], series_description: str) -> ReportContent:
+    """The writers' content of a measured study from its ``result.json`` alone (a re-plan:
+    the models and confidence as the first run recorded them)."""
+    seg = result.get("segmentation") or {}
+    models = seg.get("models") or []
+    algorithm = AlgorithmInfo(
+        name="+".join(str(m["name"]) for m in models),
+        version="+".join(str(m["version"]) for m in models),
+        is_demo=bool(seg.get("demo")),
+        weights_sha256=str(models[0].get("weights_sha256") or "") if models else "")
+    conf = result.get("confidence") or {}
+    confidence = Confidence(
+        score=conf.get("score"), review_required=bool(conf.get("review_recommended")),
+        per_structure={Structure(k): float(v["fold_dice"])
+                       for k, v in (conf.get("per_structure") or {}).items()
+                       if v.get("fold_dice") is not None},
+        method=CONFIDENCE_METHOD) if conf else None
+    return content_from_result(result, algorithm, confidence, series_description)
+
+
+def content_from_result(result: Mapping[str, Any], algorithm: AlgorithmInfo,
+                        confidence: Confidence | None, series_description: str
+                        ) -> ReportContent:
+    """The writers' content from the result data, the algorithm and the confidence."""
+    series = result.get("series") or {}
+    phase = series.get("phase") or {}
+    reasons = [f"phase: {phase.get('phase')} (confidence {phase.get('confidence')})"] \
+        if phase else []
+    reasons += list(series.get("notes") or [])
     incomplete = set(result.get("incomplete_coverage") or [])
     return ReportContent(
         series=SeriesChoice(str(series.get("chosen_series_instance_uid")), series_description,
                             tuple(reasons)),
-        algorithm=algorithm_info(segmentation),
+        algorithm=algorithm,
         structures=structure_measurements(result, incomplete),
         lesions=lesion_measurements(result),
         tumour_burden=tumour_burden(result),

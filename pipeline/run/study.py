@@ -37,7 +37,7 @@ from pipeline.encode.sr import build_rejection_sr, build_sr
 from pipeline.errors import InputDataError
 from pipeline.quantify.models import PatientInfo, PlannerInputs, QualityContext
 from pipeline.quantify.report import quantify
-from pipeline.run.report import algorithm_info, report_content
+from pipeline.run.report import algorithm_info, report_content, study_date
 from pipeline.segment.engine import SegmentationEngine
 from pipeline.segment.result import SegmentationResult
 from pipeline.select.coverage import coverage_after_segmentation
@@ -362,7 +362,7 @@ def _measure(volume: CTVolume, selection: SelectionResult, files: Sequence[Path]
             review_reasons=list(seg.confidence.reasons))
         quant = quantify(seg.labelmap, seg.labels, volume.spacing_mm, _patient(header),
                          planner or PlannerInputs(), quality, config.quantification,
-                         hu=volume.hu).to_dict()
+                         hu=volume.hu, study_date=study_date(header)).to_dict()
 
     result = _base_result(selection, StudyStatus.SUCCEEDED, None)
     result.update(quant)

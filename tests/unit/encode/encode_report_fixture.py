@@ -5,6 +5,7 @@ from __future__ import annotations
 from pipeline.encode import codes
 from pipeline.encode.content import (
     AlgorithmInfo,
+    CodedEvaluation,
     Confidence,
     FLRMeasurement,
     LesionMeasurement,
@@ -39,11 +40,19 @@ def report_content(series_uid: str, algorithm: AlgorithmInfo) -> ReportContent:
         flr=(FLRMeasurement("Right hepatectomy", COUINAUD_SEGMENTS[:4], 612.0, 38.0, 35.2,
                             1740.15, 0.77, True, ("TELV Vauthey 2002, BSA DuBois",)),),
         sirt=(QuantityGroup("SIRT partition model", codes.SIRT_PLAN, (
-            NamedQuantity(codes.ADMINISTERED_ACTIVITY, 3.2257, gbq),
+            NamedQuantity(codes.PLANNED_INJECTED_ACTIVITY, 3.2257, gbq),
             NamedQuantity(codes.MEAN_ABSORBED_DOSE, 100.0, gy, "Normal liver dose"),
             NamedQuantity(codes.LUNG_SHUNT_FRACTION, 10.0, pct),
             NamedQuantity(codes.TUMOUR_TO_NORMAL_RATIO, 3.0, codes.unit("{ratio}"))),
-            ("EANM 2022: resin, normal liver < 40 Gy unilobar",)),),
+            ("EANM 2022: resin, normal liver < 40 Gy unilobar",)),
+              QuantityGroup(
+                  "SIRT partition: normal liver of territory", codes.TERRITORY_NORMAL_LIVER,
+                  (NamedQuantity(codes.MEAN_ABSORBED_DOSE, 38.0, gy),),
+                  finding_sites=(codes.LIVER,),
+                  segments=("Couinaud segment II", "Couinaud segment III"),
+                  evaluations=(CodedEvaluation(codes.rule_code("EANM2022-RESIN-NL-UNILOBAR"),
+                                               codes.RULE_MET),),
+                  time_point="administration 2026-03-05T12:00:00")),
         constants=(NamedQuantity(codes.Y90_DOSE_CONSTANT, 49.67, codes.unit("Gy.kg/GBq"),
                                  "Y-90 energy"),),
         confidence=Confidence(0.91, False, {Structure.LIVER: 0.97, Structure.METASTASIS: 0.71},

@@ -31,3 +31,12 @@ def test_units_are_ucum() -> None:
     assert codes.unit("mL").value == "mL"
     with pytest.raises(KeyError):
         codes.unit("furlong")
+
+
+def test_rule_and_formula_codes_are_documented() -> None:
+    rows = dict(re.findall(r"^\| `([^`]+)` \| ([^|]+?) \|", DOC.read_text(), re.MULTILINE))
+    for rule_id, meaning in codes.RULES.items():
+        assert rows.get(rule_id) == meaning, rule_id
+        assert len(meaning) <= 64
+    for code in codes.FORMULAS.values():
+        assert rows.get(code.value) == code.meaning, code.value

@@ -94,7 +94,7 @@ def test_flr_sirt_tumour_and_constants_groups(seg_and_sr) -> None:
     assert _value(flr, codes.STANDARDISED_FLR) == (pytest.approx(35.2), "%")
     assert _value(flr, codes.TOTAL_ESTIMATED_LIVER_VOLUME)[0] == pytest.approx(1740.15)
     sirt = _plain(sr, "SIRT partition model")
-    assert _value(sirt, codes.ADMINISTERED_ACTIVITY) == (pytest.approx(3.2257), "GBq")
+    assert _value(sirt, codes.PLANNED_INJECTED_ACTIVITY) == (pytest.approx(3.2257), "GBq")
     assert _value(sirt, codes.LUNG_SHUNT_FRACTION) == (pytest.approx(10.0), "%")
     burden = _plain(sr, "Tumor burden")
     assert _value(burden, codes.TUMOUR_FRACTION) == (pytest.approx(2.56), "%")

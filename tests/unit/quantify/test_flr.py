@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from pipeline.quantify.body import telv_ml
@@ -36,13 +38,48 @@ def test_telv_sflr_and_body_weight_vector() -> None:
     assert telv_ml("heinemann", 2.0) == pytest.approx(1799.9)
 
 
+PVE = dt.date(2026, 1, 5)
+
+
 def test_hypertrophy_vector() -> None:
-    planner = PlannerInputs(prior_sflr_percent=18, weeks_since_prior=4,
+    """sFLR 18 -> 26 % four weeks after the PVE: DH 8 points, KGR 2.0 %/week."""
+    planner = PlannerInputs(prior_sflr_percent=18, pve_date=PVE,
                             planned_resection="extended_right_hepatectomy")
-    hyp = hypertrophy(26.0, planner, QuantificationConfig())
+    hyp = hypertrophy(26.0, planner, QuantificationConfig(), study_date=dt.date(2026, 2, 2))
     assert hyp["degree_of_hypertrophy_points"] == pytest.approx(8.0)
+    assert hyp["weeks_since_pve"] == pytest.approx(4.0)
     assert hyp["kinetic_growth_rate_percent_per_week"] == pytest.approx(2.0)
     assert [f["status"] for f in hyp["flags"]] == ["met", "met"]
+    assert hyp["flags"][1]["rule_id"] == "SHINDOH2013-KGR"
+
+
+def test_kgr_counts_weeks_since_the_pve_not_since_the_prior_scan() -> None:
+    """Prior scan 1 week before the PVE, current scan 3 weeks after it: 6 points / 3 weeks."""
+    planner = PlannerInputs(prior_sflr_percent=20, pve_date=PVE,
+                            planned_resection="right_hepatectomy")
+    hyp = hypertrophy(26.0, planner, QuantificationConfig(), study_date=dt.date(2026, 1, 26))
+    assert hyp["kinetic_growth_rate_percent_per_week"] == pytest.approx(2.0)
+    slow = hypertrophy(25.0, planner, QuantificationConfig(), study_date=dt.date(2026, 1, 26))
+    assert slow["flags"][1]["status"] == "not_met"
+    no_date = hypertrophy(26.0, planner, QuantificationConfig())
+    assert no_date["kinetic_growth_rate_percent_per_week"] is None
+    assert "study date" in no_date["missing"]
+    no_pve = hypertrophy(26.0, planner.model_copy(update={"pve_date": None}),
+                         QuantificationConfig(), study_date=dt.date(2026, 1, 26))
+    assert "pve_date" in no_pve["missing"]
+
+
+@pytest.mark.parametrize(("flr_ml", "status"), [(400.0, "not_met"), (400.8, "met")])
+def test_flr_body_weight_at_half_percent_is_at_risk(flr_ml: float, status: str) -> None:
+    """Truant 2007: FLR/BW <= 0.5 % is at risk; 400 mL at 80 kg is exactly 0.50 %."""
+    total = {s: 100.0 for s in range(1, 9)}
+    total[2], total[3], total[1] = flr_ml / 2, flr_ml / 2, 0.0
+    flr = compute_flr(_volumes(total, {s: 0.0 for s in range(1, 9)}),
+                      PatientInfo(weight_kg=80.0), PlannerInputs(), QuantificationConfig())
+    flag = next(f for f in _row(flr, "extended_right_hepatectomy")["flags"]
+                if f["code"] == "FLR_BODY_WEIGHT")
+    assert flag["status"] == status and flag["comparison"] == ">"
+    assert flag["rule_id"] == "TRUANT2007-FLR-BW"
 
 
 def test_hypertrophy_missing_inputs_are_named() -> None:
@@ -64,9 +101,9 @@ def test_flr_s2_s3_through_compute_flr() -> None:
     patient = PatientInfo(height_m=1.80, weight_kg=80.0)
     flr = compute_flr(_volumes(total, tumour), patient,
                       PlannerInputs(planned_resection="extended_right_hepatectomy",
-                                    prior_sflr_percent=18.0, weeks_since_prior=4.0,
+                                    prior_sflr_percent=18.0, pve_date=PVE,
                                     liver_condition=LiverCondition.NORMAL),
-                      QuantificationConfig())
+                      QuantificationConfig(), study_date=dt.date(2026, 2, 2))
     assert flr["bsa_m2"] == pytest.approx(2.0)
     assert flr["telv_ml"] == pytest.approx(1740.15, rel=REL)
     row = _row(flr, "extended_right_hepatectomy")
@@ -76,11 +113,14 @@ def test_flr_s2_s3_through_compute_flr() -> None:
     assert row["sflr_percent"] == pytest.approx(22.99, rel=REL)
     assert row["flr_body_weight_percent"] == pytest.approx(0.50, rel=REL)
     assert [f["code"] for f in row["flags"]] == ["SFLR_NORMAL", "FLR_BODY_WEIGHT"]
-    assert [f["status"] for f in row["flags"]] == ["met", "met"]
+    # FLR/BW is exactly 0.50 %: at risk (Truant 2007: <= 0.5 %).
+    assert [f["status"] for f in row["flags"]] == ["met", "not_met"]
     assert flr["functional_liver_ml"] == pytest.approx(1800.0)
     assert row["flr_percent_of_functional_liver"] == pytest.approx(400 / 1800 * 100)
     hyp = flr["hypertrophy"]
     assert hyp["degree_of_hypertrophy_points"] == pytest.approx(22.99 - 18, rel=0.01)
+    assert hyp["kinetic_growth_rate_percent_per_week"] == pytest.approx((22.99 - 18) / 4,
+                                                                        rel=0.01)
 
 
 def test_resection_table() -> None:

@@ -233,7 +233,7 @@ def test_planner_defaults_from_config_are_used_and_sourced(phantom: PhantomFacto
               config=cfg)
     assert doc["sirt"]["methods"]["mird"]["injected_activity_gbq"] is not None
     source = doc["inputs"]["planner_source"]
-    assert source["microspheres"] == "config" and source["lung_shunt_fraction"] == "planner"
+    assert source["microspheres"] == "site default" and source["lung_shunt_fraction"] == "planner"
     assert source["bilirubin_mg_dl"] is None
     assert doc["constants"]["energy_gy_kg_per_gbq"] == 49.67
 
@@ -248,7 +248,7 @@ def test_lung_mass_from_ct(phantom: PhantomFactory) -> None:
     lung_ml = 3 * 30 * 35 * VOXEL_ML
     assert doc["volumes_ml"]["lung"] == pytest.approx(lung_ml)
     assert doc["sirt"]["lung_mass"] == {"kg": pytest.approx(lung_ml * 0.2 / 1000),
-                                        "source": "ct"}
+                                        "source": "ct", "label": "measured on CT"}
     no_hu = run(lm, labels=labels, config=cfg)
     assert no_hu["sirt"]["lung_mass"]["source"] == "config"
     assert "LUNG_MASS_NOT_FROM_CT" in codes(no_hu)

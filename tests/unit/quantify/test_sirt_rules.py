@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.quantify.config import QuantificationConfig, Thresholds
+from pipeline.quantify.config import QuantificationConfig
 from pipeline.quantify.models import (
     Microspheres,
     PatientInfo,
@@ -14,28 +14,21 @@ from pipeline.quantify.models import (
     Territory,
 )
 from pipeline.quantify.report import quantify
-from pipeline.quantify.sirt import normal_liver_limit, plan_sirt
+from pipeline.quantify.sirt import plan_sirt, resolve_target
 from pipeline.quantify.volumetry import LiverVolumes
 from pipeline.structures import Structure
 
-T = Thresholds()
-WHOLE, RIGHT = Territory.parse("whole"), Territory.parse("right")
+CONFIG = QuantificationConfig()
+VOLS = LiverVolumes(1600.0, 100.0, {s: 200.0 for s in range(1, 9)},
+                    {s: (100.0 if s == 2 else 0.0) for s in range(1, 9)})
 
 
-@pytest.mark.parametrize(("planner", "territory", "limit"), [
-    (PlannerInputs(microspheres=Microspheres.RESIN, pretreated=False), RIGHT, 40.0),
-    (PlannerInputs(microspheres=Microspheres.RESIN, pretreated=True), RIGHT, 30.0),
-    (PlannerInputs(microspheres=Microspheres.RESIN), RIGHT, 30.0),  # unknown: stricter
-    (PlannerInputs(microspheres=Microspheres.RESIN, pretreated=False), WHOLE, 30.0),
-    (PlannerInputs(microspheres=Microspheres.GLASS, bilirubin_mg_dl=0.8), WHOLE, 90.0),
-    (PlannerInputs(microspheres=Microspheres.GLASS, bilirubin_mg_dl=1.5), WHOLE, 50.0),
-    (PlannerInputs(microspheres=Microspheres.GLASS), WHOLE, 50.0),  # unknown: stricter
-    (PlannerInputs(microspheres=Microspheres.GLASS), RIGHT, None),
-    (PlannerInputs(), WHOLE, None),
-])
-def test_normal_liver_limit(planner: PlannerInputs, territory: Territory,
-                            limit: float | None) -> None:
-    assert normal_liver_limit(planner, territory, T)[0] == limit
+def test_bilobar_territories() -> None:
+    def bilobar(text: str) -> bool:
+        return resolve_target(Territory.parse(text), VOLS, CONFIG).bilobar
+    assert bilobar("whole") and bilobar("segments:4,5")
+    assert not bilobar("right") and not bilobar("left") and not bilobar("segments:2,3")
+    assert not bilobar("segments:1,6")  # S1 belongs to neither configured lobe
 
 
 def test_territory_parsing() -> None:
