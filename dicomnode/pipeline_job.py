@@ -13,6 +13,7 @@ from pathlib import Path
 
 from dicomnode.config import load_config
 from dicomnode.jobs.handler import JobOutcome, JobSpec, OutcomeState
+from pipeline.errors import InputDataError
 from pipeline.run.study import StudyStatus, run_study
 from pipeline.segment.engine import SegmentationEngine
 
@@ -32,8 +33,11 @@ def run_job(spec: JobSpec) -> JobOutcome:
     -------
     JobOutcome
         ``succeeded`` with the SEG/SR/PDF files to deliver, or ``rejected`` with the reason
-        (the rejection SR/PDF are delivered too, where configured). Exceptions propagate:
-        the runner records them as a failed attempt and retries.
+        (the rejection SR/PDF are delivered too, where configured). An
+        :class:`~pipeline.errors.InputDataError` that escapes the pipeline is a rejection
+        with its message (the same files cannot do better on a retry; nothing is
+        delivered). Other exceptions propagate: the runner records them as a failed attempt
+        and retries.
     """
     config_file = os.environ.get(CONFIG_FILE_ENV)
     config = load_config(Path(config_file) if config_file else None).pipeline
@@ -43,8 +47,13 @@ def run_job(spec: JobSpec) -> JobOutcome:
     def record(stage: str, seconds: float, message: str) -> None:
         stages.append({"stage": stage, "message": message, "duration_s": round(seconds, 3)})
 
-    study = run_study(spec.instance_paths, spec.work_dir, config, engine=engine,
-                      run_id=f"job-{spec.job_id}", on_stage=record)
+    try:
+        study = run_study(spec.instance_paths, spec.work_dir, config, engine=engine,
+                          run_id=f"job-{spec.job_id}", on_stage=record)
+    except InputDataError as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        return JobOutcome(state="rejected", reason=reason,
+                          result={"status": "rejected", "reason": reason, "stages": stages})
     result = dict(study.result)
     result["stages"] = stages
     state: OutcomeState = "succeeded" if study.status is StudyStatus.SUCCEEDED else "rejected"

@@ -2,7 +2,8 @@
 
 Axis order is (z, y, x) = (slice, row, column). Slices are sorted by position along the
 slice normal (row cosine x column cosine), ascending; ``sop_instance_uids[k]`` is the source
-image of slice ``k``. That order is kept from input to DICOM-SEG.
+image of slice ``k`` (with ``frame_numbers[k]``, its frame, where the source is a multi-frame
+image). That order is kept from input to DICOM-SEG.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ class CTVolume:
         SliceThickness of the source images, mm (may differ from the slice spacing).
     source_paths : list[str]
         Files the slices were read from, in slice order (empty where built in memory).
+    frame_numbers : list[int]
+        Frame Number (1-based) of each slice in its multi-frame source image (Enhanced or
+        Legacy Converted Enhanced CT), 0 for a single-frame source; empty when every source
+        is a single-frame image.
     """
 
     hu: NDArray[np.float32]
@@ -50,6 +55,7 @@ class CTVolume:
     frame_of_reference_uid: str
     slice_thickness_mm: float
     source_paths: list[str] = field(default_factory=list)
+    frame_numbers: list[int] = field(default_factory=list)
 
     @property
     def shape(self) -> tuple[int, int, int]:

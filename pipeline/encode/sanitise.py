@@ -117,5 +117,10 @@ def sanitised(header: Dataset) -> Dataset:
 
 
 def sanitised_all(headers: Sequence[Dataset]) -> list[Dataset]:
-    """:func:`sanitised` of each header, in the same order."""
-    return [sanitised(h) for h in headers]
+    """:func:`sanitised` of each header, in the same order; one copy per header object (the
+    frames of a multi-frame image, given as the same header, share theirs)."""
+    copies: dict[int, Dataset] = {}
+    for header in headers:
+        if id(header) not in copies:
+            copies[id(header)] = sanitised(header)
+    return [copies[id(h)] for h in headers]

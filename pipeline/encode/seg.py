@@ -4,7 +4,8 @@ The SEG is a new series in the source study; highdicom copies the patient and st
 modules from the source images. Frames are built only for the slices where some segment
 has voxels (highdicom also omits empty frames), and each frame's plane position is the
 source slice's ImagePositionPatient, so highdicom references exactly the source image of
-that slice (DerivationImageSequence / SourceImageSequence per frame).
+that slice, or the source frame of a multi-frame image (DerivationImageSequence /
+SourceImageSequence per frame; :mod:`pipeline.encode.seg_source`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pipeline.encode.codes import DEMO_NOTICE, coded
 from pipeline.encode.config import EncodeConfig
 from pipeline.encode.content import AlgorithmInfo, SegmentationContent
 from pipeline.encode.sanitise import sanitised_all
+from pipeline.encode.seg_source import seg_sources
 from pipeline.encode.segments import (
     SegmentSpec,
     have_overlap,
@@ -122,7 +124,8 @@ def build_seg(
     volume : CTVolume
         The segmented volume; ``source_images[k]`` must be the source of slice ``k``.
     source_images : sequence of pydicom.Dataset
-        Source CT headers in the volume's slice order (pixel data not needed), e.g. from
+        Source CT headers in the volume's slice order (pixel data not needed; the same
+        multi-frame image for each of its frames), e.g. from
         :func:`pipeline.encode.source.read_source_headers`; the SEG is built from their
         :func:`~pipeline.encode.sanitise.sanitised` copies.
     segmentation : SegmentationContent
@@ -168,12 +171,10 @@ def build_seg(
     # less memory than stacked masks; only overlapping segments need the stack.
     pixels = (stacked_masks(specs, segmentation, z) if have_overlap(specs)
               else labelmap_array(specs, segmentation, z))
-    positions = [hd.PlanePositionSequence(hd.CoordinateSystemNames.PATIENT,
-                                          source_images[k].ImagePositionPatient)
-                 for k in range(z.start, z.stop)]
+    sources, positions = seg_sources(volume, source_images, range(z.start, z.stop))
     algorithm = segmentation.algorithm
     return hd.seg.Segmentation(
-        source_images=list(source_images),
+        source_images=sources,
         pixel_array=pixels,
         segmentation_type=seg_type,
         segment_descriptions=segment_descriptions(specs, algorithm),

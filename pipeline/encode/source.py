@@ -27,7 +27,8 @@ def read_source_headers(volume: CTVolume) -> list[Dataset]:
     Returns
     -------
     list[pydicom.Dataset]
-        One header per slice, in the volume's slice order.
+        One header per slice, in the volume's slice order; each file is read once, so the
+        frames of a multi-frame image share one header object.
 
     Raises
     ------
@@ -41,8 +42,11 @@ def read_source_headers(volume: CTVolume) -> list[Dataset]:
         raise SourceMismatchError(
             f"volume has {volume.shape[0]} slices but {len(volume.source_paths)} source paths"
         )
-    headers = [sanitised(pydicom.dcmread(p, stop_before_pixels=True))
-               for p in volume.source_paths]
+    read: dict[str, Dataset] = {}
+    for path in volume.source_paths:
+        if path not in read:
+            read[path] = sanitised(pydicom.dcmread(path, stop_before_pixels=True))
+    headers = [read[p] for p in volume.source_paths]
     check_source_order(volume, headers)
     return headers
 

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 
 from pipeline.select.config import GeometryConfig
+from pipeline.select.frames import frame_number
 from pipeline.select.headers import slice_normal, tm_seconds
 from pipeline.select.reasons import GeometryReason
 
@@ -51,7 +52,8 @@ class GeometryReport:
     Parameters
     ----------
     order : list[int]
-        Indices into the input, of the slices kept (one per SOPInstanceUID), sorted by
+        Indices into the input, of the slices kept (one per SOPInstanceUID, and frame of a
+        multi-frame image), sorted by
         ascending position along the normal (row cosine x column cosine).
     slice_spacing_mm : float or None
         Nominal (median) spacing along the normal, mm; None when it cannot be determined.
@@ -205,9 +207,9 @@ def check_geometry(datasets: Sequence[Dataset], config: GeometryConfig) -> Geome
         Sorted order, nominal spacing and every finding.
     """
     findings: list[Finding] = []
-    keep: dict[str, int] = {}
+    keep: dict[tuple[str, int], int] = {}
     for i, ds in enumerate(datasets):
-        keep.setdefault(str(ds.get("SOPInstanceUID", i)), i)
+        keep.setdefault((str(ds.get("SOPInstanceUID", i)), frame_number(ds) or 0), i)
     if len(keep) < len(datasets):
         findings.append(
             Finding(

@@ -19,13 +19,14 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
+from pydicom.uid import UID
 
 from pipeline.select.assumptions import Assumption, complete_from_file_meta
 from pipeline.select.config import CandidateConfig
+from pipeline.select.frames import FrameHeader, frame_headers, is_multiframe_ct, number_of_frames
 from pipeline.select.reasons import CandidateReason
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
-ENHANCED_CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2.1"
 
 _WORD = re.compile(r"[^\w]+|_", re.UNICODE)
 
@@ -52,7 +53,8 @@ def read_headers(
     """Read the header of every file, without pixel data.
 
     An empty or missing SOP Class / Instance UID is taken from the file meta
-    (:func:`pipeline.select.assumptions.complete_from_file_meta`) and recorded.
+    (:func:`pipeline.select.assumptions.complete_from_file_meta`) and recorded. A multi-frame
+    CT image becomes one header per frame (:func:`pipeline.select.frames.frame_headers`).
 
     Parameters
     ----------
@@ -62,7 +64,7 @@ def read_headers(
     Returns
     -------
     datasets : list of Dataset
-        Headers (``filename`` set to the file path), in path order.
+        Headers (``filename`` set to the file path), in path order, frames in frame order.
     unreadable : list of Unreadable
         Files that are not DICOM or not readable, with the error.
     assumptions : list of Assumption
@@ -82,7 +84,7 @@ def read_headers(
             unreadable.append(Unreadable(str(path), "no SOPClassUID (not a composite image)"))
             continue
         assumptions.extend(assumed)
-        datasets.append(ds)
+        datasets.extend(frame_headers(ds))
     return datasets, unreadable, assumptions
 
 
@@ -158,9 +160,11 @@ def instance_exclusion(ds: Dataset, config: CandidateConfig) -> tuple[CandidateR
         The reason and a human-readable detail.
     """
     sop_class = str(ds.get("SOPClassUID", ""))
-    if sop_class == ENHANCED_CT_IMAGE_STORAGE:
-        return CandidateReason.ENHANCED_CT_NOT_SUPPORTED, "Enhanced CT Image Storage (multi-frame)"
-    if sop_class != CT_IMAGE_STORAGE:
+    if is_multiframe_ct(ds) and not isinstance(ds, FrameHeader):
+        return CandidateReason.ENHANCED_CT_NO_FRAME_POSITIONS, (
+            f"{UID(sop_class).name} with {number_of_frames(ds)} frame(s) and no Plane Position "
+            "Sequence per frame: the frames' positions and order are unknown")
+    if sop_class != CT_IMAGE_STORAGE and not is_multiframe_ct(ds):
         return CandidateReason.NOT_CT_IMAGE_STORAGE, f"SOPClassUID {sop_class}"
     image_type = [str(v).upper() for v in ds.get("ImageType", [])]
     image_type_text = "ImageType " + "\\".join(image_type)

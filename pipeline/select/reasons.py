@@ -62,9 +62,14 @@ class CandidateReason(StrEnum):
     """Why a series (or a part of it) is not a candidate, or is ranked lower."""
 
     NOT_CT_IMAGE_STORAGE = "not_ct_image_storage"
-    """SOP Class is not CT Image Storage (e.g. secondary capture, SR, SEG)."""
-    ENHANCED_CT_NOT_SUPPORTED = "enhanced_ct_not_supported"
-    """Enhanced CT Image Storage (multi-frame) is not supported by this version."""
+    """SOP Class is not CT, Enhanced CT or Legacy Converted Enhanced CT Image Storage (e.g.
+    secondary capture, SR, SEG)."""
+    ENHANCED_CT_NO_FRAME_POSITIONS = "enhanced_ct_no_frame_positions"
+    """An Enhanced or Legacy Converted Enhanced CT image (multi-frame) whose frames do not
+    each carry a Plane Position Sequence: their positions and order are unknown."""
+    MULTIFRAME_SEVERAL_IMAGES = "multiframe_several_images"
+    """The stack's frames come from several multi-frame images, or mix multi-frame and
+    single-frame images: the DICOM-SEG can reference the frames of one image only."""
     LOCALIZER = "localizer"
     """ImageType LOCALIZER, or a topogram/scout/surview by description."""
     DERIVED = "derived"

@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset
 from pipeline.select.assumptions import describe
 from pipeline.select.config import SelectionConfig
 from pipeline.select.coverage import CoverageReport, assess_coverage
+from pipeline.select.frames import several_images
 from pipeline.select.geometry import (
     GeometryReport,
     check_geometry,
@@ -53,7 +54,7 @@ from pipeline.select.ranking import (
 )
 from pipeline.select.reasons import CandidateReason, GeometryReason
 from pipeline.select.terms import ContrastPhase, KernelClass
-from pipeline.select.volume import VolumeError, read_hu_slices, slice_hu, volume_from_slices
+from pipeline.select.volume import VolumeError, read_hu_into, read_hu_slices, volume_from_slices
 from pipeline.volume import CTVolume
 
 
@@ -258,6 +259,10 @@ def _assess(candidates: Sequence[_Candidate], config: SelectionConfig) -> None:
         if not geometry_ok:
             report.reasons.append(f"{CandidateReason.GEOMETRY.value}: slices are not one volume")
         report.reasons.extend(str(f) for f in cand.geometry.findings)
+        several = several_images(cand.slices)
+        if several:
+            geometry_ok = False
+            report.reasons.append(f"{CandidateReason.MULTIFRAME_SEVERAL_IMAGES.value}: {several}")
         first = cand.slices[cand.geometry.order[0]]
         thickness = _thickness(first, cand.geometry)
         report.slice_thickness_mm = thickness
@@ -432,8 +437,7 @@ def _read_full(cand: _Candidate) -> CTVolume:
     for i, arr in cand.sampled.items():
         hu[i] = arr
     cand.sampled = {}
-    for i in rest:
-        hu[i] = slice_hu(ordered[i])
+    read_hu_into(hu, [ordered[i] for i in rest], rest)
     return volume_from_slices(ordered, hu, cand.geometry)
 
 

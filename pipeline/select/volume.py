@@ -2,7 +2,9 @@
 
 Pixel data is decoded by pydicom (compressed transfer syntaxes through python-gdcm or
 pylibjpeg) and converted to HU with each slice's own RescaleSlope/RescaleIntercept. A slice
-whose header was read without pixel data is read from its file once, when needed.
+whose header was read without pixel data is read from its file once, when needed; the frames
+of a multi-frame CT image (:mod:`pipeline.select.frames`) are slices too, each image decoded
+once for all of its frames that are needed, with each frame's own rescale.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,6 +20,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from pipeline.select.config import GeometryConfig
+from pipeline.select.frames import FrameHeader, frame_headers, frame_number, iter_stored_frames
 from pipeline.select.geometry import Finding, GeometryReport, check_geometry
 from pipeline.select.headers import number
 from pipeline.select.reasons import GeometryReason
@@ -60,10 +64,8 @@ class BuiltVolume:
 def _as_datasets(items: Iterable[Dataset | Path | str]) -> list[Dataset]:
     out: list[Dataset] = []
     for item in items:
-        if isinstance(item, Dataset):
-            out.append(item)
-        else:
-            out.append(dcmread(item, stop_before_pixels=True))
+        ds = item if isinstance(item, Dataset) else dcmread(item, stop_before_pixels=True)
+        out.extend(frame_headers(ds))
     return out
 
 
@@ -73,7 +75,8 @@ def slice_hu(ds: Dataset) -> NDArray[np.float32]:
     Parameters
     ----------
     ds : Dataset
-        A CT image; when it has no PixelData (header read alone) its file is read.
+        A single-frame CT image; when it has no PixelData (header read alone) its file is
+        read. Frames of a multi-frame image are read by :func:`read_hu_into`.
 
     Returns
     -------
@@ -88,17 +91,29 @@ def slice_hu(ds: Dataset) -> NDArray[np.float32]:
     """
     try:
         full = ds if "PixelData" in ds else dcmread(ds.filename)
-        stored = full.pixel_array
-        if stored.shape != (int(ds.Rows), int(ds.Columns)):
-            raise ValueError(f"pixel array shape {stored.shape}")
+        stored = _checked_shape(full.pixel_array, ds)
     except Exception as exc:  # pydicom raises many types for undecodable pixel data
-        finding = Finding(
-            GeometryReason.UNREADABLE_PIXELS,
-            f"{ds.get('SOPInstanceUID', '?')}: {type(exc).__name__}: {exc}",
-        )
-        raise VolumeError([GeometryReason.UNREADABLE_PIXELS], [finding]) from exc
-    slope = float(full.get("RescaleSlope", 1) or 1)
-    intercept = float(full.get("RescaleIntercept", 0) or 0)
+        raise _unreadable(ds, exc) from exc
+    return _to_hu(stored, full)
+
+
+def _checked_shape(stored: NDArray[Any], ds: Dataset) -> NDArray[Any]:
+    if stored.shape != (int(ds.Rows), int(ds.Columns)):
+        raise ValueError(f"pixel array shape {stored.shape}")
+    return stored
+
+
+def _unreadable(ds: Dataset, exc: Exception) -> VolumeError:
+    finding = Finding(
+        GeometryReason.UNREADABLE_PIXELS,
+        f"{ds.get('SOPInstanceUID', '?')}: {type(exc).__name__}: {exc}",
+    )
+    return VolumeError([GeometryReason.UNREADABLE_PIXELS], [finding])
+
+
+def _to_hu(stored: NDArray[Any], header: Dataset) -> NDArray[np.float32]:
+    slope = float(header.get("RescaleSlope", 1) or 1)
+    intercept = float(header.get("RescaleIntercept", 0) or 0)
     hu = stored.astype(np.float32)
     if slope != 1.0:
         hu *= np.float32(slope)
@@ -117,9 +132,43 @@ def read_hu_slices(datasets: Sequence[Dataset]) -> NDArray[np.float32]:
     """
     rows, cols = int(datasets[0].Rows), int(datasets[0].Columns)
     out = np.empty((len(datasets), rows, cols), dtype=np.float32)
-    for k, ds in enumerate(datasets):
-        out[k] = slice_hu(ds)
+    read_hu_into(out, datasets, range(len(datasets)))
     return out
+
+
+def read_hu_into(
+    out: NDArray[np.float32], datasets: Sequence[Dataset], at: Sequence[int]
+) -> None:
+    """Read the HU of ``datasets[j]`` into ``out[at[j]]``; the frames of one multi-frame
+    image are decoded in one pass over it.
+
+    Parameters
+    ----------
+    out : ndarray of float32, shape (n, Rows, Columns)
+        Where the slices go (HU).
+    datasets : sequence of Dataset
+        Slices (single-frame images or frame headers).
+    at : sequence of int
+        Index into ``out`` of each slice.
+
+    Raises
+    ------
+    VolumeError
+        ``UNREADABLE_PIXELS`` when a slice cannot be decoded.
+    """
+    frames: list[FrameHeader] = []
+    frame_at: list[int] = []
+    for ds, k in zip(datasets, at, strict=True):
+        if isinstance(ds, FrameHeader):
+            frames.append(ds)
+            frame_at.append(k)
+        else:
+            out[k] = slice_hu(ds)
+    try:
+        for j, stored in iter_stored_frames(frames):
+            out[frame_at[j]] = _to_hu(_checked_shape(stored, frames[j]), frames[j])
+    except Exception as exc:  # pydicom raises many types for undecodable pixel data
+        raise _unreadable(frames[0].image, exc) from exc
 
 
 def build_volume_checked(
@@ -187,12 +236,18 @@ def volume_from_slices(
         row_cosine=(iop[0], iop[1], iop[2]),
         column_cosine=(iop[3], iop[4], iop[5]),
         sop_instance_uids=[str(ds.SOPInstanceUID) for ds in ordered],
+        frame_numbers=_frame_numbers(ordered),
         series_instance_uid=str(first.get("SeriesInstanceUID", "")),
         study_instance_uid=str(first.get("StudyInstanceUID", "")),
         frame_of_reference_uid=str(first.get("FrameOfReferenceUID", "")),
         slice_thickness_mm=number(first, "SliceThickness") or 0.0,
         source_paths=_source_paths(ordered),
     )
+
+
+def _frame_numbers(ordered: Sequence[Dataset]) -> list[int]:
+    numbers = [frame_number(ds) for ds in ordered]
+    return [n or 0 for n in numbers] if any(numbers) else []
 
 
 def _source_paths(ordered: Sequence[Dataset]) -> list[str]:

@@ -24,8 +24,10 @@ from pydicom.data import get_testdata_files
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from corpus_series import DERIVERS, derive, mixed_series
+from enhanced_ct import enhanced, legacy_converted, write
 
 from dicomnode.cli import app
 from pipeline.synth import Phase
@@ -158,6 +160,37 @@ def test_derived_oddity_ends_in_a_result_with_its_reason(name: str, base_series:
     assert data["outputs"] == ["sr.dcm", "summary-pdf.dcm"]
     sr = pydicom.dcmread(tmp_path / "out" / "sr.dcm")
     assert sr.StudyInstanceUID == pydicom.dcmread(next(folder.iterdir())).StudyInstanceUID
+
+
+def test_pydicom_enhanced_ct_ends_with_a_plain_reason(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(PYDICOM_STUDIES["eCT_Supplemental.dcm"][0], folder)
+    data = _run(folder, tmp_path / "out")
+    assert data["status"] == "rejected"
+    assert "derived: ImageType DERIVED\\PRIMARY\\PERFUSION\\RCBF (2 image(s))" in data["reason"]
+
+
+MULTIFRAME = {
+    "enhanced_ct": (enhanced, "portal_venous not in"),
+    "legacy_converted_enhanced_ct": (legacy_converted, "portal_venous not in"),
+    "enhanced_ct_without_frame_positions": (
+        lambda folder: enhanced(folder, positions=False), "enhanced_ct_no_frame_positions: "
+        "Enhanced CT Image Storage with 40 frame(s) and no Plane Position Sequence per frame"),
+}
+"""Multi-frame copies of the base series and what their reason says."""
+
+
+@pytest.mark.parametrize("name", sorted(MULTIFRAME))
+def test_multiframe_ends_in_a_result_with_its_reason(name: str, base_series: Path,
+                                                     arterial_only: Path,
+                                                     tmp_path: Path) -> None:
+    make, expected = MULTIFRAME[name]
+    folder = write(make(next(base_series.iterdir())), tmp_path / "in")
+    data = _run(folder, tmp_path / "out", arterial_only)
+    assert data["status"] == "rejected"
+    assert expected in data["reason"], data["reason"]
+    assert data["outputs"] == ["sr.dcm", "summary-pdf.dcm"]
 
 
 def test_mixed_series_is_split_into_its_acquisitions(base_series: Path, arterial_only: Path,

@@ -25,7 +25,8 @@ def _ds(**kw: object) -> Dataset:
 @pytest.mark.parametrize(
     ("attrs", "reason"),
     [
-        ({"SOPClassUID": EnhancedCTImageStorage}, CandidateReason.ENHANCED_CT_NOT_SUPPORTED),
+        ({"SOPClassUID": EnhancedCTImageStorage, "NumberOfFrames": 3},
+         CandidateReason.ENHANCED_CT_NO_FRAME_POSITIONS),
         ({"SOPClassUID": SecondaryCaptureImageStorage}, CandidateReason.NOT_CT_IMAGE_STORAGE),
         ({"ImageType": ["ORIGINAL", "PRIMARY", "LOCALIZER"]}, CandidateReason.LOCALIZER),
         ({"SeriesDescription": "Topogram 0.6 T20f"}, CandidateReason.LOCALIZER),
