@@ -12,13 +12,10 @@ the elements kept are converted, without a pydicom ``Dataset``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from io import BytesIO
 from pathlib import Path
 
 from pydicom.charset import convert_encodings, default_encoding, python_encoding
 from pydicom.datadict import dictionary_VR
-from pydicom.errors import BytesLengthException, InvalidDicomError
-from pydicom.filereader import _read_file_meta_info, read_preamble
 from pydicom.tag import Tag
 from pydicom.uid import UID
 from pydicom.values import convert_text
@@ -32,6 +29,7 @@ from pipeline.dicomio import (
     check_pixel_data,
     walk_data_set,
 )
+from pipeline.dicomio.part10 import Part10Error, split_part10
 
 HEADER_KEYWORDS = (
     "PatientID",
@@ -66,19 +64,6 @@ _KEEP = frozenset(
 
 _DICTIONARY_VRS = {tag: str(dictionary_VR(tag)) for tag in _KEEP}
 """Their VRs in the data dictionary."""
-
-_META_ERRORS = (
-    InvalidDicomError,
-    BytesLengthException,
-    ValueError,
-    TypeError,
-    LookupError,
-    EOFError,
-    OSError,
-    NotImplementedError,
-)
-"""What pydicom raises on File Meta Information it cannot parse."""
-
 
 class HeaderError(ValueError):
     """The data cannot be parsed as DICOM in its transfer syntax (the reason says what
@@ -153,17 +138,13 @@ def read_header(source: bytes | Path) -> InstanceHeader:
     """
     try:
         data = source if isinstance(source, bytes) else source.read_bytes()
-        stream = BytesIO(data)
-        read_preamble(stream, False)
-        meta = _read_file_meta_info(stream)
-        transfer_syntax = str(meta.get("TransferSyntaxUID", "") or "")
-        media_sop_class = str(meta.get("MediaStorageSOPClassUID", "") or "")
-    except _META_ERRORS as exc:
-        raise HeaderError(f"file meta cannot be parsed: {type(exc).__name__}") from exc
-    if not transfer_syntax:
-        raise HeaderError("file meta has no Transfer Syntax UID")
-    header = read_data_set_header(data[stream.tell() :], transfer_syntax)
-    return with_sop_class_from(header, media_sop_class, "the file meta")
+        part10 = split_part10(data)
+    except OSError as exc:
+        raise HeaderError(f"file cannot be read: {type(exc).__name__}") from exc
+    except Part10Error as exc:
+        raise HeaderError(str(exc)) from exc
+    header = read_data_set_header(data[part10.data_set_offset :], part10.transfer_syntax_uid)
+    return with_sop_class_from(header, part10.media_storage_sop_class_uid, "the file meta")
 
 
 def read_data_set_header(data_set: bytes, transfer_syntax_uid: str) -> InstanceHeader:

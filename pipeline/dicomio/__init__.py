@@ -4,6 +4,7 @@
 pipeline use this one reader.
 """
 
+from pipeline.dicomio.part10 import Part10, Part10Error, check_part10, split_part10
 from pipeline.dicomio.pixels import (
     GEOMETRY_TAGS,
     ImageGeometry,
@@ -23,9 +24,13 @@ __all__ = [
     "DataSetLayout",
     "Element",
     "ImageGeometry",
+    "Part10",
+    "Part10Error",
     "PixelData",
     "PixelDataError",
     "StructureError",
+    "check_part10",
     "check_pixel_data",
+    "split_part10",
     "walk_data_set",
 ]

@@ -21,6 +21,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
+from pipeline.dicomio import Part10Error, PixelDataError, StructureError, check_part10
 from pipeline.select.assumptions import Assumption, complete_from_file_meta
 from pipeline.select.config import CandidateConfig
 from pipeline.select.frames import FrameHeader, frame_headers, is_multiframe_ct, number_of_frames
@@ -50,7 +51,8 @@ class Unreadable:
 def read_headers(
     paths: Iterable[Path | str],
 ) -> tuple[list[Dataset], list[Unreadable], list[Assumption]]:
-    """Read the header of every file, without pixel data.
+    """Read the header of every file, without pixel data, after the same strict check of the
+    whole file as the node's at receive (:func:`pipeline.dicomio.check_part10`).
 
     An empty or missing SOP Class / Instance UID is taken from the file meta
     (:func:`pipeline.select.assumptions.complete_from_file_meta`) and recorded. A multi-frame
@@ -66,7 +68,7 @@ def read_headers(
     datasets : list of Dataset
         Headers (``filename`` set to the file path), in path order, frames in frame order.
     unreadable : list of Unreadable
-        Files that are not DICOM or not readable, with the error.
+        Files that are not DICOM, not readable or fail the strict check, with the reason.
     assumptions : list of Assumption
         What was taken from elsewhere, one entry per attribute and file.
     """
@@ -75,7 +77,11 @@ def read_headers(
     assumptions: list[Assumption] = []
     for path in _expand(paths):
         try:
+            check_part10(path.read_bytes())
             ds = dcmread(path, stop_before_pixels=True)
+        except (Part10Error, StructureError, PixelDataError) as exc:
+            unreadable.append(Unreadable(str(path), str(exc)))
+            continue
         except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
             unreadable.append(Unreadable(str(path), f"{type(exc).__name__}: {exc}"))
             continue

@@ -30,6 +30,7 @@ from pipeline.select.geometry import (
     split_stacks,
 )
 from pipeline.select.headers import (
+    Unreadable,
     attribute_text,
     group_by_series,
     instance_exclusion,
@@ -171,7 +172,7 @@ def select_series(paths: Iterable[Path], config: SelectionConfig) -> SelectionRe
         chosen=None,
         chosen_series_uid=None,
         ranking=rank(ranking),
-        rejection_reason=_why_none(ranking, len(datasets)),
+        rejection_reason=_why_none(ranking, len(datasets), unreadable),
         notes=notes,
         assumptions=assumptions,
     )
@@ -186,9 +187,17 @@ def _mark_lower_ranks(ranking: Sequence[CandidateReport], chosen: CandidateRepor
             )
 
 
-def _why_none(ranking: Sequence[CandidateReport], n_files: int) -> str:
+def _why_none(
+    ranking: Sequence[CandidateReport], n_files: int, unreadable: Sequence[Unreadable]
+) -> str:
     if n_files == 0:
-        return "no readable DICOM files"
+        if not unreadable:
+            return "no readable DICOM files"
+        first = unreadable[0]
+        return (
+            f"no readable DICOM files: {len(unreadable)} unreadable, the first "
+            f"{Path(first.path).name}: {first.error}"
+        )
     if not ranking:
         return "no series found"
     best = ranking[0]

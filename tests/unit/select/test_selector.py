@@ -180,7 +180,9 @@ def test_nothing_acceptable_gives_a_reason(tmp_path):
 def test_empty_folder(tmp_path):
     (tmp_path / "readme.txt").write_text("not dicom")
     result = select_series([tmp_path], CFG)
-    assert result.rejection_reason == "no readable DICOM files"
+    assert result.rejection_reason is not None
+    assert result.rejection_reason.startswith("no readable DICOM files: 1 unreadable, the first ")
+    assert "readme.txt: file meta cannot be parsed" in result.rejection_reason
     assert result.notes and result.notes[0].startswith("unreadable")
 
 
