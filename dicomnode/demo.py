@@ -4,7 +4,8 @@
 (SQLite audit database, bundled demo model, CPU) with only the paths, the port, short
 quiet times and a folder destination changed, writes a synthetic multi-phase study, sends
 it over DICOM as the allowed ``DEMOSENDER`` like a PACS would, waits until the job is done
-and every result is delivered, and stops the node with SIGTERM.
+and every result is delivered, re-plans the result with example planner inputs
+(:mod:`dicomnode.demo_plan`), and stops the node with SIGTERM.
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ class DemoPaths:
     def results(self) -> Path:
         """The folder destination results are delivered to."""
         return self.work / "results"
+
+    @property
+    def plan(self) -> Path:
+        """The planner step's copy of the job's results and its new version."""
+        return self.work / "plan"
 
     @property
     def audit_db(self) -> Path:

@@ -14,6 +14,7 @@ from dicomnode.cli.app import app
 
 if TYPE_CHECKING:
     from dicomnode.audit.rows import JobDetail
+    from dicomnode.demo import DemoPaths
 
 
 def _print_truth(console: Console, volumes_ml: dict[str, Any], truth: dict[str, Any]) -> None:
@@ -44,6 +45,43 @@ def _print_deliveries(console: Console, detail: JobDetail, results: Path) -> Non
         console.print(f"  {path.relative_to(results)}  ({path.stat().st_size / 1e3:.0f} kB)")
 
 
+def planner_step(console: Console, job_dir: Path, paths: DemoPaths) -> bool:
+    """Re-plan a job's result (its work folder) with the example inputs; print the plan and
+    its new files.
+
+    Returns True when a plan was computed and its SR names the job's SR as predecessor.
+    """
+    from dicomnode.cli.show_worksheet import print_worksheet
+    from dicomnode.config import load_config
+    from dicomnode.demo_plan import EXAMPLE_COMMAND, EXAMPLE_DESCRIPTION, plan_example
+    from pipeline.run.sirt_worksheet import sirt_worksheet
+
+    console.rule("6. the planner's step, with EXAMPLE inputs")
+    console.print(f"[bold yellow]EXAMPLE planner inputs, not a patient's[/bold yellow]: "
+                  f"{EXAMPLE_DESCRIPTION} (dicomnode plan FOLDER {EXAMPLE_COMMAND})")
+    try:
+        plan = plan_example(job_dir, paths.plan, load_config(paths.config).pipeline)
+    except (ValueError, OSError) as exc:
+        console.print(f"[red]planner step failed: {exc}")
+        return False
+    worksheet = sirt_worksheet(plan.doc)
+    if worksheet is None:
+        console.print("[red]the re-plan has no SIRT section")
+        return False
+    print_worksheet(console, worksheet)
+    console.print(f"[bold]New version {plan.doc['result_version']}[/bold] in {plan.folder} "
+                  "(written by the dicomnode plan code path; earlier files kept):")
+    for path in plan.written:
+        console.print(f"  {path.name}  ({path.stat().st_size / 1e3:.0f} kB)")
+    linked = plan.sr_predecessor_uid == plan.first_sr_uid
+    console.print(f"  the new SR names the job's SR {plan.first_sr_uid} as its predecessor: "
+                  f"{'yes' if linked else 'NO'}")
+    console.print("  not delivered: the node's outbox delivers a job's own outputs; "
+                  "delivering an approved re-plan needs the planner's approval step, not "
+                  "built yet")
+    return bool(worksheet.methods) and linked
+
+
 @app.command("demo")
 def demo(
     work: Annotated[Path, typer.Option("--work", help="Folder for the demo's node, study and "
@@ -59,7 +97,9 @@ def demo(
     """Start the node on the embedded defaults, send it a synthetic study over DICOM like a
     PACS would, wait for the job and its deliveries, show the result, and stop the node.
 
-    Exit 0 when the study was processed and every result delivered, 1 otherwise.
+    Then re-plan the result with example planner inputs and show the plan and its new
+    SR/PDF version. Exit 0 when the study was processed, every result delivered and the
+    example plan computed, 1 otherwise.
     """
     from dicomnode.audit.log import AuditLog
     from dicomnode.audit.rows import DeliveryState, JobState
@@ -135,11 +175,13 @@ def demo(
         console.print(f"audit chain: dicomnode job {detail.job.id} --config {paths.config}")
         ok = (detail.job.state is JobState.SUCCEEDED and bool(detail.deliveries)
               and all(d.state is DeliveryState.DELIVERED for d in detail.deliveries))
+        if ok:
+            ok = planner_step(console, Path(detail.outputs[0].path).parent, paths)
     except DemoError as exc:
         console.print(f"[red]demo failed: {exc}")
         ok = False
     finally:
-        console.rule("6. stop the node")
+        console.rule("7. stop the node")
         code = stop_node(node)
         console.print(f"node stopped (exit code {code})")
     raise typer.Exit(0 if ok else 1)

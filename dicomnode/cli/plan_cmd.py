@@ -14,11 +14,16 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from dicomnode.cli.app import app
+
+if TYPE_CHECKING:
+    from pipeline.encode.config import EncodeConfig
+    from pipeline.quantify.config import QuantificationConfig
+    from pipeline.quantify.models import PatientInfo, PlannerInputs
 
 _VERSIONED = re.compile(r"^result\.v(\d+)\.json$")
 
@@ -52,6 +57,63 @@ def write_new_version(result_dir: Path, doc: dict[str, Any]) -> Path:
     finally:
         os.close(dir_fd)
     return target
+
+
+def newest_result(result_dir: Path) -> tuple[Path, dict[str, Any]]:
+    """The newest result version of a study folder: its path and document.
+
+    Raises
+    ------
+    ValueError
+        The folder has no result, or the newest one has no quantification (rejected).
+    """
+    versions = result_versions(result_dir)
+    if not versions:
+        raise ValueError("no result.json in the folder")
+    base = versions[max(versions)]
+    previous = json.loads(base.read_text(encoding="utf-8"))
+    if "volumes_ml" not in previous or "tumour_burden" not in previous:
+        raise ValueError(f"{base.name} has no quantification (rejected study?)")
+    return base, previous
+
+
+def replan_folder(result_dir: Path, base: Path, previous: dict[str, Any],
+                  planner: PlannerInputs, patient: PatientInfo,
+                  config: QuantificationConfig, encode_config: EncodeConfig
+                  ) -> tuple[dict[str, Any], list[Path]]:
+    """Re-plan a study folder's newest result and write the next version beside it.
+
+    Parameters
+    ----------
+    result_dir : Path
+        The study folder.
+    base, previous : Path, dict
+        Its newest result file and document (:func:`newest_result`).
+    planner, patient : PlannerInputs, PatientInfo
+        Inputs given now (they override the earlier version's).
+    config, encode_config : QuantificationConfig, EncodeConfig
+        Quantification and writer settings.
+
+    Returns
+    -------
+    doc : dict
+        The new result document.
+    written : list of Path
+        ``result.vN.json`` and, where the folder holds ``seg.dcm``, ``sr.vN.dcm``,
+        ``summary.vN.pdf`` and ``summary-pdf.vN.dcm``.
+    """
+    from pipeline.quantify.report import replan
+    from pipeline.run.replan_outputs import write_replan_outputs
+
+    study_date = None if (previous.get("inputs") or {}).get("study_date") \
+        else _seg_study_date(result_dir)
+    doc = replan(previous, planner, config, patient, study_date)
+    doc["supersedes"] = base.name
+    written = [write_new_version(result_dir, doc)]
+    if (result_dir / "seg.dcm").is_file():
+        written += write_replan_outputs(result_dir, doc, int(doc["result_version"]),
+                                        encode_config)
+    return doc, written
 
 
 def _load_config(path: Path | None) -> tuple[Any, Any]:
@@ -166,18 +228,12 @@ def plan_command(
         PatientInfo,
         PlannerInputs,
     )
-    from pipeline.quantify.report import replan
     from pipeline.quantify.summary import format_plan
-    from pipeline.run.replan_outputs import write_replan_outputs
 
-    versions = result_versions(result_dir)
-    if not versions:
-        raise typer.BadParameter("no result.json in the folder", param_hint="RESULT_DIR")
-    base = versions[max(versions)]
-    previous = json.loads(base.read_text(encoding="utf-8"))
-    if "volumes_ml" not in previous or "tumour_burden" not in previous:
-        raise typer.BadParameter(f"{base.name} has no quantification (rejected study?)",
-                                 param_hint="RESULT_DIR")
+    try:
+        base, previous = newest_result(result_dir)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="RESULT_DIR") from exc
     try:
         device = None if microspheres is None else Microspheres(microspheres)
         condition = None if liver_condition is None else LiverCondition(liver_condition)
@@ -199,16 +255,10 @@ def plan_command(
         config, encode_config = _load_config(config_path)
     except ValidationError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    study_date = None if (previous.get("inputs") or {}).get("study_date") \
-        else _seg_study_date(result_dir)
-    doc = replan(previous, planner, config, patient, study_date)
-    doc["supersedes"] = base.name
-    target = write_new_version(result_dir, doc)
+    doc, written = replan_folder(result_dir, base, previous, planner, patient, config,
+                                 encode_config)
     typer.echo(json.dumps(doc, indent=2) if as_json else format_plan(doc))
-    typer.echo(f"written: {target}", err=True)
+    for path in written:
+        typer.echo(f"written: {path}", err=True)
     if not (result_dir / "seg.dcm").is_file():
         typer.echo("no seg.dcm in the folder: no new SR or PDF written", err=True)
-        return
-    for path in write_replan_outputs(result_dir, doc, int(doc["result_version"]),
-                                     encode_config):
-        typer.echo(f"written: {path}", err=True)

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeline.encode import codes
+from pipeline.encode.worksheet import SirtWorksheet
 from pipeline.structures import Code, Structure
 
 
@@ -359,6 +360,8 @@ class ReportContent:
         Segmentation confidence.
     flags : tuple[QualityFlag, ...]
         Quality findings and warnings.
+    worksheet : SirtWorksheet or None
+        The SIRT plan as the PDF's first page shows it for signing (None: no page).
     """
 
     series: SeriesChoice
@@ -371,6 +374,7 @@ class ReportContent:
     constants: tuple[NamedQuantity, ...] = ()
     confidence: Confidence | None = None
     flags: tuple[QualityFlag, ...] = ()
+    worksheet: SirtWorksheet | None = None
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Readable summary: a PDF (fpdf2) and its DICOM Encapsulated PDF Storage object (pydicom).
 
-The PDF holds the analysed series and why it was chosen, overlays of the segmentation on
-representative axial slices, the volume / lesion / FLR / SIRT tables, confidence and
-warnings, and a red "Demo model, not for clinical use" banner on every page where the
-demo model produced the result. fpdf2's core fonts are Latin-1: other characters are
-replaced.
+The first page is the SIRT worksheet a planner signs (:mod:`pipeline.encode.worksheet_pdf`)
+where the content has one, with the warnings. Then the analysed series and why it was
+chosen, overlays of the segmentation on representative axial slices, the volume / lesion /
+FLR / SIRT tables, confidence, and a red "Demo model, not for clinical use" banner on every
+page where the demo model produced the result. fpdf2's core fonts are Latin-1: other
+characters are replaced.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pipeline.encode.content import (
 from pipeline.encode.overlay import display_transform, overlay_png, representative_slices
 from pipeline.encode.sanitise import sanitised
 from pipeline.encode.seg import series_description
+from pipeline.encode.worksheet_pdf import render_worksheet
 from pipeline.structures import CATALOGUE, liver_labels
 from pipeline.volume import CTVolume
 
@@ -83,11 +85,16 @@ class _Summary(FPDF):
         self.set_font("Helvetica", "", 9)
         self.multi_cell(0, 5, _latin1(text), new_x="LMARGIN", new_y="NEXT")
 
-    def rows(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    def rows(self, header: Sequence[str], rows: Sequence[Sequence[str]],
+             widths: Sequence[float] | None = None, size: float = 9) -> None:
+        """A table; ``widths`` relative column widths (equal if None), ``size`` in pt."""
         if not rows:
             return
-        self.set_font("Helvetica", "", 9)
-        with self.table(text_align="LEFT", first_row_as_headings=True) as table:
+        self.set_font("Helvetica", "", size)
+        # fpdf2's default line height is twice the font size; smaller tables are compact.
+        line_height = self.font_size * (2.0 if size >= 9 else 1.3)
+        with self.table(text_align="LEFT", first_row_as_headings=True, line_height=line_height,
+                        col_widths=tuple(widths) if widths else None) as table:
             for row in [header, *rows]:
                 cells = table.row()
                 for value in row:
@@ -111,12 +118,14 @@ def _patient_lines(header: Dataset) -> list[str]:
             f"Study UID: {text('StudyInstanceUID')}"]
 
 
+def _flag_lines(flags: Sequence[QualityFlag]) -> list[str]:
+    return [f"[{f.severity.value.upper()}] {f.code}: {f.message}" for f in flags]
+
+
 def _flags(pdf: _Summary, flags: Sequence[QualityFlag]) -> None:
     pdf.heading("Warnings and quality flags")
-    if not flags:
-        pdf.line_text("None.")
-    for f in flags:
-        pdf.line_text(f"[{f.severity.value.upper()}] {f.code}: {f.message}")
+    for line in _flag_lines(flags) or ["None."]:
+        pdf.line_text(line)
 
 
 def _results(pdf: _Summary, content: ReportContent) -> None:
@@ -243,6 +252,10 @@ def build_pdf(
     pdf.add_page()
     for line in _patient_lines(source_header):
         pdf.line_text(line)
+    if content.worksheet is not None:
+        render_worksheet(pdf, content.worksheet, _flag_lines(content.flags),
+                         algorithm.is_demo)
+        pdf.add_page()
     pdf.heading("Analysed series")
     pdf.line_text(f"{content.series.description} ({content.series.series_instance_uid})")
     for reason in content.series.reasons:
@@ -251,7 +264,8 @@ def build_pdf(
                   + (f"  (weights {algorithm.weights_sha256[:16]})"
                      if algorithm.weights_sha256 else ""))
     _confidence(pdf, content)
-    _flags(pdf, content.flags)
+    if content.worksheet is None:
+        _flags(pdf, content.flags)
     _results(pdf, content)
     if volume is not None and segmentation is not None:
         _overlays(pdf, volume, segmentation, config)

@@ -27,6 +27,7 @@ from pipeline.encode.content import (
     StructureMeasurement,
 )
 from pipeline.run.sirt_report import rule_checks, sirt_groups
+from pipeline.run.sirt_worksheet import sirt_worksheet
 from pipeline.segment.result import SegmentationResult
 from pipeline.structures import COUINAUD_SEGMENTS, Code, Structure
 
@@ -273,4 +274,5 @@ def content_from_result(result: Mapping[str, Any], algorithm: AlgorithmInfo,
         constants=constants(result),
         confidence=confidence,
         flags=quality_flags(list(result.get("warnings") or [])),
+        worksheet=sirt_worksheet(result),
     )

@@ -4,7 +4,8 @@ Following ``CLINICAL.md`` §6: disagreement between fold predictions (mean pairw
 structure) detects failures, and adding tumour volume and slice thickness improves the
 risk-coverage trade-off. Each term lies in [0, 1]:
 
-- agreement: mean fold Dice over ``agreement_structures`` that any fold segmented;
+- agreement: mean fold agreement over ``agreement_structures`` that any fold found at a
+  clinically relevant size (volume-aware Dice, :mod:`pipeline.segment.agreement`);
 - tumour term: smallest metastasis volume / ``tumour_volume_full_ml``, capped at 1
   (1 when there is no metastasis);
 - thickness term: 1 at or below ``slice_thickness_good_mm``, 0 at or above
@@ -18,7 +19,6 @@ smallest tumour is below ``tumour_volume_full_ml`` or the slices are thicker tha
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from pipeline.segment.config import ConfidenceConfig
-from pipeline.segment.geometry import bounding_box, dice, value_counts
+from pipeline.segment.geometry import bounding_box, value_counts
 from pipeline.structures import Structure
 
 
@@ -39,7 +39,8 @@ class StructureConfidence:
     Parameters
     ----------
     fold_dice : float or None
-        Mean pairwise Dice between folds (None with a single fold or no fold segmenting it).
+        Fold agreement, mean pairwise Dice between folds (None with a single fold or no
+        fold finding it at a clinically relevant size; :mod:`pipeline.segment.agreement`).
     volume_ml : float
         Volume in the final label map, mL.
     flagged : bool
@@ -87,24 +88,6 @@ class Confidence:
                           "volume_ml": round(c.volume_ml, 3), "flagged": c.flagged}
                 for s, c in self.per_structure.items()},
         }
-
-
-def mean_pairwise_dice(masks: Sequence[NDArray[np.bool_]]) -> float | None:
-    """Mean Dice over all pairs of masks; None with fewer than two or all empty.
-
-    Parameters
-    ----------
-    masks : sequence of ndarray of bool
-        One mask per fold, same shape.
-
-    Returns
-    -------
-    float or None
-        Mean pairwise Dice in [0, 1].
-    """
-    if len(masks) < 2 or not any(m.any() for m in masks):
-        return None
-    return float(np.mean([dice(a, b) for a, b in itertools.combinations(masks, 2)]))
 
 
 def lesion_volumes_ml(mask: NDArray[np.bool_], spacing_mm: Sequence[float]) -> list[float]:

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.segment.agreement import METASTASIS_MIN_VOLUME_ML
 from pipeline.structures import COUINAUD_SEGMENTS, Structure
 
 MODELS_DIR_ENV = "DICOMNODE_MODELS_DIR"
@@ -163,6 +164,12 @@ class ConfidenceConfig(BaseModel):
     min_fold_dice: dict[Structure, float] = Field(
         default_factory=lambda: {Structure.LIVER: 0.9, Structure.METASTASIS: 0.6},
         description="Review is recommended when a structure's fold Dice is below its value.")
+    agreement_min_volume_ml: dict[Structure, float] = Field(
+        default_factory=lambda: {Structure.METASTASIS: METASTASIS_MIN_VOLUME_ML},
+        description="Volume a fold must find of a structure for the fold to count as finding "
+                    "it, mL (pipeline.segment.agreement; default metastasis 0.5 mL, a 10 mm "
+                    "sphere); folds that all find less agree. Structures not listed: any "
+                    "voxel counts.")
 
 
 class SegmentationConfig(BaseModel):

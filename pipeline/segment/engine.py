@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from pipeline.segment.agreement import fold_agreement
 from pipeline.segment.composition import StageMap, StageMaps
-from pipeline.segment.confidence import combine, lesion_volumes_ml, mean_pairwise_dice
+from pipeline.segment.confidence import combine, lesion_volumes_ml
 from pipeline.segment.config import SegmentationConfig, StageConfig
 from pipeline.segment.geometry import bounding_box, canonical_flips, value_counts
 from pipeline.segment.inference import FoldPrediction, ModelRunner
@@ -238,17 +239,21 @@ class SegmentationEngine:
         maps.add(StageMap(box, prediction.labelmap, dict(info.labels)))
         self._fold_dice(info, prediction, fold_dice)
 
-    @staticmethod
-    def _fold_dice(info: ModelInfo, prediction: FoldPrediction,
+    def _fold_dice(self, info: ModelInfo, prediction: FoldPrediction,
                    fold_dice: dict[Structure, float | None]) -> None:
-        """Mean pairwise Dice of the folds per structure of a stage (and of the liver)."""
+        """Fold agreement (volume-aware mean pairwise Dice, :mod:`pipeline.segment.agreement`)
+        per structure of a stage (and of the liver)."""
+        minimum = self.config.confidence.agreement_min_volume_ml
+        voxel_ml = prediction.fold_voxel_ml
         for value, structure in info.labels.items():
-            fold_dice[structure] = mean_pairwise_dice(
-                [fm == value for fm in prediction.fold_labelmaps])
+            fold_dice[structure] = fold_agreement(
+                [fm == value for fm in prediction.fold_labelmaps], voxel_ml,
+                minimum.get(structure, 0.0))
         parts = [v for v, s in info.labels.items() if s in _LIVER_PARTS]
         if parts and Structure.LIVER not in info.labels.values():
-            fold_dice[Structure.LIVER] = mean_pairwise_dice(
-                [np.isin(fm, parts) for fm in prediction.fold_labelmaps])
+            fold_dice[Structure.LIVER] = fold_agreement(
+                [np.isin(fm, parts) for fm in prediction.fold_labelmaps], voxel_ml,
+                minimum.get(Structure.LIVER, 0.0))
 
     @staticmethod
     def _volumes(labelmap: NDArray[np.uint8], labels: dict[int, Structure],

@@ -47,11 +47,15 @@ class FoldPrediction:
         Each fold's argmax on the network (preprocessed) grid, for agreement.
     timings_s : dict[str, float]
         ``preprocess``, ``inference.fold_<k>``, ``resample`` in seconds.
+    fold_voxel_ml : float
+        Volume of one voxel of ``fold_labelmaps``, mL (the cropped input's volume over
+        their voxel count).
     """
 
     labelmap: NDArray[np.uint8]
     fold_labelmaps: list[NDArray[np.uint8]]
     timings_s: dict[str, float]
+    fold_voxel_ml: float
 
 
 class ModelRunner:
@@ -183,7 +187,10 @@ class ModelRunner:
         if labelmap.shape != image.shape[1:]:
             raise ModelError(f"model '{self.info.key}': output shape {labelmap.shape} differs "
                              f"from input {image.shape[1:]}")
-        return FoldPrediction(labelmap, fold_maps, timings)
+        cropped = properties["shape_after_cropping_and_before_resampling"]
+        cropped_ml = float(np.prod(cropped)) * float(np.prod(spacing_mm)) / 1000.0
+        return FoldPrediction(labelmap, fold_maps, timings,
+                              cropped_ml / float(np.prod(fold_maps[0].shape)))
 
     def _to_input_grid(self, logits: torch.Tensor,
                        properties: dict[str, Any]) -> NDArray[np.uint8]:

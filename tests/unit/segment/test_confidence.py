@@ -1,34 +1,13 @@
-"""Fold agreement and the study-level confidence combination."""
+"""The study-level confidence combination (fold agreement: ``test_agreement.py``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pipeline.segment.confidence import (
-    combine,
-    lesion_volumes_ml,
-    mean_pairwise_dice,
-    thickness_term,
-)
+from pipeline.segment.confidence import combine, lesion_volumes_ml, thickness_term
 from pipeline.segment.config import ConfidenceConfig
 from pipeline.structures import Structure
-
-
-def test_mean_pairwise_dice_over_three_folds() -> None:
-    a = np.zeros((4, 4, 4), bool)
-    a[:2] = True                        # 32 voxels
-    b = a.copy()
-    c = np.zeros_like(a)
-    c[:1] = True                        # 16 voxels, all inside a
-    expected = np.mean([1.0, 2 * 16 / 48, 2 * 16 / 48])
-    assert mean_pairwise_dice([a, b, c]) == pytest.approx(expected)
-
-
-def test_mean_pairwise_dice_undefined_cases() -> None:
-    a = np.ones((2, 2, 2), bool)
-    assert mean_pairwise_dice([a]) is None
-    assert mean_pairwise_dice([~a, ~a]) is None
 
 
 def test_thickness_term_is_piecewise_linear() -> None:
