@@ -163,6 +163,13 @@ class ScpConfig(BaseModel):
         "seconds; a peer that sends part of a PDU and waits is aborted when it passes "
         "(a 4 MiB PDU needs about 140 KB/s).",
     )
+    max_data_set_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1024,
+        description="Largest data set of one C-STORE request, in bytes: it is held in memory "
+        "until its last fragment, so beyond this the association is aborted and recorded "
+        "(a 1,000-frame 512x512 Enhanced CT is about 0.5 GiB).",
+    )
     max_connections_per_address: int = Field(
         default=16,
         ge=1,

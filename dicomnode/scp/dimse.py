@@ -9,7 +9,8 @@ Implicit VR Little Endian, elements in tag order, UIDs padded with a NUL to even
 - incoming: it joins the fragments of every message itself; a C-STORE-RQ whose command
   set holds only C-STORE-RQ elements becomes a ``C_STORE`` primitive through the
   primitive's own setters (which validate as for pynetdicom); any other message is
-  handed to pynetdicom whole, as one command and one data set fragment;
+  handed to pynetdicom whole, as one command and one data set fragment; a data set that
+  grows beyond the connection's ``max_data_set_bytes`` aborts the association;
 - outgoing: a C-STORE-RSP without Error Comment or Offending Element is written byte for
   byte as pynetdicom writes it.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import struct
 from io import BytesIO
+from typing import Protocol
 
 from pynetdicom import _config as pynetdicom_config
 from pynetdicom import evt
@@ -30,6 +32,20 @@ from pynetdicom.dimse_primitives import C_STORE, DimsePrimitiveType
 from pynetdicom.pdu_primitives import P_DATA
 
 from dicomnode.scp.uids import encode_uid
+
+
+class DataSetLimit(Protocol):
+    """The connection's bound on one message's data set
+    (:class:`dicomnode.scp.reactor.GuardedSocket`)."""
+
+    @property
+    def max_data_set_bytes(self) -> int:
+        """Largest data set accepted, in bytes."""
+        ...
+
+    def refuse_data_set(self, size_bytes: int) -> None:
+        """Abort the association for a data set of more than ``size_bytes`` bytes."""
+        ...
 
 C_STORE_RQ_COMMAND_FIELD = 0x0001
 """Command Field (0000,0100) of a C-STORE-RQ."""
@@ -182,6 +198,7 @@ class _IncomingMessage:
         self.data_set: list[bytes] = []
         self.elements: dict[int, bytes] | None = None  # once the command set is complete
         self.has_data_set = False
+        self.data_set_bytes = 0
 
     def add(self, control: int, fragment: bytes) -> bool:
         """Add one PDV's fragment; whether the message is complete.
@@ -206,6 +223,7 @@ class _IncomingMessage:
                 return not self.has_data_set
             return False
         self.data_set.append(fragment)
+        self.data_set_bytes += len(fragment)
         return bool(control & _LAST)
 
 
@@ -215,11 +233,25 @@ class StoreDimse(DIMSEServiceProvider):
     def __init__(self, assoc: Association) -> None:
         super().__init__(assoc)
         self._incoming: _IncomingMessage | None = None
+        self.data_set_limit: DataSetLimit | None = None
+        """The connection's bound on a data set (set once the connection is); None: none."""
+        self._pynetdicom_data_set_bytes = 0  # of the message pynetdicom is assembling
 
     def receive_primitive(self, primitive: P_DATA) -> None:
         """Process a received P-DATA primitive (see the module documentation)."""
         if self.message is not None or (self._incoming is None and self._pynetdicom_receives()):
+            self._pynetdicom_data_set_bytes += sum(
+                len(pdv) - 1
+                for _, pdv in primitive.presentation_data_value_list
+                if not pdv[0] & _COMMAND
+            )
+            if self._over_limit(self._pynetdicom_data_set_bytes):
+                self._pynetdicom_data_set_bytes = 0
+                self.message = None
+                return
             super().receive_primitive(primitive)
+            if self.message is None:  # pynetdicom completed (queued) the message
+                self._pynetdicom_data_set_bytes = 0
             return
         for context_id, pdv in primitive.presentation_data_value_list:
             if self._incoming is None:
@@ -231,9 +263,21 @@ class StoreDimse(DIMSEServiceProvider):
                 self._incoming = None  # not a readable message: pynetdicom fails on it
                 self._hand_over(incoming)
                 continue
+            if self._over_limit(incoming.data_set_bytes):
+                self._incoming = None
+                return
             if complete:
                 self._incoming = None
                 self._deliver(incoming)
+
+    def _over_limit(self, data_set_bytes: int) -> bool:
+        """Whether a data set of ``data_set_bytes`` so far exceeds the connection's limit;
+        if so, the association is aborted (and the refusal recorded)."""
+        limit = self.data_set_limit
+        if limit is None or data_set_bytes <= limit.max_data_set_bytes:
+            return False
+        limit.refuse_data_set(data_set_bytes)
+        return True
 
     def _pynetdicom_receives(self) -> bool:
         """Whether the next message takes pynetdicom's path."""

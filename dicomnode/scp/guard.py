@@ -9,7 +9,8 @@ can only cost bounded memory, one connection slot of its address and a bounded t
 - PDU sizes by type (:data:`MAXIMUM_ASSOCIATION_PDU_BYTES` for the association PDUs, the
   negotiated Maximum Length for P-DATA-TF) and a deadline for every PDU
   (:func:`dicomnode.scp.pdu.read_pdu`);
-- association negotiation within the ACSE timeout from the moment of connection.
+- association negotiation within the ACSE timeout from the moment of connection;
+- after association, a data set of at most ``max_data_set_bytes`` per DIMSE message.
 
 Each refusal is published as a :class:`~dicomnode.scp.events.ConnectionRefused` record
 (the service records them rate-limited and counts them in ``/metrics``); the receiving
@@ -55,6 +56,9 @@ class ConnectionGuard:
         Longest time for one whole PDU to arrive once it started, in seconds.
     association_timeout_s : float
         Longest time from connection to an established association, in seconds.
+    max_data_set_bytes : int
+        Largest data set of one DIMSE message, in bytes (held in memory until its last
+        fragment); beyond it the association is aborted.
     """
 
     slots: AddressSlots
@@ -62,6 +66,7 @@ class ConnectionGuard:
     maximum_pdu_size: int
     pdu_timeout_s: float
     association_timeout_s: float
+    max_data_set_bytes: int
 
     def maximum_pdu_length(self, pdu_type: int) -> int:
         """Largest PDU-length accepted for ``pdu_type``, in bytes."""

@@ -44,6 +44,7 @@ class RefusalReason(StrEnum):
     TRUNCATED_PDU = "truncated_pdu"
     MALFORMED_PDU = "malformed_pdu"
     PROTOCOL_ERROR = "protocol_error"
+    DATA_SET_TOO_LARGE = "data_set_too_large"
     ADDRESS_LIMIT = "address_limit"
 
 

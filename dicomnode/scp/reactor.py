@@ -55,6 +55,7 @@ _ABORT_DIAGNOSTIC: dict[RefusalReason, int | None] = {
     RefusalReason.PDU_DEADLINE: 0x00,  # reason-not-specified
     RefusalReason.ASSOCIATION_DEADLINE: 0x00,
     RefusalReason.PROTOCOL_ERROR: 0x02,  # unexpected-PDU
+    RefusalReason.DATA_SET_TOO_LARGE: 0x00,
     RefusalReason.TRUNCATED_PDU: None,  # the peer is gone
     RefusalReason.ADDRESS_LIMIT: None,
 }
@@ -254,6 +255,19 @@ class GuardedSocket(AssociationSocket):
         raw = cast(socket.socket, self.socket)
         return read_pdu(raw, self._guard.maximum_pdu_length, deadline, reason)
 
+    @property
+    def max_data_set_bytes(self) -> int:
+        """Largest data set accepted in one DIMSE message on this connection, in bytes."""
+        return self._guard.max_data_set_bytes
+
+    def refuse_data_set(self, size_bytes: int) -> None:
+        """Abort the association: a data set grew beyond :attr:`max_data_set_bytes`."""
+        self.refuse(
+            RefusalReason.DATA_SET_TOO_LARGE,
+            f"data set of more than {size_bytes} bytes, at most {self.max_data_set_bytes}",
+            _ABORT_DIAGNOSTIC[RefusalReason.DATA_SET_TOO_LARGE],
+        )
+
     def refuse(self, reason: RefusalReason, detail: str, abort_diagnostic: int | None) -> None:
         """Record a refusal, send an A-ABORT (service provider) where the peer may still
         read it, and close the connection (pynetdicom's close queues Evt17)."""
@@ -289,7 +303,7 @@ class EventDrivenAssociation(Association):
     def __init__(self, ae: object, mode: str) -> None:
         super().__init__(ae, mode)  # type: ignore[arg-type]
         self.dul = WakeableDul(self)
-        self.dimse = StoreDimse(self)
+        self.dimse: StoreDimse = StoreDimse(self)
         # These setters configure the DUL's ARTIM and idle timers: apply them to ours.
         self.acse_timeout = self.ae.acse_timeout
         self.network_timeout = self.ae.network_timeout
@@ -363,7 +377,9 @@ class EventDrivenRequestHandler(RequestHandler):
         assoc.name = f"AcceptorThread@{datetime.now():%Y%m%d%H%M%S}"
         guard = cast(ConnectionGuard, self.server.guard)  # type: ignore[attr-defined]
         address, port = self.client_address[0], int(self.client_address[1])
-        assoc.set_socket(GuardedSocket(assoc, self.request, guard, address, port))
+        transport = GuardedSocket(assoc, self.request, guard, address, port)
+        assoc.set_socket(transport)
+        assoc.dimse.data_set_limit = transport
         assoc.acceptor.maximum_length = self.ae.maximum_pdu_size
         assoc.acceptor.ae_title = self.server.ae_title
         assoc.acceptor.address_info = self.local

@@ -306,6 +306,7 @@ def start_scp(
         maximum_pdu_size=config.maximum_pdu_size,
         pdu_timeout_s=config.pdu_timeout_s,
         association_timeout_s=config.acse_timeout_s,
+        max_data_set_bytes=config.max_data_set_bytes,
     )
     ae._servers.append(server)  # as AE.start_server does, so AE.shutdown() reaches it
     thread = threading.Thread(target=server.serve_forever, name="scp-server", daemon=True)

@@ -27,6 +27,7 @@ from hostile_peer import (
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from pynetdicom import AE
+from pynetdicom import _config as pynetdicom_config
 
 from dicomnode.scp.config import ScpConfig
 from dicomnode.scp.events import ConnectionRefused
@@ -185,3 +186,29 @@ def test_requests_pynetdicom_cannot_negotiate_leave_no_thread_or_descriptor(
     wait_for(lambda: threading.active_count() == threads)
     wait_for(lambda: len(os.listdir("/proc/self/fd")) == descriptors)
     assert echoscu(running.port) == 0
+
+
+@pytest.mark.parametrize("log_handlers", ["none", "standard"])
+def test_a_data_set_beyond_the_limit_aborts_the_association(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_handlers: str
+) -> None:
+    # Without pynetdicom's log handlers (receiving processes below DEBUG) messages are
+    # assembled by dicomnode.scp.dimse; with them, by pynetdicom: both paths are bounded.
+    monkeypatch.setattr(pynetdicom_config, "LOG_HANDLER_LEVEL", log_handlers)
+    # 16 KiB PDUs: the data set arrives in fragments and is refused after the first 64 KiB.
+    running, sink = _start(tmp_path, max_data_set_bytes=64 * 1024, maximum_pdu_size=16384)
+    try:
+        ae = AE(ae_title="DEMOSENDER")
+        ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+        assoc = ae.associate("127.0.0.1", running.port, ae_title="DICOMNODE")
+        assert assoc.is_established
+        large = _ct()
+        large.Rows = large.Columns = 256
+        large.PixelData = b"\0" * (256 * 256 * 2)  # 128 KiB
+        assoc.send_c_store(large)
+        wait_for(lambda: assoc.is_aborted)
+        wait_for(lambda: len(_refusals(sink, "data_set_too_large")) == 1)
+        assert list((tmp_path / "spool").rglob("*.dcm")) == []
+        assert _allowed_sender_stores(running.port, 1) == [0]  # small ones still pass
+    finally:
+        running.stop(grace_s=1)
