@@ -25,6 +25,16 @@ web_app.add_typer(user_app, name="user")
 app.add_typer(web_app, name="web")
 
 
+UserNameArg = Annotated[str, typer.Argument(help="User name (the login).")]
+PasswordFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--password-file", exists=True, dir_okay=False,
+        help="Read the password from the first line of this file instead of a prompt.",
+    ),
+]
+
+
 def _password(password_file: Path | None) -> str:
     if password_file is not None:
         lines = password_file.read_text(encoding="utf-8").splitlines()
@@ -37,15 +47,9 @@ def _password(password_file: Path | None) -> str:
 
 @user_app.command("add")
 def user_add_command(
-    name: Annotated[str, typer.Argument(help="User name (the login).")],
+    name: UserNameArg,
     role: Annotated[Role, typer.Option("--role", help="viewer or operator.")] = Role.VIEWER,
-    password_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--password-file", exists=True, dir_okay=False,
-            help="Read the password from the first line of this file instead of a prompt.",
-        ),
-    ] = None,
+    password_file: PasswordFileOpt = None,
     config: ConfigOpt = None,
     db_url: DbUrlOpt = None,
 ) -> None:
@@ -66,14 +70,8 @@ def user_add_command(
 
 @user_app.command("password")
 def user_password_command(
-    name: Annotated[str, typer.Argument(help="User name (the login).")],
-    password_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--password-file", exists=True, dir_okay=False,
-            help="Read the new password from the first line of this file instead of a prompt.",
-        ),
-    ] = None,
+    name: UserNameArg,
+    password_file: PasswordFileOpt = None,
     config: ConfigOpt = None,
     db_url: DbUrlOpt = None,
 ) -> None:
