@@ -8,7 +8,8 @@ claim 1 GiB PDUs, send part of a PDU and wait, send undefined PDU types, or requ
 presentation context with an even ID. Prints, for both runs, the wall time, instances/s,
 failed senders, instances the audit database holds as stored, and the refusals by reason
 from ``/metrics``, then the attacked run's rate as a ratio of the baseline's. The sender
-check fails loudly: every instance must be stored and no allowed sender refused.
+check fails loudly (exit 1): in both runs every instance must be stored and no allowed
+sender refused.
 
 Usage::
 
@@ -192,10 +193,11 @@ def main() -> None:
     ratio = float(attacked["instances_per_s"]) / float(baseline["instances_per_s"])  # type: ignore[arg-type]
     print(f"attacked / baseline rate: {ratio:.2f}x")
     shutil.rmtree(work / "series", ignore_errors=True)
-    lost = expected - int(attacked["stored"])  # type: ignore[call-overload]
-    if lost or attacked["failed_senders"]:
-        failed = attacked["failed_senders"]
-        raise SystemExit(f"FAILED: {lost} instances lost, {failed} senders failed")
+    for name, figures in (("baseline", baseline), ("attacked", attacked)):
+        lost = expected - int(figures["stored"])  # type: ignore[call-overload]
+        if lost or figures["failed_senders"]:
+            failed = figures["failed_senders"]
+            raise SystemExit(f"FAILED ({name}): {lost} instances lost, {failed} senders failed")
 
 
 if __name__ == "__main__":

@@ -128,8 +128,9 @@ class ScpConfig(BaseModel):
     max_associations: int = Field(
         default=16,
         ge=1,
-        description="Most concurrent established associations in all; each worker accepts "
-        "ceil(max_associations / workers), further requests are rejected (transient). "
+        description="Most concurrent established associations of the node, counted across "
+        "the receiving processes (may be exceeded by up to workers - 1 under concurrent "
+        "requests); further requests are rejected (transient, local limit exceeded). "
         "Connections still negotiating do not count (see max_connections_per_address).",
     )
     acse_timeout_s: float = Field(
@@ -193,11 +194,6 @@ class ScpConfig(BaseModel):
     @classmethod
     def _ae_title(cls, value: str) -> str:
         return _check_ae_title(value)
-
-    @property
-    def associations_per_worker(self) -> int:
-        """Most concurrent associations one receiving process accepts."""
-        return -(-self.max_associations // self.workers)
 
 
 class SpoolConfig(BaseModel):

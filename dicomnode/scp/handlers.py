@@ -32,6 +32,7 @@ from dicomnode.scp.events import (
     ReceiveSink,
 )
 from dicomnode.scp.part10 import part10_file
+from dicomnode.scp.slots import AssociationCounts
 from dicomnode.scp.spool import SpoolError, SpoolWriter
 from dicomnode.scp.status import StoreStatus
 from dicomnode.scp.uids import MAX_UID_LENGTH
@@ -75,8 +76,12 @@ class StorageScpHandlers:
     watermark : DiskWatermark, optional
         When the spool's disk is below it, new associations are refused (transient).
     max_associations : int, optional
-        Most established associations of this AE; a request beyond it is rejected
-        (transient, local limit exceeded). None: no limit of our own.
+        Most established associations of the node (all receiving processes, see
+        ``counts``); a request beyond it is rejected (transient, local limit exceeded).
+        None: no limit of our own.
+    counts : AssociationCounts, optional
+        Established associations of every receiving process; without it only this AE's
+        are counted.
     """
 
     def __init__(
@@ -86,9 +91,11 @@ class StorageScpHandlers:
         sink: ReceiveSink,
         watermark: DiskWatermark | None = None,
         max_associations: int | None = None,
+        counts: AssociationCounts | None = None,
     ) -> None:
         self._policy = policy
         self._max_associations = max_associations
+        self._counts = counts or AssociationCounts([0], 0)
         self._watermark = watermark
         self._spool = spool
         self._sink = sink
@@ -164,12 +171,16 @@ class StorageScpHandlers:
                 source=_SOURCE_SERVICE_PROVIDER_PRESENTATION,
             )
 
+    def _publish_established(self, assoc: Association) -> None:
+        """Publish how many associations this process has established now."""
+        self._counts.publish(
+            sum(1 for other in assoc.ae.active_associations if other.is_established)
+        )
+
     def _association_limit_reached(self, assoc: Association) -> str | None:
         """Why a new association exceeds :attr:`_max_associations`, or None."""
-        if self._max_associations is None:
-            return None
-        established = sum(1 for other in assoc.ae.active_associations if other.is_established)
-        if established < self._max_associations:
+        self._publish_established(assoc)
+        if self._max_associations is None or self._counts.total() < self._max_associations:
             return None
         return f"local limit of {self._max_associations} established associations reached"
 
@@ -189,10 +200,12 @@ class StorageScpHandlers:
 
     def on_association_accepted(self, event: Event) -> None:
         """Report an accepted association."""
+        self._publish_established(event.assoc)
         self._publish(AssociationAccepted(self._info(event.assoc), time.time()))
 
     def on_association_ended(self, event: Event) -> None:
         """Report a released or aborted association."""
+        self._publish_established(event.assoc)
         self._publish(
             AssociationEnded(self._info(event.assoc), event.event is evt.EVT_ABORTED, time.time())
         )

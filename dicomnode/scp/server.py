@@ -46,7 +46,13 @@ from dicomnode.scp.guard import ConnectionGuard
 from dicomnode.scp.handlers import StorageScpHandlers
 from dicomnode.scp.pdu import RefusalReason
 from dicomnode.scp.reactor import EventDrivenRequestHandler
-from dicomnode.scp.slots import ADDRESS_BUCKETS, AddressSlots, slot_table
+from dicomnode.scp.slots import (
+    ADDRESS_BUCKETS,
+    AddressSlots,
+    AssociationCounts,
+    association_table,
+    slot_table,
+)
 from dicomnode.scp.spool import SpoolWriter
 from dicomnode.scp.tls import server_ssl_context
 from dicomnode.scp.watermark import DiskWatermark
@@ -253,6 +259,7 @@ def start_scp(
     shared_socket: socket.socket | None = None,
     min_free_bytes: int = 0,
     slots: AddressSlots | None = None,
+    counts: AssociationCounts | None = None,
 ) -> RunningScp:
     """Bind and serve the SCP in a background thread of this process.
 
@@ -273,21 +280,23 @@ def start_scp(
     slots : AddressSlots, optional
         Connections per address shared with other receiving processes; without it this
         process counts its own (``config.max_connections_per_address``).
+    counts : AssociationCounts, optional
+        Established associations of every receiving process, for ``max_associations``;
+        without it this process counts its own.
 
     Returns
     -------
     RunningScp
         The running server; call :meth:`RunningScp.stop` to end it.
     """
-    shared = shared_socket is not None
-    associations = config.associations_per_worker if shared else config.max_associations
-    ae = build_ae(config, associations)
+    ae = build_ae(config, config.max_associations)
     handlers = StorageScpHandlers(
         AccessPolicy(config),
         spool,
         sink,
         DiskWatermark(spool.root, min_free_bytes),
-        max_associations=associations,
+        max_associations=config.max_associations,
+        counts=counts,
     )
     server_class: type[GuardedAssociationServer] = (
         GuardedAssociationServer if shared_socket is None
@@ -360,6 +369,7 @@ def _worker_main(
     log_level: int,
     min_free_bytes: int,
     slot_table: Any,
+    counts_table: Any,
     row: int,
 ) -> None:
     """Body of one receiving process: serve until SIGTERM arrives or the service process
@@ -386,6 +396,7 @@ def _worker_main(
         shared_socket=shared_socket,
         min_free_bytes=min_free_bytes,
         slots=AddressSlots(slot_table, row, config.max_connections_per_address),
+        counts=AssociationCounts(counts_table, row),
     )
     ready.set()
     parent = os.getppid()
@@ -439,6 +450,7 @@ class ScpProcessPool:
         """
         self._socket = listening_socket(self._config.host, self._config.port)
         table = slot_table(self._context, self._config.workers)
+        counts = association_table(self._context, self._config.workers)
         readies = []
         for index in range(self._config.workers):
             ready = self._context.Event()
@@ -453,6 +465,7 @@ class ScpProcessPool:
                     self._log_level,
                     self._min_free_bytes,
                     table,
+                    counts,
                     index,
                 ),
                 name=f"scp-{index}",

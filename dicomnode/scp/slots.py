@@ -1,4 +1,5 @@
-"""Open connections per peer address, counted across the receiving processes.
+"""Connections per peer address and established associations, counted across the
+receiving processes.
 
 Each receiving process owns one row of a table in shared memory and counts there the
 connections it holds per address bucket (a CRC-32 of the address); a new connection is
@@ -16,6 +17,9 @@ from typing import Any
 
 ADDRESS_BUCKETS = 4096
 """Buckets of the per-address table (a power of two)."""
+
+ASSOCIATION_CELLS = 1
+"""Cells per process of the association table: its established associations."""
 
 
 def slot_table(context: Any, processes: int) -> Any:
@@ -76,3 +80,39 @@ class AddressSlots:
         """Forget one connection from ``address`` counted by :meth:`acquire`."""
         index = self._row * ADDRESS_BUCKETS + self._bucket(address)
         self._table[index] = max(0, self._table[index] - 1)
+
+
+def association_table(context: Any, processes: int) -> Any:
+    """A zeroed shared table of established associations, one cell per receiving process
+    (pass it to each, with its row, to :class:`AssociationCounts`)."""
+    return context.RawArray("i", processes * ASSOCIATION_CELLS)
+
+
+class AssociationCounts:
+    """Established associations of every receiving process, so that ``max_associations``
+    holds for the node, not per process (a burst of senders is not spread evenly).
+
+    Each process writes only its own cell, with the count it sees in its AE at that moment
+    (:meth:`publish`), so nothing leaks when an association ends without an event: the
+    next request or end in that process corrects the cell. Read without a lock, the total
+    can be exceeded by at most the number of processes minus one under concurrent requests.
+
+    Parameters
+    ----------
+    table : ctypes array
+        The shared table (:func:`association_table`), or any mutable sequence of ints.
+    row : int
+        This process's cell.
+    """
+
+    def __init__(self, table: Any, row: int) -> None:
+        self._table = table
+        self._row = row
+
+    def publish(self, established: int) -> None:
+        """Record this process's count of established associations."""
+        self._table[self._row] = established
+
+    def total(self) -> int:
+        """Established associations of all processes, as last published."""
+        return int(sum(self._table))

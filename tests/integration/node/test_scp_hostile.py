@@ -32,6 +32,7 @@ from pynetdicom import _config as pynetdicom_config
 from dicomnode.scp.config import ScpConfig
 from dicomnode.scp.events import ConnectionRefused
 from dicomnode.scp.server import RunningScp, start_scp
+from dicomnode.scp.slots import AssociationCounts
 from dicomnode.scp.spool import SpoolWriter
 
 pytestmark = pytest.mark.peers
@@ -210,5 +211,25 @@ def test_a_data_set_beyond_the_limit_aborts_the_association(
         wait_for(lambda: len(_refusals(sink, "data_set_too_large")) == 1)
         assert list((tmp_path / "spool").rglob("*.dcm")) == []
         assert _allowed_sender_stores(running.port, 1) == [0]  # small ones still pass
+    finally:
+        running.stop(grace_s=1)
+
+
+def test_the_association_limit_counts_every_receiving_process(tmp_path: Path) -> None:
+    # Another receiving process (row 1) holds 3 associations; the node's limit is 4.
+    table = [0, 3]
+    config = ScpConfig(port=free_port(), max_associations=4)
+    running = start_scp(
+        config, SpoolWriter(tmp_path / "spool"), RecordingSink(), counts=AssociationCounts(table, 0)
+    )
+    ae = AE(ae_title="DEMOSENDER")
+    ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+    try:
+        first = ae.associate("127.0.0.1", running.port, ae_title="DICOMNODE")
+        second = ae.associate("127.0.0.1", running.port, ae_title="DICOMNODE")
+        assert first.is_established and table == [1, 3]
+        assert second.is_rejected  # 4 established in all
+        first.release()
+        wait_for(lambda: table == [0, 3])
     finally:
         running.stop(grace_s=1)

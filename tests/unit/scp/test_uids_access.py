@@ -104,6 +104,5 @@ def test_tls_needs_certificate_and_ca_for_client_certificates() -> None:
         ScpTlsConfig(enabled=True, cert_file=Path("s.pem"), require_client_cert=True)
 
 
-def test_associations_are_split_over_workers() -> None:
-    assert ScpConfig(workers=4, max_associations=10).associations_per_worker == 3
+def test_the_default_peer_is_the_demo_sender_on_loopback() -> None:
     assert AllowedPeer().addresses == ("127.0.0.1/32",)
