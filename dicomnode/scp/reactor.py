@@ -9,9 +9,15 @@ socket pair (written whenever a primitive is queued for sending), and the associ
 blocks on the DIMSE message queue; both wake at once when there is work and use no CPU
 while idle.
 
-The loops follow pynetdicom 3.0.4's ``DULServiceProvider.run_reactor`` and
-``Association._run_reactor`` (the version is pinned in ``pyproject.toml``); only the waits
-differ. Re-check them against the source when upgrading pynetdicom.
+The DUL reads every PDU through :class:`GuardedSocket` (:mod:`dicomnode.scp.pdu`: bounded
+memory, a deadline per PDU and for the association negotiation); a PDU it cannot read or
+decode, or an exception of pynetdicom's state machine or negotiation on a hostile request,
+becomes one recorded refusal, an A-ABORT and a closed connection instead of a logged
+traceback and a leaked thread (:mod:`dicomnode.scp.guard`).
+
+The loops follow pynetdicom 3.0.4's ``DULServiceProvider.run_reactor``,
+``DULServiceProvider._read_pdu_data`` and ``Association._run_reactor`` (the version is
+pinned in ``pyproject.toml``). Re-check them against the source when upgrading pynetdicom.
 """
 
 from __future__ import annotations
