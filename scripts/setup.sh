@@ -14,7 +14,7 @@ APT_PACKAGES=(dcmtk orthanc orthanc-dicomweb chromium chromium-driver poppler-ut
 
 need_apt=0
 for tool in /usr/bin/storescu /usr/sbin/Orthanc /usr/share/orthanc/plugins/libOrthancDicomWeb.so /usr/bin/chromium /usr/bin/pdftoppm; do
-  [ -x "$tool" ] || need_apt=1
+  [ -e "$tool" ] || need_apt=1  # -e: the DICOMweb plugin is a library, not executable
 done
 if [ "$need_apt" = 1 ] && [ "${DICOMNODE_NO_APT:-0}" != 1 ]; then
   echo "setup: installing system packages: ${APT_PACKAGES[*]}"
