@@ -17,6 +17,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ct_series import write_ct_series
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
+from pynetdicom import AE
+from pynetdicom import _config as pynetdicom_config
 
 from dicomnode.scp.events import ReceiveEvent
 
@@ -111,3 +114,20 @@ def tmpfs_1m(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield mount_point
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def send_raw(port: int, path: Path, syntax: str = ExplicitVRLittleEndian) -> int:
+    """Send a CT file's data set as its bytes are (pynetdicom's chunked send) as
+    ``DEMOSENDER``; returns the C-STORE status."""
+    ae = AE(ae_title=SENDER_AET)
+    ae.add_requested_context(CTImageStorage, [syntax])
+    previous = pynetdicom_config.STORE_SEND_CHUNKED_DATASET
+    pynetdicom_config.STORE_SEND_CHUNKED_DATASET = True
+    try:
+        assoc = ae.associate("127.0.0.1", port, ae_title=NODE_AET)
+        assert assoc.is_established
+        status = assoc.send_c_store(path)
+        assoc.release()
+    finally:
+        pynetdicom_config.STORE_SEND_CHUNKED_DATASET = previous
+    return int(status.Status)

@@ -14,17 +14,14 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from conftest import RecordingSink, dcmtk_env, echoscu, free_port, storescu
+from conftest import RecordingSink, dcmtk_env, echoscu, free_port, send_raw, storescu
 from ct_series import write_ct_series
 from pydicom.uid import (
     UID,
-    CTImageStorage,
     DeflatedExplicitVRLittleEndian,
-    ExplicitVRLittleEndian,
     JPEG2000Lossless,
     generate_uid,
 )
-from pynetdicom import AE, _config
 
 from dicomnode.scp.config import ScpConfig
 from dicomnode.scp.events import (
@@ -139,7 +136,7 @@ def test_compressed_series_are_stored_in_their_transfer_syntax(
         assert result.returncode == 0, result.stderr
     else:  # storescu proposes JPEG lossless only as SV1 (.70): send .57 with pynetdicom
         for path in sorted(target.iterdir()):
-            assert _send_raw(node.port, path, syntax) == StoreStatus.SUCCESS
+            assert send_raw(node.port, path, syntax) == StoreStatus.SUCCESS
     stored = node.stored_files()
     assert len(stored) == 6
     originals = {pydicom.dcmread(p).SOPInstanceUID: p for p in ct_folder.iterdir()}
@@ -214,22 +211,6 @@ def test_unknown_address_is_rejected(tmp_path: Path, ct_folder: Path) -> None:
         started.running.stop(grace_s=1)
 
 
-def _send_raw(port: int, path: Path, syntax: str = ExplicitVRLittleEndian) -> int:
-    """Send a file's bytes as they are with pynetdicom's chunked send; returns the status."""
-    ae = AE(ae_title="DEMOSENDER")
-    ae.add_requested_context(CTImageStorage, [syntax])
-    previous = _config.STORE_SEND_CHUNKED_DATASET
-    _config.STORE_SEND_CHUNKED_DATASET = True
-    try:
-        assoc = ae.associate("127.0.0.1", port, ae_title="DICOMNODE")
-        assert assoc.is_established
-        status = assoc.send_c_store(path)
-        assoc.release()
-    finally:
-        _config.STORE_SEND_CHUNKED_DATASET = previous
-    return int(status.Status)
-
-
 @pytest.mark.parametrize(
     ("name", "data_set"),
     [
@@ -246,7 +227,7 @@ def test_unreadable_data_set_is_refused_with_a_reason(
     content = source.read_bytes()
     start = content.index(b"\x08\x00\x16\x00")  # (0008,0016) SOP Class UID: data set starts
     bad.write_bytes(content[:start] + data_set)  # valid file meta, unreadable data set
-    status = _send_raw(node.port, bad)
+    status = send_raw(node.port, bad)
     assert status == StoreStatus.CANNOT_UNDERSTAND
     refused = node.sink.of(InstanceRefused)
     assert refused and refused[0].status == StoreStatus.CANNOT_UNDERSTAND
@@ -267,7 +248,7 @@ def test_over_long_and_unsafe_uids_are_refused(node: Node, tmp_path: Path) -> No
     dataset = pydicom.dcmread(paths[1])
     dataset.StudyInstanceUID = "1.2.3/../../etc"
     dataset.save_as(paths[1])
-    assert _send_raw(node.port, paths[1]) == StoreStatus.INVALID_UID
+    assert send_raw(node.port, paths[1]) == StoreStatus.INVALID_UID
     assert node.stored_files() == []
     assert not (tmp_path / "etc").exists()
     assert echoscu(node.port) == 0

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from conftest import RecordingSink, echoscu, free_port
+from conftest import RecordingSink, echoscu, free_port, send_raw
 from ct_series import write_ct_series
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
-from pynetdicom import AE, _config
 
 from dicomnode.scp.config import ScpConfig
 from dicomnode.scp.events import InstanceRefused, InstanceStored
@@ -111,22 +110,6 @@ CASES: dict[str, tuple[Callable[[bytes, Path], bytes], StoreStatus]] = {
 }
 
 
-def _send(port: int, path: Path) -> int:
-    """Send a Part 10 file's data set as it is (pynetdicom's chunked send)."""
-    ae = AE(ae_title="DEMOSENDER")
-    ae.add_requested_context(CTImageStorage, [ExplicitVRLittleEndian])
-    previous = _config.STORE_SEND_CHUNKED_DATASET
-    _config.STORE_SEND_CHUNKED_DATASET = True
-    try:
-        assoc = ae.associate("127.0.0.1", port, ae_title="DICOMNODE")
-        assert assoc.is_established
-        status = assoc.send_c_store(path)
-        assoc.release()
-    finally:
-        _config.STORE_SEND_CHUNKED_DATASET = previous
-    return int(status.Status)
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_malformed_data_set_is_refused_and_not_spooled(
     scp: tuple[RunningScp, RecordingSink, Path],
@@ -146,7 +129,7 @@ def test_malformed_data_set_is_refused_and_not_spooled(
     bad.write_bytes(part10_file(CTImageStorage, sop_instance, ExplicitVRLittleEndian, data_set))
 
     with caplog.at_level(logging.INFO):
-        status = _send(running.port, bad)
+        status = send_raw(running.port, bad)
 
     assert status == expected
     assert list(spool.rglob("*.dcm")) == [] and list(spool.rglob("*.part")) == []
@@ -171,7 +154,7 @@ def test_an_empty_sop_class_uid_is_taken_from_the_request_and_noted(
     emptied = tmp_path / "emptied.dcm"
     dataset.save_as(emptied, enforce_file_format=True)
 
-    assert _send(running.port, emptied) == StoreStatus.SUCCESS
+    assert send_raw(running.port, emptied) == StoreStatus.SUCCESS
 
     [stored] = sink.of(InstanceStored)
     assert stored.sop_class_uid == CTImageStorage
