@@ -37,7 +37,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration" / "node"))
 from ct_series import write_ct_series
 from hostile_peer import IMPLICIT_VR_LITTLE_ENDIAN, VERIFICATION, associate_rq, pdu_header
-from receive import ENV, STORESCU, _free_port, _listening, _wait
+from receive import _free_port, _listening, _wait, send_concurrently
 
 DICOMNODE = str(Path(sys.executable).parent / "dicomnode")
 HOSTILE_ADDRESS = "127.0.0.2"
@@ -108,27 +108,6 @@ def _node(work: Path) -> Iterator[tuple[int, int, Path]]:
             process.wait(timeout=120)
 
 
-def _send_all(port: int, folders: list[Path]) -> tuple[float, list[str]]:
-    failures: list[str] = []
-
-    def one(folder: Path) -> None:
-        done = subprocess.run(
-            [STORESCU, "-aet", "BENCH", "-aec", "DICOMNODE", "-nh", "+sd", "127.0.0.1",
-             str(port), str(folder)],
-            env=ENV, capture_output=True, text=True, check=False,
-        )
-        if done.returncode != 0 or "Failed" in done.stderr or "Rejected" in done.stderr:
-            failures.append(done.stderr[-300:])
-
-    threads = [threading.Thread(target=one, args=(folder,)) for folder in folders]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - start, failures
-
-
 def _refusals(web_port: int) -> dict[str, float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=10) as reply:
         text = reply.read().decode()
@@ -157,7 +136,7 @@ def _run(work: Path, folders: list[Path], hostile: int) -> dict[str, object]:
         for thread in attackers:
             thread.start()
         time.sleep(1.0 if hostile else 0.0)
-        elapsed, failures = _send_all(port, folders)
+        elapsed, failures = send_concurrently(port, "DICOMNODE", folders)
         stop.set()
         for thread in attackers:
             thread.join(timeout=10)

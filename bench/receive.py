@@ -184,8 +184,17 @@ def _cpu_seconds(root: int) -> float:
     return sum(times.get(pid, 0.0) for pid in tree)
 
 
-def _send(port: int, aec: str, folders: list[Path]) -> float:
-    """Send each folder with its own storescu at once; returns the wall time in seconds."""
+def send_concurrently(port: int, aec: str, folders: list[Path]) -> tuple[float, list[str]]:
+    """Send each folder with its own storescu (calling AE ``BENCH``) at once.
+
+    Returns
+    -------
+    elapsed_s : float
+        Wall time of the whole send, in seconds.
+    failures : list of str
+        The end of the error output of each storescu that exited non-zero or reported a
+        failed store or a rejected association.
+    """
     failures: list[str] = []
 
     def one(folder: Path) -> None:
@@ -196,7 +205,7 @@ def _send(port: int, aec: str, folders: list[Path]) -> float:
             text=True,
             check=False,
         )
-        if done.returncode != 0:
+        if done.returncode != 0 or "Failed" in done.stderr or "Rejected" in done.stderr:
             failures.append(done.stderr[-500:])
 
     threads = [threading.Thread(target=one, args=(folder,)) for folder in folders]
@@ -205,7 +214,12 @@ def _send(port: int, aec: str, folders: list[Path]) -> float:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - start
+    return time.perf_counter() - start, failures
+
+
+def _send(port: int, aec: str, folders: list[Path]) -> float:
+    """:func:`send_concurrently`; raises on the first failure; returns the wall time (s)."""
+    elapsed, failures = send_concurrently(port, aec, folders)
     if failures:
         raise RuntimeError(f"storescu failed: {failures[0]}")
     return elapsed
