@@ -11,6 +11,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -77,8 +78,10 @@ def read_headers(
     assumptions: list[Assumption] = []
     for path in _expand(paths):
         try:
-            check_part10(path.read_bytes())
-            ds = dcmread(path, stop_before_pixels=True)
+            data = path.read_bytes()
+            check_part10(data)
+            ds = dcmread(BytesIO(data), stop_before_pixels=True)  # the file is read once
+            ds.filename = str(path)
         except (Part10Error, StructureError, PixelDataError) as exc:
             unreadable.append(Unreadable(str(path), str(exc)))
             continue
