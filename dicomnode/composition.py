@@ -16,8 +16,8 @@ from dicomnode.config import DicomNodeConfig
 from dicomnode.delivery.factory import build_return_sender, build_senders
 from dicomnode.jobs.runner import create_runner
 from dicomnode.outbox.outbox import Outbox
-from dicomnode.scp.recorder import QueueDrain, ReceiveRecorder
-from dicomnode.scp.retention import RetentionLoop, SpoolRetention
+from dicomnode.intake.recorder import QueueDrain, ReceiveRecorder
+from dicomnode.intake.retention import RetentionLoop, SpoolRetention
 from dicomnode.scp.server import ScpProcessPool
 from dicomnode.scp.spool import SpoolWriter
 from dicomnode.service import BackgroundLoop, NodeService, SeriesJobCreator

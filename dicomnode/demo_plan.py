@@ -20,7 +20,7 @@ import pydicom
 
 from dicomnode.cli.plan_cmd import newest_result, replan_folder
 from pipeline.config import PipelineConfig
-from pipeline.quantify.models import Microspheres, PatientInfo, PlannerInputs
+from pipeline.quantify.inputs import Microspheres, PatientInfo, PlannerInputs
 
 EXAMPLE_INPUTS = PlannerInputs(lung_shunt_fraction=0.06, tumour_to_normal_ratio=3.0,
                                territory="right", microspheres=Microspheres.RESIN)

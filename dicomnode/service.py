@@ -20,8 +20,8 @@ from typing import Protocol
 
 from dicomnode.audit.log import AuditLog
 from dicomnode.completion import CompletedGroup, CompletionScheduler, CompletionTracker
-from dicomnode.scp.reconcile import reconcile_spool
-from dicomnode.scp.recorder import QueueDrain
+from dicomnode.intake.reconcile import reconcile_spool
+from dicomnode.intake.recorder import QueueDrain
 from dicomnode.scp.server import ScpProcessPool
 from dicomnode.scp.spool import SpoolWriter
 

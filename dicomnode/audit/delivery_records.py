@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, or_, select, update
 
-from dicomnode.audit import models as m
+from dicomnode.audit import tables as m
 from dicomnode.audit.convert import delivery_row
 from dicomnode.audit.errors import DeliveryStateError, JobStateError
 from dicomnode.audit.job_records import DELIVERED_STATES, load_job

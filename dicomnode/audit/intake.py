@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from dicomnode.audit import models as m
+from dicomnode.audit import tables as m
 from dicomnode.audit.convert import admin_action_row, instance_row
 from dicomnode.audit.receipts import KEPT, ReceiptBatch
 from dicomnode.audit.rows import AdminActionRow, InstanceRow

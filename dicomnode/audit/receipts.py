@@ -18,7 +18,7 @@ from sqlalchemy import Insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from dicomnode.audit import models as m
+from dicomnode.audit import tables as m
 from dicomnode.audit.rows import InstanceStatus
 
 KEPT = (InstanceStatus.STORED.value, InstanceStatus.DUPLICATE.value)

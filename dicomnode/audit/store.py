@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from dicomnode.audit import models as m
+from dicomnode.audit import tables as m
 from dicomnode.audit.engine import UnitsOfWork
 
 

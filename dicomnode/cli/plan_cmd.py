@@ -23,7 +23,7 @@ from dicomnode.cli.app import app
 if TYPE_CHECKING:
     from pipeline.encode.config import EncodeConfig
     from pipeline.quantify.config import QuantificationConfig
-    from pipeline.quantify.models import PatientInfo, PlannerInputs
+    from pipeline.quantify.inputs import PatientInfo, PlannerInputs
 
 _VERSIONED = re.compile(r"^result\.v(\d+)\.json$")
 
@@ -102,7 +102,7 @@ def replan_folder(result_dir: Path, base: Path, previous: dict[str, Any],
         ``result.vN.json`` and, where the folder holds ``seg.dcm``, ``sr.vN.dcm``,
         ``summary.vN.pdf`` and ``summary-pdf.vN.dcm``.
     """
-    from pipeline.quantify.report import replan
+    from pipeline.quantify.quantify import replan
     from pipeline.run.replan_outputs import write_replan_outputs
 
     study_date = None if (previous.get("inputs") or {}).get("study_date") \
@@ -136,7 +136,7 @@ def _seg_study_date(result_dir: Path) -> dt.date | None:
     """StudyDate of the study's SEG (None without one)."""
     import pydicom
 
-    from pipeline.run.report import study_date
+    from pipeline.run.report_content import study_date
 
     seg = result_dir / "seg.dcm"
     return study_date(pydicom.dcmread(seg, stop_before_pixels=True)) if seg.is_file() else None
@@ -221,7 +221,7 @@ def plan_command(
     """
     from pydantic import ValidationError
 
-    from pipeline.quantify.models import (
+    from pipeline.quantify.inputs import (
         Disease,
         LiverCondition,
         Microspheres,

@@ -46,7 +46,7 @@ def segment_command(
 
     from pipeline.segment.config import SegmentationConfig
     from pipeline.segment.engine import SegmentationEngine
-    from pipeline.segment.models import ModelError
+    from pipeline.segment.model_folders import ModelError
     from pipeline.segment.nifti import write_on_volume_grid
 
     console = Console(stderr=True)

@@ -44,9 +44,9 @@ def validate(
     OUT/cases/ with the same settings are not recomputed (resumable).
     """
     from dicomnode.config import ConfigError, load_config
-    from pipeline.segment.models import DEMO_NOTICE, ModelError
+    from pipeline.segment.model_folders import DEMO_NOTICE, ModelError
     from pipeline.validate.cases import CaseError, discover_cases
-    from pipeline.validate.report import write_report
+    from pipeline.validate.html_report import write_report
     from pipeline.validate.runner import Runner
     from pipeline.validate.settings import ValidationSettings
     from pipeline.validate.summary import summarise

@@ -45,7 +45,7 @@ class ModelStatusCache:
             return self._status
 
     def _verify(self) -> list[ModelStatus]:
-        from pipeline.segment.models import ModelError, verify_config
+        from pipeline.segment.model_folders import ModelError, verify_config
 
         try:
             infos = verify_config(self._config)

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
-from dicomnode.audit import models as m
+from dicomnode.audit import tables as m
 from dicomnode.audit.convert import association_row
 from dicomnode.audit.engine import UnitsOfWork
 from dicomnode.audit.rows import AssociationRow, JobState

@@ -10,7 +10,7 @@ from functools import cache
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from dicomnode.audit import models as m
+from dicomnode.audit import tables as m
 from dicomnode.audit.engine import UnitsOfWork
 from dicomnode.audit.store import utc_now
 from dicomnode.web.passwords import hash_password, verify_password

@@ -12,7 +12,7 @@ from pipeline.quantify.constants import (
     ConstantsPreset,
     DosimetryConstants,
 )
-from pipeline.quantify.models import PlannerInputs
+from pipeline.quantify.inputs import PlannerInputs
 
 BsaFormula = Literal["dubois", "mosteller"]
 TelvFormula = Literal["vauthey", "urata", "heinemann"]

@@ -14,7 +14,7 @@ from typing import Any
 from pipeline.quantify.advisory import Flag
 from pipeline.quantify.body import BSA_FORMULAS, TELV_FORMULAS, bsa, telv_ml
 from pipeline.quantify.config import QuantificationConfig
-from pipeline.quantify.models import LiverCondition, PatientInfo, PlannerInputs
+from pipeline.quantify.inputs import LiverCondition, PatientInfo, PlannerInputs
 from pipeline.quantify.volumetry import SEGMENTS, LiverVolumes
 
 THRESHOLD_SOURCE = "CLINICAL.md §4 (advisory FLR thresholds)"

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from pipeline.quantify.advisory import Candidate, Flag
 from pipeline.quantify.config import Thresholds
-from pipeline.quantify.models import Disease, Microspheres, PlannerInputs
+from pipeline.quantify.inputs import Disease, Microspheres, PlannerInputs
 
 EANM = "EANM 2022 procedure guideline for radioembolisation, Table 3 (advisory)"
 

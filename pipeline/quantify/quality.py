@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.quantify.config import QualityGates
-from pipeline.quantify.models import PatientInfo, QualityContext
+from pipeline.quantify.inputs import PatientInfo, QualityContext
 from pipeline.structures import COUINAUD_SEGMENTS, Structure
 
 LIVER = "liver"

@@ -18,7 +18,7 @@ from pipeline.quantify.advisory import Flag
 from pipeline.quantify.config import QuantificationConfig, Thresholds
 from pipeline.quantify.constants import DosimetryConstants
 from pipeline.quantify.decay import activity_timing
-from pipeline.quantify.models import Microspheres, PlannerInputs, Territory
+from pipeline.quantify.inputs import Microspheres, PlannerInputs, Territory
 from pipeline.quantify.volumetry import SEGMENTS, LiverVolumes
 
 IFU = "SIR-Spheres IFU lung-shunt rule"

@@ -24,7 +24,7 @@ from pipeline.encode.config import EncodeConfig
 from pipeline.encode.pdf import build_encapsulated_pdf, build_pdf
 from pipeline.encode.sanitise import TYPE2_PATIENT_STUDY
 from pipeline.encode.sr import build_sr
-from pipeline.run.report import recorded_content
+from pipeline.run.report_content import recorded_content
 
 _VERSION = re.compile(r"^(?P<stem>[a-z-]+?)(?:\.v(?P<n>\d+))?\.dcm$")
 

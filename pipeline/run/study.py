@@ -35,9 +35,9 @@ from pipeline.encode.seg import build_seg
 from pipeline.encode.source import read_source_headers
 from pipeline.encode.sr import build_rejection_sr, build_sr
 from pipeline.errors import InputDataError
-from pipeline.quantify.models import PatientInfo, PlannerInputs, QualityContext
-from pipeline.quantify.report import quantify
-from pipeline.run.report import algorithm_info, report_content, study_date
+from pipeline.quantify.inputs import PatientInfo, PlannerInputs, QualityContext
+from pipeline.quantify.quantify import quantify
+from pipeline.run.report_content import algorithm_info, report_content, study_date
 from pipeline.segment.engine import SegmentationEngine
 from pipeline.segment.result import SegmentationResult
 from pipeline.select.coverage import coverage_after_segmentation

@@ -23,7 +23,7 @@ from pipeline.segment.confidence import combine, lesion_volumes_ml
 from pipeline.segment.config import SegmentationConfig, StageConfig
 from pipeline.segment.geometry import bounding_box, canonical_flips, value_counts
 from pipeline.segment.inference import FoldPrediction, ModelRunner
-from pipeline.segment.models import ModelError, ModelInfo, verify_config
+from pipeline.segment.model_folders import ModelError, ModelInfo, verify_config
 from pipeline.segment.postprocess import apply_rules, largest_component
 from pipeline.segment.result import OUTPUT_LABEL_VALUES, SegmentationResult
 from pipeline.structures import COUINAUD_SEGMENTS, Structure

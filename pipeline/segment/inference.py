@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from pipeline.segment.models import ModelError, ModelInfo
+from pipeline.segment.model_folders import ModelError, ModelInfo
 from pipeline.segment.prepare import network_shape, run_case
 from pipeline.segment.resample import logits_to_labels
 

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeline.segment.confidence import Confidence
-from pipeline.segment.models import DEMO_NOTICE, ModelInfo
+from pipeline.segment.model_folders import DEMO_NOTICE, ModelInfo
 from pipeline.structures import DEMO_LABELS, Structure
 
 OUTPUT_LABEL_VALUES: dict[Structure, int] = {

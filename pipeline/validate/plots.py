@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from pipeline.segment.models import DEMO_NOTICE
+from pipeline.segment.model_folders import DEMO_NOTICE
 
 
 def _png(fig: Figure, demo: bool) -> bytes:

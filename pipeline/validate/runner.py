@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipeline.config import PipelineConfig
 from pipeline.segment.engine import SegmentationEngine
-from pipeline.segment.models import ModelError
+from pipeline.segment.model_folders import ModelError
 from pipeline.select.selector import select_series
 from pipeline.validate.cases import Case, find_prediction
 from pipeline.validate.evaluate import evaluate_case, finite_or_none

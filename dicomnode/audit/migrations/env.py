@@ -11,7 +11,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from dicomnode.audit.engine import create_audit_engine
-from dicomnode.audit.models import Base
+from dicomnode.audit.tables import Base
 
 
 def _run(connection: Connection) -> None:

@@ -28,7 +28,7 @@ from loopback_peers import PG_DSN, postgres_database, require_postgres
 from dicomnode.audit import migrate
 from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.log import AuditLog
-from dicomnode.audit.models import Base
+from dicomnode.audit.tables import Base
 
 
 @pytest.fixture(scope="session")

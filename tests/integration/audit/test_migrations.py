@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from dicomnode.audit import migrate
 from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.log import AuditLog
-from dicomnode.audit.models import Base
+from dicomnode.audit.tables import Base
 
 
 def test_upgrade_creates_every_table_and_is_idempotent(database_url: str) -> None:

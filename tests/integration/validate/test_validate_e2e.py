@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from dicomnode.cli import app
 from pipeline.segment.metrics import evaluate
-from pipeline.segment.models import DEMO_NOTICE
+from pipeline.segment.model_folders import DEMO_NOTICE
 from pipeline.structures import Structure
 
 FAST_CONFIG = """\

@@ -16,7 +16,7 @@ from dicomnode.completion import CompletionConfig, CompletionTracker
 from dicomnode.jobs.config import JobsConfig
 from dicomnode.jobs.local import LocalJobRunner
 from dicomnode.scp.config import ScpConfig
-from dicomnode.scp.recorder import ReceiveRecorder
+from dicomnode.intake.recorder import ReceiveRecorder
 from dicomnode.scp.server import start_scp
 from dicomnode.scp.spool import SpoolWriter
 

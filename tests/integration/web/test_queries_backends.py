@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dicomnode.audit.log import AuditLog
-from dicomnode.scp.retention import SpoolRetention
+from dicomnode.intake.retention import SpoolRetention
 from dicomnode.web.queries import DashboardQueries
 
 STUDY = "1.2.826.0.1.55"

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dicomnode.audit.config import AuditConfig
 from dicomnode.audit.engine import READ_ONLY_OPTION, UnitsOfWork, create_audit_engine
-from dicomnode.audit.models import UTCDateTime
+from dicomnode.audit.tables import UTCDateTime
 
 
 def test_config_defaults_and_masked_url() -> None:

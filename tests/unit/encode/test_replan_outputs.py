@@ -21,9 +21,9 @@ from pipeline.encode.pdf import build_encapsulated_pdf, build_pdf
 from pipeline.encode.seg import build_seg
 from pipeline.encode.sr import build_sr
 from pipeline.quantify.config import QualityGates, QuantificationConfig
-from pipeline.quantify.models import PatientInfo, PlannerInputs, QualityContext
-from pipeline.quantify.report import quantify
-from pipeline.run.report import recorded_content
+from pipeline.quantify.inputs import PatientInfo, PlannerInputs, QualityContext
+from pipeline.quantify.quantify import quantify
+from pipeline.run.report_content import recorded_content
 
 PDFTOTEXT = shutil.which("pdftotext") or "/usr/bin/pdftotext"
 DCIODVFY = Path(sys.executable).parent / "dciodvfy"

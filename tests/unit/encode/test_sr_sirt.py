@@ -20,9 +20,9 @@ from pipeline.encode import codes
 from pipeline.encode.seg import build_seg
 from pipeline.encode.sr import build_sr
 from pipeline.quantify.config import QualityGates, QuantificationConfig
-from pipeline.quantify.models import Microspheres, PatientInfo, PlannerInputs, QualityContext
-from pipeline.quantify.report import quantify
-from pipeline.run.report import flr_measurements
+from pipeline.quantify.inputs import Microspheres, PatientInfo, PlannerInputs, QualityContext
+from pipeline.quantify.quantify import quantify
+from pipeline.run.report_content import flr_measurements
 from pipeline.run.sirt_report import sirt_groups
 
 CONFIG = QuantificationConfig(quality=QualityGates(incomplete_coverage_action="warn"))

@@ -19,15 +19,15 @@ import pytest
 
 from pipeline.encode.pdf import build_pdf
 from pipeline.quantify.config import QualityGates, QuantificationConfig
-from pipeline.quantify.models import (
+from pipeline.quantify.inputs import (
     Disease,
     Microspheres,
     PatientInfo,
     PlannerInputs,
     QualityContext,
 )
-from pipeline.quantify.report import quantify, replan
-from pipeline.run.report import recorded_content
+from pipeline.quantify.quantify import quantify, replan
+from pipeline.run.report_content import recorded_content
 
 PDFTOTEXT = shutil.which("pdftotext") or "/usr/bin/pdftotext"
 CONFIG = QuantificationConfig(quality=QualityGates(incomplete_coverage_action="warn"))

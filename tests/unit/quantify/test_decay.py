@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.quantify.config import QuantificationConfig
 from pipeline.quantify.decay import activity_timing
-from pipeline.quantify.models import Microspheres, PlannerInputs
+from pipeline.quantify.inputs import Microspheres, PlannerInputs
 from pipeline.quantify.sirt import plan_sirt
 from pipeline.quantify.volumetry import LiverVolumes
 

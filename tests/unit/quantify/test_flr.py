@@ -15,7 +15,7 @@ from pipeline.quantify.flr import (
     hypertrophy,
     lobe_share_percent,
 )
-from pipeline.quantify.models import LiverCondition, PatientInfo, PlannerInputs
+from pipeline.quantify.inputs import LiverCondition, PatientInfo, PlannerInputs
 from pipeline.quantify.volumetry import LiverVolumes
 
 REL = 0.005

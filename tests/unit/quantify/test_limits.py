@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.quantify.config import QuantificationConfig
-from pipeline.quantify.models import Disease, Microspheres, PlannerInputs
+from pipeline.quantify.inputs import Disease, Microspheres, PlannerInputs
 from pipeline.quantify.sirt import plan_sirt
 from pipeline.quantify.volumetry import LiverVolumes
 

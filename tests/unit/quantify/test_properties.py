@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from pipeline.quantify import dosimetry as dm
 from pipeline.quantify.config import QuantificationConfig
-from pipeline.quantify.models import PatientInfo, PlannerInputs, QualityContext
-from pipeline.quantify.report import quantify
+from pipeline.quantify.inputs import PatientInfo, PlannerInputs, QualityContext
+from pipeline.quantify.quantify import quantify
 from pipeline.quantify.sirt import plan_sirt
 from pipeline.quantify.volumetry import LiverVolumes
 from pipeline.structures import DEMO_LABELS

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from pipeline.quantify.config import QualityGates, QuantificationConfig
-from pipeline.quantify.models import Microspheres, PatientInfo, PlannerInputs, QualityContext
-from pipeline.quantify.report import quantify
+from pipeline.quantify.inputs import Microspheres, PatientInfo, PlannerInputs, QualityContext
+from pipeline.quantify.quantify import quantify
 from pipeline.structures import DEMO_LABELS, Structure
 
 from .conftest import PhantomFactory

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from dicomnode.cli.app import app
 from dicomnode.cli.plan_cmd import result_versions
 from pipeline.quantify.config import QuantificationConfig
-from pipeline.quantify.models import Microspheres, PatientInfo, PlannerInputs, QualityContext
-from pipeline.quantify.report import quantify, replan
+from pipeline.quantify.inputs import Microspheres, PatientInfo, PlannerInputs, QualityContext
+from pipeline.quantify.quantify import quantify, replan
 from pipeline.structures import DEMO_LABELS
 
 from .conftest import PhantomFactory

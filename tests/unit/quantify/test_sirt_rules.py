@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from pipeline.quantify.config import QuantificationConfig
-from pipeline.quantify.models import (
+from pipeline.quantify.inputs import (
     Microspheres,
     PatientInfo,
     PlannerInputs,
     QualityContext,
     Territory,
 )
-from pipeline.quantify.report import quantify
+from pipeline.quantify.quantify import quantify
 from pipeline.quantify.sirt import plan_sirt, resolve_target
 from pipeline.quantify.volumetry import LiverVolumes
 from pipeline.structures import Structure

@@ -8,7 +8,7 @@ from pipeline.quantify import dosimetry as dm
 from pipeline.quantify.body import bsa_dubois, bsa_mosteller
 from pipeline.quantify.config import QuantificationConfig
 from pipeline.quantify.constants import ConstantsPreset
-from pipeline.quantify.models import Microspheres, PlannerInputs
+from pipeline.quantify.inputs import Microspheres, PlannerInputs
 from pipeline.quantify.sirt import plan_sirt
 from pipeline.quantify.volumetry import LiverVolumes
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.encode.content import Severity
-from pipeline.run.report import quality_flags, sr_flag_code
+from pipeline.run.report_content import quality_flags, sr_flag_code
 
 QUANTIFICATION_CODES = [
     "INCOMPLETE_COVERAGE", "THICK_SLICES", "SLICE_THICKNESS_UNKNOWN", "LOW_CONFIDENCE",

@@ -15,12 +15,12 @@ from typer.testing import CliRunner
 
 from dicomnode.cli import app
 from pipeline.config import PipelineConfig
-from pipeline.segment.models import DEMO_NOTICE
+from pipeline.segment.model_folders import DEMO_NOTICE
 from pipeline.structures import DEMO_LABELS, Structure
 from pipeline.validate.cases import discover_cases
 from pipeline.validate.evaluate import LARGE_METASTASIS, evaluate_case
 from pipeline.validate.labelmaps import LabelImage
-from pipeline.validate.report import write_report
+from pipeline.validate.html_report import write_report
 from pipeline.validate.runner import Runner
 from pipeline.validate.settings import ValidationSettings
 from pipeline.validate.summary import summarise

@@ -17,7 +17,7 @@ from dicomnode.audit.log import AuditLog
 from dicomnode.completion import CompletionConfig, CompletionTracker
 from dicomnode.config import DicomNodeConfig
 from dicomnode.scp.events import ConnectionRefused
-from dicomnode.scp.recorder import ReceiveRecorder
+from dicomnode.intake.recorder import ReceiveRecorder
 from dicomnode.web.app import create_app
 
 
@@ -136,7 +136,7 @@ def test_refused_connections_are_recorded_rate_limited_and_counted(
     ]
     later = ConnectionRefused("10.0.0.9", 5000, "pdu_too_large", "claims 1 GiB", start + 90)
     other = ConnectionRefused("10.0.0.9", 5001, "address_limit", "16 open", start + 1)
-    with caplog.at_level(logging.WARNING, logger="dicomnode.scp.recorder"):
+    with caplog.at_level(logging.WARNING, logger="dicomnode.intake.recorder"):
         recorder.record_batch(flood[:10])
         recorder.record_batch([*flood[10:], other, later])
     # One line per address, reason and 60 s window: 30 refusals within 30 s log once.

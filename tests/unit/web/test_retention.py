@@ -9,7 +9,7 @@ from pathlib import Path
 from web_testing import run_job, spooled_study
 
 from dicomnode.audit.log import AuditLog
-from dicomnode.scp.retention import RetentionLoop, SpoolRetention
+from dicomnode.intake.retention import RetentionLoop, SpoolRetention
 from dicomnode.web.queries import DashboardQueries
 
 

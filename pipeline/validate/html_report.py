@@ -21,7 +21,7 @@ from typing import Any
 
 import jinja2
 
-from pipeline.segment.models import DEMO_NOTICE
+from pipeline.segment.model_folders import DEMO_NOTICE
 from pipeline.validate.evaluate import METRICS, TUBULAR, finite_or_none
 from pipeline.validate.plots import bland_altman_plot, box_plot, risk_coverage_plot
 from pipeline.validate.published import PUBLISHED, site_value

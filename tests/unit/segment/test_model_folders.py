@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.segment.config import ModelConfig, StageConfig
 from pipeline.segment.engine import SegmentationEngine
-from pipeline.segment.models import ModelError, combined_sha256
+from pipeline.segment.model_folders import ModelError, combined_sha256
 from pipeline.structures import Structure
 
 from .conftest import TINY_MODELS, organ_config

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import exists, select, update
 
-from dicomnode.audit import models as m
+from dicomnode.audit import tables as m
 from dicomnode.audit.engine import UnitsOfWork
 from dicomnode.audit.log import AuditLog
 from dicomnode.audit.rows import DeliveryState, JobState

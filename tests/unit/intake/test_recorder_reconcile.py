@@ -15,7 +15,7 @@ from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian
 from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.log import AuditLog
 from dicomnode.completion import CompletionConfig, CompletionTracker
-from dicomnode.scp import recorder as recorder_module
+from dicomnode.intake import recorder as recorder_module
 from dicomnode.scp.events import (
     AssociationAccepted,
     AssociationEnded,
@@ -25,8 +25,8 @@ from dicomnode.scp.events import (
     InstanceStored,
     ReceiveEvent,
 )
-from dicomnode.scp.reconcile import RECOVERED_REASON, reconcile_spool
-from dicomnode.scp.recorder import QueueDrain, ReceiveRecorder
+from dicomnode.intake.reconcile import RECOVERED_REASON, reconcile_spool
+from dicomnode.intake.recorder import QueueDrain, ReceiveRecorder
 from dicomnode.scp.spool import QUARANTINE_FOLDER, SpoolWriter
 
 STUDY, SERIES = "1.2.3", "1.2.3.4"
