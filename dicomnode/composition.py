@@ -14,10 +14,10 @@ from dicomnode.audit.log import AuditLog
 from dicomnode.completion import CompletionScheduler, CompletionTracker
 from dicomnode.config import DicomNodeConfig
 from dicomnode.delivery.factory import build_return_sender, build_senders
-from dicomnode.jobs.runner import create_runner
-from dicomnode.outbox.outbox import Outbox
 from dicomnode.intake.recorder import QueueDrain, ReceiveRecorder
 from dicomnode.intake.retention import RetentionLoop, SpoolRetention
+from dicomnode.jobs.runner import create_runner
+from dicomnode.outbox.outbox import Outbox
 from dicomnode.scp.server import ScpProcessPool
 from dicomnode.scp.spool import SpoolWriter
 from dicomnode.service import BackgroundLoop, NodeService, SeriesJobCreator

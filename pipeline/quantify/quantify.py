@@ -18,8 +18,8 @@ from numpy.typing import NDArray
 from pipeline.quantify.body import BSA_FORMULAS, bsa_dubois, bsa_mosteller
 from pipeline.quantify.config import QuantificationConfig
 from pipeline.quantify.flr import compute_flr
-from pipeline.quantify.lesions import TumourAnalysis, analyse_tumour, measurable_threshold_mm
 from pipeline.quantify.inputs import Microspheres, PatientInfo, PlannerInputs, QualityContext
+from pipeline.quantify.lesions import TumourAnalysis, analyse_tumour, measurable_threshold_mm
 from pipeline.quantify.quality import (
     LIVER,
     TUMOUR,

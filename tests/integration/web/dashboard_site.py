@@ -13,10 +13,10 @@ from pathlib import Path
 
 from dicomnode.audit.log import AuditLog
 from dicomnode.completion import CompletionConfig, CompletionTracker
+from dicomnode.intake.recorder import ReceiveRecorder
 from dicomnode.jobs.config import JobsConfig
 from dicomnode.jobs.local import LocalJobRunner
 from dicomnode.scp.config import ScpConfig
-from dicomnode.intake.recorder import ReceiveRecorder
 from dicomnode.scp.server import start_scp
 from dicomnode.scp.spool import SpoolWriter
 

@@ -16,6 +16,8 @@ from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.log import AuditLog
 from dicomnode.completion import CompletionConfig, CompletionTracker
 from dicomnode.intake import recorder as recorder_module
+from dicomnode.intake.reconcile import RECOVERED_REASON, reconcile_spool
+from dicomnode.intake.recorder import QueueDrain, ReceiveRecorder
 from dicomnode.scp.events import (
     AssociationAccepted,
     AssociationEnded,
@@ -25,8 +27,6 @@ from dicomnode.scp.events import (
     InstanceStored,
     ReceiveEvent,
 )
-from dicomnode.intake.reconcile import RECOVERED_REASON, reconcile_spool
-from dicomnode.intake.recorder import QueueDrain, ReceiveRecorder
 from dicomnode.scp.spool import QUARANTINE_FOLDER, SpoolWriter
 
 STUDY, SERIES = "1.2.3", "1.2.3.4"

@@ -19,8 +19,8 @@ from pipeline.segment.model_folders import DEMO_NOTICE
 from pipeline.structures import DEMO_LABELS, Structure
 from pipeline.validate.cases import discover_cases
 from pipeline.validate.evaluate import LARGE_METASTASIS, evaluate_case
-from pipeline.validate.labelmaps import LabelImage
 from pipeline.validate.html_report import write_report
+from pipeline.validate.labelmaps import LabelImage
 from pipeline.validate.runner import Runner
 from pipeline.validate.settings import ValidationSettings
 from pipeline.validate.summary import summarise

@@ -16,8 +16,8 @@ from web_testing import failed_job
 from dicomnode.audit.log import AuditLog
 from dicomnode.completion import CompletionConfig, CompletionTracker
 from dicomnode.config import DicomNodeConfig
-from dicomnode.scp.events import ConnectionRefused
 from dicomnode.intake.recorder import ReceiveRecorder
+from dicomnode.scp.events import ConnectionRefused
 from dicomnode.web.app import create_app
 
 
