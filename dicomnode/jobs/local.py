@@ -34,7 +34,7 @@ from typing import Any, cast
 from sqlalchemy.exc import SQLAlchemyError
 
 from dicomnode.audit.errors import JobStateError
-from dicomnode.audit.log import AuditLog
+from dicomnode.audit.ports import JobQueue
 from dicomnode.audit.rows import JobRow
 from dicomnode.jobs.config import JobsConfig
 from dicomnode.jobs.handler import JobOutcome, JobSpec, stage_events
@@ -76,7 +76,7 @@ class LocalJobRunner:
     ----------
     config : JobsConfig
         Workers, handler, folders, time limits.
-    audit : AuditLog
+    audit : JobQueue
         The audit database (the queue).
     node_name : str, optional
         Stable name of this node (default: the host name); jobs claimed here are recorded
@@ -88,7 +88,7 @@ class LocalJobRunner:
     def __init__(
         self,
         config: JobsConfig,
-        audit: AuditLog,
+        audit: JobQueue,
         *,
         node_name: str | None = None,
         on_finished: JobFinished | None = None,
@@ -182,8 +182,12 @@ class LocalJobRunner:
             )
             process = self._context.Process(
                 target=run_attempt,
-                args=(self._config.handler, spec, work_dir / OUTCOME_FILE,
-                      logging.getLogger().getEffectiveLevel()),
+                args=(
+                    self._config.handler,
+                    spec,
+                    work_dir / OUTCOME_FILE,
+                    logging.getLogger().getEffectiveLevel(),
+                ),
                 name=f"dicomnode-job-{job.id}",
             )
             process.start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from dicomnode.audit.log import AuditLog
+from dicomnode.audit.ports import JobQueue
 from dicomnode.audit.rows import JobState
 from dicomnode.jobs.config import JobsConfig
 
@@ -17,8 +17,8 @@ class JobRunner(Protocol):
     """Runs queued jobs from the audit database until stopped.
 
     The job table in the audit database is the queue: a runner claims jobs with
-    :meth:`AuditLog.claim_next_job`, so several runners (machines) can share one PostgreSQL
-    database.
+    :meth:`~dicomnode.audit.ports.JobQueue.claim_next_job`, so several runners (machines)
+    can share one PostgreSQL database.
     """
 
     def start(self) -> None:
@@ -36,7 +36,7 @@ class JobRunner(Protocol):
 
 def create_runner(
     config: JobsConfig,
-    audit: AuditLog,
+    audit: JobQueue,
     *,
     node_name: str | None = None,
     on_finished: JobFinished | None = None,
