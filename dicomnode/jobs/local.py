@@ -41,6 +41,7 @@ from dicomnode.jobs.handler import JobOutcome, JobSpec, stage_events
 from dicomnode.jobs.outputs import OutputError, identify_output
 from dicomnode.jobs.runner import JobFinished
 from dicomnode.jobs.worker import run_attempt
+from pipeline.config import PipelineConfig
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class LocalJobRunner:
         Workers, handler, folders, time limits.
     audit : JobQueue
         The audit database (the queue).
+    pipeline : PipelineConfig
+        The pipeline configuration every job runs with (handed to the worker in its spec).
     node_name : str, optional
         Stable name of this node (default: the host name); jobs claimed here are recorded
         with worker ``<node>/<pid>`` and recovered by the node's next start.
@@ -90,11 +93,13 @@ class LocalJobRunner:
         config: JobsConfig,
         audit: JobQueue,
         *,
+        pipeline: PipelineConfig,
         node_name: str | None = None,
         on_finished: JobFinished | None = None,
     ) -> None:
         self._config = config
         self._audit = audit
+        self._pipeline = pipeline
         self._node = node_name or socket.gethostname()
         self._worker = f"{self._node}/{multiprocessing.current_process().pid}"
         self._on_finished = on_finished
@@ -179,6 +184,7 @@ class LocalJobRunner:
                 instance_paths=[Path(p) for p in self._audit.job_instance_paths(job.id)],
                 work_dir=work_dir,
                 calling_ae=job.calling_ae,
+                pipeline=self._pipeline,
             )
             process = self._context.Process(
                 target=run_attempt,

@@ -8,6 +8,7 @@ from typing import Protocol
 from dicomnode.audit.ports import JobQueue
 from dicomnode.audit.rows import JobState
 from dicomnode.jobs.config import JobsConfig
+from pipeline.config import PipelineConfig
 
 JobFinished = Callable[[int, JobState], None]
 """Called with (job id, state stored) after each attempt ends (e.g. to wake the outbox)."""
@@ -38,10 +39,11 @@ def create_runner(
     config: JobsConfig,
     audit: JobQueue,
     *,
+    pipeline: PipelineConfig,
     node_name: str | None = None,
     on_finished: JobFinished | None = None,
 ) -> JobRunner:
-    """Build the runner that ``config.backend`` names.
+    """Build the runner that ``config.backend`` names; its jobs run with ``pipeline``.
 
     Raises
     ------
@@ -51,7 +53,9 @@ def create_runner(
     if config.backend == "local":
         from dicomnode.jobs.local import LocalJobRunner
 
-        return LocalJobRunner(config, audit, node_name=node_name, on_finished=on_finished)
+        return LocalJobRunner(
+            config, audit, pipeline=pipeline, node_name=node_name, on_finished=on_finished
+        )
     raise ValueError(
         f"jobs.backend {config.backend!r} is not available in this version; use 'local'"
     )
