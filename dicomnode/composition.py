@@ -96,7 +96,12 @@ def build_service(config: DicomNodeConfig) -> NodeService:
             else None
         ),
     )
-    runner = create_runner(config.jobs, audit, on_finished=lambda _job_id, _state: outbox.notify())
+    runner = create_runner(
+        config.jobs,
+        audit,
+        pipeline=config.pipeline,
+        on_finished=lambda _job_id, _state: outbox.notify(),
+    )
     scheduler = CompletionScheduler(
         tracker,
         SeriesJobCreator(audit, runner.notify),

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from dicomnode.audit.log import AuditLog
+from dicomnode.audit.ports import JobReader
 from dicomnode.audit.rows import DeliveryState, JobDetail
 from dicomnode.delivery.base import InstanceOutcome
 from dicomnode.delivery.config import DimseDestinationConfig
@@ -192,7 +192,7 @@ def _delivery_done(detail: JobDetail) -> bool:
         d.state is not DeliveryState.PENDING for d in detail.deliveries)
 
 
-def wait_for_job(audit: AuditLog, study_instance_uid: str, node: subprocess.Popen[bytes],
+def wait_for_job(audit: JobReader, study_instance_uid: str, node: subprocess.Popen[bytes],
                  paths: DemoPaths, timeout_s: float,
                  on_progress: Callable[[str], None]) -> JobDetail:
     """Wait until the study's job is final and none of its deliveries is pending.

@@ -1,24 +1,17 @@
 """The job handler that runs the study pipeline inside a worker process.
 
 The runner names it by import path (``dicomnode.pipeline_job:run_job``) and calls it in a
-separate process. The service exports the path of its configuration file as
-``DICOMNODE_CONFIG_FILE`` (environment overrides are inherited as they are), so the worker
-sees exactly the configuration the service runs with.
+separate process. The pipeline configuration comes with the job (``JobSpec.pipeline``, the
+one the composition root validated), so the worker runs with exactly the service's
+configuration and reads no file or environment variable.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from dicomnode.config import load_config
 from dicomnode.jobs.handler import JobOutcome, JobSpec, OutcomeState
 from pipeline.errors import InputDataError
 from pipeline.run.study import StudyStatus, run_study
 from pipeline.segment.engine import SegmentationEngine
-
-CONFIG_FILE_ENV = "DICOMNODE_CONFIG_FILE"
-"""Environment variable naming the service's configuration file (unset: defaults)."""
 
 
 def run_job(spec: JobSpec) -> JobOutcome:
@@ -27,7 +20,7 @@ def run_job(spec: JobSpec) -> JobOutcome:
     Parameters
     ----------
     spec : JobSpec
-        The job's instances and its fresh work folder.
+        The job's instances, its fresh work folder and the pipeline configuration.
 
     Returns
     -------
@@ -39,8 +32,7 @@ def run_job(spec: JobSpec) -> JobOutcome:
         delivered). Other exceptions propagate: the runner records them as a failed attempt
         and retries.
     """
-    config_file = os.environ.get(CONFIG_FILE_ENV)
-    config = load_config(Path(config_file) if config_file else None).pipeline
+    config = spec.pipeline
     engine = SegmentationEngine(config.segmentation)
     stages: list[dict[str, object]] = []
 
@@ -48,14 +40,24 @@ def run_job(spec: JobSpec) -> JobOutcome:
         stages.append({"stage": stage, "message": message, "duration_s": round(seconds, 3)})
 
     try:
-        study = run_study(spec.instance_paths, spec.work_dir, config, engine=engine,
-                          run_id=f"job-{spec.job_id}", on_stage=record)
+        study = run_study(
+            spec.instance_paths,
+            spec.work_dir,
+            config,
+            engine=engine,
+            run_id=f"job-{spec.job_id}",
+            on_stage=record,
+        )
     except InputDataError as exc:
         reason = f"{type(exc).__name__}: {exc}"
-        return JobOutcome(state="rejected", reason=reason,
-                          result={"status": "rejected", "reason": reason, "stages": stages})
+        return JobOutcome(
+            state="rejected",
+            reason=reason,
+            result={"status": "rejected", "reason": reason, "stages": stages},
+        )
     result = dict(study.result)
     result["stages"] = stages
     state: OutcomeState = "succeeded" if study.status is StudyStatus.SUCCEEDED else "rejected"
-    return JobOutcome(state=state, reason=study.reason, output_paths=study.output_paths,
-                      result=result)
+    return JobOutcome(
+        state=state, reason=study.reason, output_paths=study.output_paths, result=result
+    )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Protocol
 
-from dicomnode.audit.log import AuditLog
+from dicomnode.audit.ports import JobSubmission, ReconcileLog
 from dicomnode.completion import CompletedGroup, CompletionScheduler, CompletionTracker
 from dicomnode.intake.reconcile import reconcile_spool
 from dicomnode.intake.recorder import QueueDrain
@@ -48,13 +48,13 @@ class SeriesJobCreator:
 
     Parameters
     ----------
-    audit : AuditLog
+    audit : JobSubmission
         Where series are marked complete and the job is created (idempotently).
     notify : callable
         Called after each job is created (the runner's ``notify``).
     """
 
-    def __init__(self, audit: AuditLog, notify: Callable[[], None]) -> None:
+    def __init__(self, audit: JobSubmission, notify: Callable[[], None]) -> None:
         self._audit = audit
         self._notify = notify
 
@@ -81,8 +81,8 @@ class NodeService:
 
     Parameters
     ----------
-    audit : AuditLog
-        The audit database.
+    audit : ReconcileLog
+        The audit database (service events, spool reconciliation).
     spool : SpoolWriter
         The spool the SCP processes write to.
     tracker : CompletionTracker
@@ -99,7 +99,7 @@ class NodeService:
         Recorded with the start event (e.g. the configuration hash).
     """
 
-    audit: AuditLog
+    audit: ReconcileLog
     spool: SpoolWriter
     tracker: CompletionTracker
     scp: ScpProcessPool

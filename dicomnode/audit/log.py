@@ -2,10 +2,14 @@
 
 Each method is one short transaction (one session per unit of work) and returns ids or frozen
 rows from :mod:`dicomnode.audit.rows`, never live ORM objects. PHI (patient name, IDs) is
-stored here and never written to log lines. The methods live in three parts by subject:
+stored here and never written to log lines. The methods live in four parts by subject:
 :class:`~dicomnode.audit.intake.IntakeRecords` (service, associations, instances),
-:class:`~dicomnode.audit.job_records.JobRecords` (jobs) and
-:class:`~dicomnode.audit.delivery_records.DeliveryRecords` (outputs, outbox).
+:class:`~dicomnode.audit.job_records.JobRecords` (jobs),
+:class:`~dicomnode.audit.delivery_records.DeliveryRecords` (outputs, outbox) and
+:class:`~dicomnode.audit.retention_records.RetentionRecords` (spool retention).
+
+Callers depend on the narrow ports of :mod:`dicomnode.audit.ports`, which ``AuditLog`` names
+as bases so that mypy checks it implements each of them; only the composition root builds it.
 """
 
 from __future__ import annotations
@@ -15,12 +19,35 @@ from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.errors import DeliveryStateError, JobNotFoundError, JobStateError
 from dicomnode.audit.intake import IntakeRecords
 from dicomnode.audit.job_records import JobRecords
+from dicomnode.audit.ports import (
+    DashboardLog,
+    DeliveryLog,
+    JobQueue,
+    JobSubmission,
+    ReceiptLog,
+    ReconcileLog,
+    RetentionLog,
+)
+from dicomnode.audit.retention_records import RetentionRecords
 
 __all__ = ["AuditLog", "DeliveryStateError", "JobNotFoundError", "JobStateError"]
 
 
-class AuditLog(IntakeRecords, JobRecords, DeliveryRecords):
-    """Repository over the audit database.
+class AuditLog(
+    IntakeRecords,
+    JobRecords,
+    DeliveryRecords,
+    RetentionRecords,
+    ReceiptLog,
+    ReconcileLog,
+    RetentionLog,
+    JobSubmission,
+    JobQueue,
+    DeliveryLog,
+    DashboardLog,
+):
+    """Repository over the audit database; implements every port of
+    :mod:`dicomnode.audit.ports`.
 
     Parameters
     ----------

@@ -44,10 +44,15 @@ class Store:
     ) -> None:
         if max_job_attempts < 1:
             raise ValueError("max_job_attempts must be at least 1")
-        self.engine = engine
+        self._engine = engine
         self.max_job_attempts = max_job_attempts
         self._uow = UnitsOfWork(engine)
         self._clock = clock or utc_now
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine of the audit database."""
+        return self._engine
 
     def _now(self) -> datetime:
         return self._clock()

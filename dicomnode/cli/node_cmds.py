@@ -53,13 +53,9 @@ def serve(config: ConfigOption = None) -> None:
     """Run the node in the foreground (SCP, completion, jobs, outbox); SIGTERM stops it."""
     from dicomnode.composition import build_service
     from dicomnode.logs import configure_logging
-    from dicomnode.pipeline_job import CONFIG_FILE_ENV
     from dicomnode.service import ServiceError, stop_on_signals
 
     settings = _load(config)
-    if config is not None:
-        # Job worker processes read the same file (environment overrides are inherited).
-        os.environ[CONFIG_FILE_ENV] = str(config.resolve())
     os.umask(os.umask(UMASK) | UMASK)  # inherited by every process of the node
     configure_logging(settings.log_level)
     stop = stop_on_signals()

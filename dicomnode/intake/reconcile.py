@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from dicomnode.audit.log import AuditLog
+from dicomnode.audit.ports import ReconcileLog
 from dicomnode.scp.header import HeaderError, read_header
 from dicomnode.scp.spool import SpoolEntry, SpoolWriter
 
@@ -37,7 +37,7 @@ class ReconcileReport:
     """``(study_uid, series_uid)`` of every spooled series, for the quiet timers."""
 
 
-def _quarantine(spool: SpoolWriter, audit: AuditLog, entry: SpoolEntry, reason: str) -> None:
+def _quarantine(spool: SpoolWriter, audit: ReconcileLog, entry: SpoolEntry, reason: str) -> None:
     """Move an unreadable spool file to the quarantine folder; one log line and a service
     event (the reason names no value)."""
     try:
@@ -48,14 +48,14 @@ def _quarantine(spool: SpoolWriter, audit: AuditLog, entry: SpoolEntry, reason: 
     audit.record_service_event("spool_file_quarantined", f"{entry.path} -> {target}: {reason}")
 
 
-def reconcile_spool(spool: SpoolWriter, audit: AuditLog) -> ReconcileReport:
+def reconcile_spool(spool: SpoolWriter, audit: ReconcileLog) -> ReconcileReport:
     """Bring the database in line with the spool; list the series whose timers restart.
 
     Parameters
     ----------
     spool : SpoolWriter
         The spool (its root should be an absolute path, as stored in the database).
-    audit : AuditLog
+    audit : ReconcileLog
         The audit database.
 
     Returns

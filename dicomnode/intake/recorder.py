@@ -20,8 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from dicomnode.audit.log import AuditLog
-from dicomnode.audit.receipts import ReceiptBatch
+from dicomnode.audit.ports import ReceiptLog, Receipts
 from dicomnode.completion import CompletionTracker
 from dicomnode.scp.events import (
     AssociationAccepted,
@@ -66,13 +65,13 @@ class ReceiveRecorder:
 
     Parameters
     ----------
-    audit : AuditLog
+    audit : ReceiptLog
         The audit database.
     tracker : CompletionTracker
         Series quiet timers.
     """
 
-    def __init__(self, audit: AuditLog, tracker: CompletionTracker) -> None:
+    def __init__(self, audit: ReceiptLog, tracker: CompletionTracker) -> None:
         self._audit = audit
         self._tracker = tracker
         self._open: dict[str, _OpenAssociation] = {}
@@ -126,7 +125,7 @@ class ReceiveRecorder:
         return False
 
 
-def _write(batch: ReceiptBatch, opened: dict[str, _OpenAssociation], event: ReceiveEvent) -> None:
+def _write(batch: Receipts, opened: dict[str, _OpenAssociation], event: ReceiveEvent) -> None:
     """Add one event's records to ``batch``; ``opened`` tracks the open associations."""
     if isinstance(event, ConnectionRefused):
         _count_refusal(batch, event)
@@ -189,7 +188,7 @@ def _write(batch: ReceiptBatch, opened: dict[str, _OpenAssociation], event: Rece
         )
 
 
-def _count_refusal(batch: ReceiptBatch, event: ConnectionRefused) -> None:
+def _count_refusal(batch: Receipts, event: ConnectionRefused) -> None:
     """Count a refused connection; one log line per address, reason and recording window."""
     started = batch.count_refusal(
         peer_address=event.address,

@@ -17,19 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import exists, select, update
-
-from dicomnode.audit import tables as m
-from dicomnode.audit.engine import UnitsOfWork
-from dicomnode.audit.log import AuditLog
-from dicomnode.audit.rows import DeliveryState, JobState
+from dicomnode.audit.ports import RetentionLog
 from dicomnode.audit.store import utc_now
 from dicomnode.scp.uids import uid_problem
 
 LOGGER = logging.getLogger(__name__)
-
-DONE_STATES = (JobState.SUCCEEDED.value, JobState.REJECTED.value, JobState.CANCELLED.value)
-"""Job states after which a study's files are no longer needed."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +38,7 @@ class SpoolRetention:
 
     Parameters
     ----------
-    audit : AuditLog
+    audit : RetentionLog
         The audit database.
     spool_root : Path
         The spool folder (absolute, as stored in the database).
@@ -58,42 +50,19 @@ class SpoolRetention:
 
     def __init__(
         self,
-        audit: AuditLog,
+        audit: RetentionLog,
         spool_root: Path,
         retention_days: float,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._audit = audit
-        self._uow = UnitsOfWork(audit.engine)
         self._root = spool_root
         self._retention = timedelta(days=retention_days)
         self._clock = clock or utc_now
 
     def due_studies(self) -> list[str]:
         """Study Instance UIDs that are processed and past the retention time."""
-        cutoff = self._clock() - self._retention
-        unfinished = exists().where(
-            m.Job.study_instance_uid == m.Study.study_instance_uid,
-            m.Job.state.not_in(DONE_STATES),
-        )
-        has_job = exists().where(m.Job.study_instance_uid == m.Study.study_instance_uid)
-        undelivered = (
-            exists()
-            .where(
-                m.Job.study_instance_uid == m.Study.study_instance_uid,
-                m.Output.job_id == m.Job.id,
-                m.Delivery.output_id == m.Output.id,
-                m.Delivery.state == DeliveryState.PENDING.value,
-            )
-        )
-        with self._uow.read() as session:
-            return list(
-                session.scalars(
-                    select(m.Study.study_instance_uid)
-                    .where(m.Study.last_received_at < cutoff, has_job, ~unfinished, ~undelivered)
-                    .order_by(m.Study.last_received_at)
-                )
-            )
+        return self._audit.processed_studies(received_before=self._clock() - self._retention)
 
     def purge(self) -> list[PurgedStudy]:
         """Delete every due study that still has files in the spool; record each."""
@@ -105,12 +74,7 @@ class SpoolRetention:
             files = [p for p in folder.rglob("*") if p.is_file()]
             size = sum(p.stat().st_size for p in files)
             shutil.rmtree(folder)
-            with self._uow.write() as session:
-                session.execute(
-                    update(m.Instance)
-                    .where(m.Instance.study_instance_uid == study_uid)
-                    .values(path=None)
-                )
+            self._audit.forget_instance_paths(study_uid)
             self._audit.record_service_event(
                 "spool_retention", f"study {study_uid}: {len(files)} files, {size} bytes deleted"
             )

@@ -2,7 +2,10 @@
 
 A handler is a plain function ``handler(spec: JobSpec) -> JobOutcome`` named by an import
 path string ``"module:function"``; the string (not the function) crosses the process
-boundary and is resolved inside the worker process, so nothing unpicklable travels.
+boundary and is resolved inside the worker process, so nothing unpicklable travels. The
+spec carries the validated pipeline configuration the service was built with (a frozen,
+picklable :class:`~pipeline.config.PipelineConfig`): the worker never reads a configuration
+file or the environment again, so it runs with exactly what the composition root decided.
 
 Per-stage events: the handler reports them in ``JobOutcome.result["stages"]``, a list of
 ``{"stage": str, "message": str, "duration_s": float | None}``; the runner appends them to
@@ -23,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from pipeline.config import PipelineConfig
 
 OutcomeState = Literal["succeeded", "rejected", "failed"]
 OUTCOME_STATES: tuple[OutcomeState, ...] = ("succeeded", "rejected", "failed")
@@ -46,6 +51,8 @@ class JobSpec:
         Empty folder for this attempt; outputs must be written below it.
     calling_ae : str or None
         Calling AE title of the association that sent the study (for "back to sender").
+    pipeline : PipelineConfig
+        The pipeline configuration to process the study with (the service's, validated).
     """
 
     job_id: int
@@ -54,6 +61,7 @@ class JobSpec:
     instance_paths: list[Path]
     work_dir: Path
     calling_ae: str | None
+    pipeline: PipelineConfig
 
 
 @dataclass(frozen=True)

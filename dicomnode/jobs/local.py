@@ -34,13 +34,14 @@ from typing import Any, cast
 from sqlalchemy.exc import SQLAlchemyError
 
 from dicomnode.audit.errors import JobStateError
-from dicomnode.audit.log import AuditLog
+from dicomnode.audit.ports import JobQueue
 from dicomnode.audit.rows import JobRow
 from dicomnode.jobs.config import JobsConfig
 from dicomnode.jobs.handler import JobOutcome, JobSpec, stage_events
 from dicomnode.jobs.outputs import OutputError, identify_output
 from dicomnode.jobs.runner import JobFinished
 from dicomnode.jobs.worker import run_attempt
+from pipeline.config import PipelineConfig
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,10 @@ class LocalJobRunner:
     ----------
     config : JobsConfig
         Workers, handler, folders, time limits.
-    audit : AuditLog
+    audit : JobQueue
         The audit database (the queue).
+    pipeline : PipelineConfig
+        The pipeline configuration every job runs with (handed to the worker in its spec).
     node_name : str, optional
         Stable name of this node (default: the host name); jobs claimed here are recorded
         with worker ``<node>/<pid>`` and recovered by the node's next start.
@@ -88,13 +91,15 @@ class LocalJobRunner:
     def __init__(
         self,
         config: JobsConfig,
-        audit: AuditLog,
+        audit: JobQueue,
         *,
+        pipeline: PipelineConfig,
         node_name: str | None = None,
         on_finished: JobFinished | None = None,
     ) -> None:
         self._config = config
         self._audit = audit
+        self._pipeline = pipeline
         self._node = node_name or socket.gethostname()
         self._worker = f"{self._node}/{multiprocessing.current_process().pid}"
         self._on_finished = on_finished
@@ -179,11 +184,16 @@ class LocalJobRunner:
                 instance_paths=[Path(p) for p in self._audit.job_instance_paths(job.id)],
                 work_dir=work_dir,
                 calling_ae=job.calling_ae,
+                pipeline=self._pipeline,
             )
             process = self._context.Process(
                 target=run_attempt,
-                args=(self._config.handler, spec, work_dir / OUTCOME_FILE,
-                      logging.getLogger().getEffectiveLevel()),
+                args=(
+                    self._config.handler,
+                    spec,
+                    work_dir / OUTCOME_FILE,
+                    logging.getLogger().getEffectiveLevel(),
+                ),
                 name=f"dicomnode-job-{job.id}",
             )
             process.start()

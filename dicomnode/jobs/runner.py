@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from dicomnode.audit.log import AuditLog
+from dicomnode.audit.ports import JobQueue
 from dicomnode.audit.rows import JobState
 from dicomnode.jobs.config import JobsConfig
+from pipeline.config import PipelineConfig
 
 JobFinished = Callable[[int, JobState], None]
 """Called with (job id, state stored) after each attempt ends (e.g. to wake the outbox)."""
@@ -17,8 +18,8 @@ class JobRunner(Protocol):
     """Runs queued jobs from the audit database until stopped.
 
     The job table in the audit database is the queue: a runner claims jobs with
-    :meth:`AuditLog.claim_next_job`, so several runners (machines) can share one PostgreSQL
-    database.
+    :meth:`~dicomnode.audit.ports.JobQueue.claim_next_job`, so several runners (machines)
+    can share one PostgreSQL database.
     """
 
     def start(self) -> None:
@@ -36,12 +37,13 @@ class JobRunner(Protocol):
 
 def create_runner(
     config: JobsConfig,
-    audit: AuditLog,
+    audit: JobQueue,
     *,
+    pipeline: PipelineConfig,
     node_name: str | None = None,
     on_finished: JobFinished | None = None,
 ) -> JobRunner:
-    """Build the runner that ``config.backend`` names.
+    """Build the runner that ``config.backend`` names; its jobs run with ``pipeline``.
 
     Raises
     ------
@@ -51,7 +53,9 @@ def create_runner(
     if config.backend == "local":
         from dicomnode.jobs.local import LocalJobRunner
 
-        return LocalJobRunner(config, audit, node_name=node_name, on_finished=on_finished)
+        return LocalJobRunner(
+            config, audit, pipeline=pipeline, node_name=node_name, on_finished=on_finished
+        )
     raise ValueError(
         f"jobs.backend {config.backend!r} is not available in this version; use 'local'"
     )

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from dicomnode.audit.log import AuditLog
+from dicomnode.audit.ports import DeliveryLog
 from dicomnode.audit.rows import DeliveryRow
 from dicomnode.audit.store import utc_now
 from dicomnode.delivery.base import DeliveryStatus, InstanceOutcome, Sender
@@ -51,7 +51,7 @@ def parse_return_destination(name: str) -> tuple[str, str] | None:
     """``(calling_ae, peer_address)`` of a return-to-sender destination name, else None."""
     if not name.startswith(RETURN_TO_SENDER_PREFIX):
         return None
-    calling_ae, _, peer_address = name[len(RETURN_TO_SENDER_PREFIX):].rpartition("@")
+    calling_ae, _, peer_address = name[len(RETURN_TO_SENDER_PREFIX) :].rpartition("@")
     return (calling_ae, peer_address) if calling_ae and peer_address else None
 
 
@@ -60,7 +60,7 @@ class Outbox:
 
     Parameters
     ----------
-    audit : AuditLog
+    audit : DeliveryLog
         The audit database (outbox state).
     senders : mapping of str to Sender
         Configured destinations by name.
@@ -75,7 +75,7 @@ class Outbox:
 
     def __init__(
         self,
-        audit: AuditLog,
+        audit: DeliveryLog,
         senders: Mapping[str, Sender],
         config: OutboxConfig,
         *,
@@ -102,8 +102,7 @@ class Outbox:
             if self._return_sender is not None:
                 sender = self._audit.job_sender(job_id)
                 if sender is None:
-                    log.warning("job %d: no sending association; not returned to sender",
-                                job_id)
+                    log.warning("job %d: no sending association; not returned to sender", job_id)
                 else:
                     destinations.append(return_destination(*sender))
             planned += self._audit.plan_deliveries(job_id, destinations=destinations)

@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from dicomnode.audit.log import AuditLog
+from dicomnode.audit.ports import DashboardLog
 from dicomnode.audit.store import utc_now
 from dicomnode.config import DicomNodeConfig
 from dicomnode.scp.watermark import DiskWatermark
@@ -42,7 +42,7 @@ STATIC_DIR = Path(__file__).with_name("static")
 
 def create_app(
     config: DicomNodeConfig,
-    audit: AuditLog,
+    audit: DashboardLog,
     *,
     clock: Callable[[], datetime] = utc_now,
 ) -> FastAPI:
@@ -52,7 +52,7 @@ def create_app(
     ----------
     config : DicomNodeConfig
         The node's configuration (``web``, ``spool``, the pipeline's models).
-    audit : AuditLog
+    audit : DashboardLog
         The audit database (schema migrated).
     clock : callable
         Current time, timezone-aware UTC (injectable for tests).

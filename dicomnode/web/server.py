@@ -16,7 +16,7 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
-from dicomnode.audit.log import AuditLog
+from dicomnode.audit.ports import ServiceEventLog
 from dicomnode.web.config import WebConfig
 
 LOGGER = logging.getLogger(__name__)
@@ -49,11 +49,11 @@ class WebServer:
         The dashboard (:func:`dicomnode.web.app.create_app`).
     config : WebConfig
         Address and port.
-    audit : AuditLog
+    audit : ServiceEventLog
         Where a failure to start is recorded.
     """
 
-    def __init__(self, app: FastAPI, config: WebConfig, audit: AuditLog) -> None:
+    def __init__(self, app: FastAPI, config: WebConfig, audit: ServiceEventLog) -> None:
         self._app = app
         self._config = config
         self._audit = audit

@@ -19,6 +19,7 @@ from dicomnode.jobs.local import LocalJobRunner
 from dicomnode.scp.config import ScpConfig
 from dicomnode.scp.server import start_scp
 from dicomnode.scp.spool import SpoolWriter
+from pipeline.config import PipelineConfig
 
 CHROMIUM = "/usr/bin/chromium"
 STORESCU = "/usr/bin/storescu"
@@ -61,19 +62,35 @@ def receive(audit: AuditLog, spool: Path, dicom: Path) -> None:
     running = start_scp(scp, SpoolWriter(spool), RecordingSink(audit))
     try:
         subprocess.run(
-            [STORESCU, "-aet", "DEMOSENDER", "-aec", "DICOMNODE", "-nh", "+sd", "+r", "127.0.0.1",
-             str(scp.port), str(dicom)],
-            check=True, capture_output=True, timeout=120, env=dict(os.environ, TCP_NODELAY="1"),
+            [
+                STORESCU,
+                "-aet",
+                "DEMOSENDER",
+                "-aec",
+                "DICOMNODE",
+                "-nh",
+                "+sd",
+                "+r",
+                "127.0.0.1",
+                str(scp.port),
+                str(dicom),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+            env=dict(os.environ, TCP_NODELAY="1"),
         )
     finally:
         running.stop()
 
 
 def run_until_final(audit: AuditLog, handler: str, work: Path, job_id: int) -> None:
-    """Run the job runner with ``handler`` until ``job_id`` is final."""
-    config = JobsConfig(handler=handler, workers=1, work_dir=work, poll_interval_s=0.2,
-                        max_attempts=1)
-    runner = LocalJobRunner(config, audit)
+    """Run the job runner with ``handler`` (default pipeline configuration) until ``job_id``
+    is final."""
+    config = JobsConfig(
+        handler=handler, workers=1, work_dir=work, poll_interval_s=0.2, max_attempts=1
+    )
+    runner = LocalJobRunner(config, audit, pipeline=PipelineConfig())
     runner.start()
     try:
         deadline = time.monotonic() + JOB_TIMEOUT_S

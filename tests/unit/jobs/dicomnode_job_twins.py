@@ -139,6 +139,7 @@ def serve(
     from dicomnode.jobs.local import LocalJobRunner
     from dicomnode.outbox.config import OutboxConfig
     from dicomnode.outbox.outbox import Outbox
+    from pipeline.config import PipelineConfig
 
     audit = AuditLog.from_url(db_url, max_job_attempts=10)
     outbox = Outbox(
@@ -155,7 +156,11 @@ def serve(
         stop_grace_s=1.0,
     )
     runner = LocalJobRunner(
-        config, audit, node_name="crashnode", on_finished=lambda _job, _state: outbox.notify()
+        config,
+        audit,
+        pipeline=PipelineConfig(),
+        node_name="crashnode",
+        on_finished=lambda _job, _state: outbox.notify(),
     )
     runner.start()
     outbox.start()

@@ -33,8 +33,13 @@ def _service(
             start_method,
         ],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(TWINS.parent)},
+        env={**os.environ, "PYTHONPATH": _python_path(TWINS.parent)},
     )
+
+
+def _python_path(folder: Path) -> str:
+    """``folder`` in front of the caller's PYTHONPATH (which names the code under test)."""
+    return os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:

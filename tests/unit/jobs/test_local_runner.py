@@ -14,8 +14,10 @@ from dicomnode.audit.rows import JobState, OutputKind
 from dicomnode.jobs.config import JobsConfig
 from dicomnode.jobs.local import LocalJobRunner
 from dicomnode.jobs.runner import create_runner
+from pipeline.config import PipelineConfig
 
 Queue = Callable[..., int]
+PIPELINE = PipelineConfig()
 
 
 def _config(tmp_path: Path, handler: str, **changes: object) -> JobsConfig:
@@ -54,6 +56,7 @@ def test_success_records_outputs_stages_and_notifies(
     runner = LocalJobRunner(
         _config(tmp_path, "succeed", start_method="spawn"),
         audit,
+        pipeline=PIPELINE,
         node_name="n1",
         on_finished=lambda job, state: finished.append((job, state)),
     )
@@ -86,7 +89,7 @@ def test_crashing_job_is_retried_then_dead_lettered_and_the_runner_goes_on(
     audit: AuditLog, queue: Queue, tmp_path: Path, handler: str, reason: str
 ) -> None:
     crashing = queue(audit, "1.2.3.1")
-    runner = LocalJobRunner(_config(tmp_path, handler), audit, node_name="n1")
+    runner = LocalJobRunner(_config(tmp_path, handler), audit, pipeline=PIPELINE, node_name="n1")
     with _running(runner):
         _wait_for(audit, crashing, JobState.DEAD_LETTERED)
         later = queue(audit, "1.2.3.2")  # the runner still claims and runs jobs
@@ -102,7 +105,9 @@ def test_handler_exception_fails_the_attempt_and_the_retry_succeeds(
     audit: AuditLog, queue: Queue, tmp_path: Path
 ) -> None:
     job_id = queue(audit)
-    with _running(LocalJobRunner(_config(tmp_path, "raise_once"), audit, node_name="n1")):
+    with _running(
+        LocalJobRunner(_config(tmp_path, "raise_once"), audit, pipeline=PIPELINE, node_name="n1")
+    ):
         _wait_for(audit, job_id, JobState.SUCCEEDED)
     detail = audit.get_job(job_id)
     finished = [e.message for e in detail.events if e.stage == "finished"]
@@ -115,11 +120,15 @@ def test_rejection_and_outputs_outside_the_work_folder(
     audit: AuditLog, queue: Queue, tmp_path: Path
 ) -> None:
     rejected = queue(audit, "1.2.3.1")
-    with _running(LocalJobRunner(_config(tmp_path, "reject"), audit, node_name="n1")):
+    with _running(
+        LocalJobRunner(_config(tmp_path, "reject"), audit, pipeline=PIPELINE, node_name="n1")
+    ):
         _wait_for(audit, rejected, JobState.REJECTED)
     assert audit.get_job(rejected).job.error == "no portal-venous series"
     escaping = queue(audit, "1.2.3.2")
-    runner = LocalJobRunner(_config(tmp_path, "outside_output"), audit, node_name="n1")
+    runner = LocalJobRunner(
+        _config(tmp_path, "outside_output"), audit, pipeline=PIPELINE, node_name="n1"
+    )
     with _running(runner):
         _wait_for(audit, escaping, JobState.DEAD_LETTERED)
     assert "outside the job's work folder" in (audit.get_job(escaping).job.error or "")
@@ -128,7 +137,7 @@ def test_rejection_and_outputs_outside_the_work_folder(
 def test_timeout_kills_the_job(audit: AuditLog, queue: Queue, tmp_path: Path) -> None:
     job_id = queue(audit)
     config = _config(tmp_path, "hang", timeout_s=0.6)
-    with _running(LocalJobRunner(config, audit, node_name="n1")):
+    with _running(LocalJobRunner(config, audit, pipeline=PIPELINE, node_name="n1")):
         _wait_for(audit, job_id, JobState.DEAD_LETTERED)
     assert audit.get_job(job_id).job.error == "timed out after 0.6 s"
 
@@ -137,7 +146,7 @@ def test_stop_interrupts_and_requeues_running_jobs(
     audit: AuditLog, queue: Queue, tmp_path: Path
 ) -> None:
     job_id = queue(audit)
-    runner = LocalJobRunner(_config(tmp_path, "hang"), audit, node_name="n1")
+    runner = LocalJobRunner(_config(tmp_path, "hang"), audit, pipeline=PIPELINE, node_name="n1")
     with _running(runner):
         started = tmp_path / "work" / f"job-{job_id}" / "attempt-1" / "started"
         deadline = time.monotonic() + 30
@@ -154,7 +163,9 @@ def test_start_recovers_this_nodes_interrupted_jobs(
     mine, theirs = queue(audit, "1.2.3.1"), queue(audit, "1.2.3.2")
     audit.claim_next_job("n1/4242")  # left running by a killed service on this node
     audit.claim_next_job("n2/77")  # running on another node
-    with _running(LocalJobRunner(_config(tmp_path, "succeed"), audit, node_name="n1")):
+    with _running(
+        LocalJobRunner(_config(tmp_path, "succeed"), audit, pipeline=PIPELINE, node_name="n1")
+    ):
         _wait_for(audit, mine, JobState.SUCCEEDED)
     assert audit.get_job(mine).job.attempts == 2
     assert audit.get_job(theirs).job.state is JobState.RUNNING
@@ -162,5 +173,7 @@ def test_start_recovers_this_nodes_interrupted_jobs(
 
 def test_celery_backend_is_refused(audit: AuditLog, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="celery"):
-        create_runner(_config(tmp_path, "succeed", backend="celery"), audit)
-    assert isinstance(create_runner(_config(tmp_path, "succeed"), audit), LocalJobRunner)
+        create_runner(_config(tmp_path, "succeed", backend="celery"), audit, pipeline=PIPELINE)
+    assert isinstance(
+        create_runner(_config(tmp_path, "succeed"), audit, pipeline=PIPELINE), LocalJobRunner
+    )
