@@ -14,12 +14,13 @@ Every figure of a SIRT plan gets a group of its own kind (``docs/sr-private-code
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pipeline.encode import codes
 from pipeline.encode.content import CodedEvaluation, NamedQuantity, QuantityGroup
 from pipeline.encode.segments import ALL_LESIONS_LABEL, structure_tracking_id
+from pipeline.quantify.advisory import Flag
 from pipeline.structures import CATALOGUE, COUINAUD_SEGMENTS, Code, Structure
 
 METHODS = {"bsa": ("SIRT BSA method", codes.BSA_METHOD),
@@ -47,7 +48,7 @@ def _present(*items: NamedQuantity | None) -> tuple[NamedQuantity, ...]:
     return tuple(q for q in items if q is not None)
 
 
-def rule_checks(flags: list[Mapping[str, Any]]) -> tuple[CodedEvaluation, ...]:
+def rule_checks(flags: Sequence[Flag]) -> tuple[CodedEvaluation, ...]:
     """Guideline flags as coded evaluations: rule -> status.
 
     A flag whose threshold depends on an unknown input gives one evaluation per candidate
@@ -55,23 +56,23 @@ def rule_checks(flags: list[Mapping[str, Any]]) -> tuple[CodedEvaluation, ...]:
     """
     out: list[CodedEvaluation] = []
     for f in flags:
-        candidates = f.get("candidates") or []
-        if not candidates:
-            out.append(CodedEvaluation(codes.rule_code(f["rule_id"]), _STATUS[f["status"]],
-                                       f"{f['rule_id']}: {f['rule']}: {f['status']}"))
+        if not f.candidates:
+            out.append(CodedEvaluation(codes.rule_code(f.rule_id), _STATUS[f.status],
+                                       f"{f.rule_id}: {f.rule}: {f.status}"))
             continue
-        for c in candidates:
-            status = c["status"] or "not_evaluable"
-            out.append(CodedEvaluation(codes.rule_code(c["rule_id"]), _STATUS[status],
-                                       f"{c['rule_id']} (if {c['applies_when']}): {status}"))
+        for c in f.candidates:
+            status = f.candidate_status(c) or "not_evaluable"
+            out.append(CodedEvaluation(codes.rule_code(c.rule_id), _STATUS[status],
+                                       f"{c.rule_id} (if {c.applies_when}): {status}"))
         out += [CodedEvaluation(codes.UNKNOWN_INPUT, _UNKNOWN_INPUTS[name],
                                 f"unknown input: {name}")
-                for name in f.get("unknown_inputs") or [] if name in _UNKNOWN_INPUTS]
+                for name in f.unknown_inputs if name in _UNKNOWN_INPUTS]
     return tuple(out)
 
 
 def _checks(method: Mapping[str, Any], *flag_codes: str) -> tuple[CodedEvaluation, ...]:
-    return rule_checks([f for f in method.get("flags") or [] if f["code"] in flag_codes])
+    return rule_checks([Flag.from_dict(f) for f in method.get("flags") or []
+                        if f["code"] in flag_codes])
 
 
 def _input_groups(quant: Mapping[str, Any]) -> list[QuantityGroup]:
