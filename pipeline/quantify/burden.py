@@ -49,15 +49,22 @@ class RegionBurden:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping."""
-        return {"segments": list(self.segments), "volume_ml": self.volume_ml,
-                "tumour_ml": self.tumour_ml,
-                "tumour_fraction_percent": self.tumour_fraction_percent}
+        return {
+            "segments": list(self.segments),
+            "volume_ml": self.volume_ml,
+            "tumour_ml": self.tumour_ml,
+            "tumour_fraction_percent": self.tumour_fraction_percent,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RegionBurden:
         """Read back :meth:`to_dict`."""
-        return cls(tuple(int(s) for s in data.get("segments") or ()), data.get("volume_ml"),
-                   data.get("tumour_ml"), data.get("tumour_fraction_percent"))
+        return cls(
+            tuple(int(s) for s in data.get("segments") or ()),
+            data.get("volume_ml"),
+            data.get("tumour_ml"),
+            data.get("tumour_fraction_percent"),
+        )
 
 
 @dataclass(frozen=True)
@@ -128,8 +135,10 @@ class TumourBurden:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TumourBurden:
         """Read back :meth:`to_dict` (an earlier ``result.json``)."""
+
         def regions(key: str) -> dict[str, RegionBurden]:
             return {k: RegionBurden.from_dict(v) for k, v in (data.get(key) or {}).items()}
+
         return cls(
             lesion_count=int(data.get("lesion_count") or 0),
             measurable_lesion_count=int(data.get("measurable_lesion_count") or 0),
@@ -139,14 +148,18 @@ class TumourBurden:
             min_lesion_volume_mm3=float(data.get("min_lesion_volume_mm3") or 0.0),
             extrahepatic_lesion_count=int(data.get("extrahepatic_lesion_count") or 0),
             extrahepatic_lesion_volume_ml=data.get("extrahepatic_lesion_volume_ml"),
-            segments=regions("segments"), hemilivers=regions("hemilivers"),
-            lobes=regions("lobes"), measurable_threshold_mm=data.get("measurable_threshold_mm"),
+            segments=regions("segments"),
+            hemilivers=regions("hemilivers"),
+            lobes=regions("lobes"),
+            measurable_threshold_mm=data.get("measurable_threshold_mm"),
             subthreshold_tumour_ml=data.get("subthreshold_tumour_ml"),
-            extrahepatic_fragment_ml=data.get("extrahepatic_fragment_ml"))
+            extrahepatic_fragment_ml=data.get("extrahepatic_fragment_ml"),
+        )
 
 
-def tumour_burden(volumes: LiverVolumes, tumour: TumourAnalysis, config: QuantificationConfig
-                  ) -> TumourBurden:
+def tumour_burden(
+    volumes: LiverVolumes, tumour: TumourAnalysis, config: QuantificationConfig
+) -> TumourBurden:
     """Counts, TTV and per-region burden of the reported (gated) volumes and lesions.
 
     Parameters
@@ -173,13 +186,18 @@ def tumour_burden(volumes: LiverVolumes, tumour: TumourAnalysis, config: Quantif
         lesion_connectivity=config.lesion_connectivity,
         min_lesion_volume_mm3=config.min_lesion_volume_mm3,
         extrahepatic_lesion_count=len(extra),
-        extrahepatic_lesion_volume_ml=(None if any(les.withheld for les in extra)
-                                       else float(sum(les.volume_ml for les in extra))),
-        segments={segment_name(s): RegionBurden.of(volumes, [s])
-                  for s in volumes.segment_total_ml},
-        hemilivers={"right": RegionBurden.of(volumes, RIGHT_HEMILIVER),
-                    "left": RegionBurden.of(volumes, LEFT_HEMILIVER)},
+        extrahepatic_lesion_volume_ml=(
+            None
+            if any(les.withheld for les in extra)
+            else float(sum(les.volume_ml for les in extra))
+        ),
+        segments={segment_name(s): RegionBurden.of(volumes, [s]) for s in volumes.segment_total_ml},
+        hemilivers={
+            "right": RegionBurden.of(volumes, RIGHT_HEMILIVER),
+            "left": RegionBurden.of(volumes, LEFT_HEMILIVER),
+        },
         lobes={name: RegionBurden.of(volumes, segs) for name, segs in config.lobes.items()},
         measurable_threshold_mm=tumour.measurable_threshold_mm,
         subthreshold_tumour_ml=tumour.fragment_ml,
-        extrahepatic_fragment_ml=tumour.extrahepatic_fragment_ml)
+        extrahepatic_fragment_ml=tumour.extrahepatic_fragment_ml,
+    )

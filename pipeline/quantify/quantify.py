@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pipeline.quantify.body import BSA_FORMULAS, PatientSection
+from pipeline.quantify.body import PatientSection
 from pipeline.quantify.burden import TumourBurden, tumour_burden
 from pipeline.quantify.config import QuantificationConfig
 from pipeline.quantify.flr import FLRPlan, compute_flr
@@ -37,6 +37,7 @@ from pipeline.quantify.quality import (
     usable_patient,
 )
 from pipeline.quantify.sirt import plan_sirt
+from pipeline.quantify.sirt_plan import SIRTPlan
 from pipeline.quantify.volumetry import (
     LEFT_HEMILIVER,
     RIGHT_HEMILIVER,
@@ -68,8 +69,8 @@ class QuantResult:
         Lesion counts, total tumour volume and tumour fraction per region.
     flr : FLRPlan
         FLR of every resection and the hypertrophy after PVE.
-    sirt : dict
-        The SIRT plan, every method (schema in ``docs/quantification.md``).
+    sirt : SIRTPlan
+        The SIRT plan, every method.
     patient : PatientSection
         Body size as given and as used, BSA.
     warnings : tuple of Finding
@@ -89,7 +90,7 @@ class QuantResult:
     lesions: tuple[Lesion, ...]
     tumour_burden: TumourBurden
     flr: FLRPlan
-    sirt: dict[str, Any]
+    sirt: SIRTPlan
     patient: PatientSection
     warnings: tuple[Finding, ...]
     constants: dict[str, Any]
@@ -103,7 +104,7 @@ class QuantResult:
                 "volumes_ml": dict(self.volumes_ml),
                 "lesions": [les.to_dict() for les in self.lesions],
                 "tumour_burden": self.tumour_burden.to_dict(), "flr": self.flr.to_dict(),
-                "sirt": self.sirt, "patient": self.patient.to_dict(),
+                "sirt": self.sirt.to_dict(), "patient": self.patient.to_dict(),
                 "warnings": [w.to_dict() for w in self.warnings],
                 "constants": self.constants, "inputs": self.inputs}
 
@@ -120,7 +121,8 @@ class QuantResult:
             volumes_ml=dict(doc["volumes_ml"]),
             lesions=tuple(Lesion.from_dict(d) for d in doc.get("lesions") or ()),
             tumour_burden=TumourBurden.from_dict(doc["tumour_burden"]),
-            flr=FLRPlan.from_dict(doc["flr"]), sirt=dict(doc.get("sirt") or {}),
+            flr=FLRPlan.from_dict(doc["flr"]),
+            sirt=SIRTPlan.from_dict(doc["sirt"], float(doc["constants"]["liver_density_g_ml"])),
             patient=PatientSection.from_dict(doc.get("patient") or {}),
             warnings=tuple(Finding.from_dict(w) for w in doc.get("warnings") or ()),
             constants=dict(doc.get("constants") or {}), inputs=dict(doc.get("inputs") or {}),
@@ -206,7 +208,7 @@ def _lesion_findings(tumour: TumourAnalysis, withheld: set[str]) -> list[Finding
 
 def _plan(volumes: LiverVolumes, patient: PatientInfo, planner: PlannerInputs,
           config: QuantificationConfig, lung: tuple[float, str], study_date: dt.date | None
-          ) -> tuple[FLRPlan, dict[str, Any], PatientSection, list[Finding]]:
+          ) -> tuple[FLRPlan, SIRTPlan, PatientSection, list[Finding]]:
     """Planning from reported volumes: (flr, sirt, patient section, planning findings)."""
     usable, gate = usable_patient(patient, config.quality)
     flr = compute_flr(volumes, usable, planner, config, study_date)
@@ -214,7 +216,6 @@ def _plan(volumes: LiverVolumes, patient: PatientInfo, planner: PlannerInputs,
                                         usable.height_m, usable.weight_kg)
     bsa_sirt = patient_section.bsa_m2(config.bsa_formula_sirt)
     sirt = plan_sirt(volumes, bsa_sirt, planner, config, lung[0], lung[1])
-    sirt["bsa_formula"] = BSA_FORMULAS[config.bsa_formula_sirt]
     return flr, sirt, patient_section, gate.findings + _planning_findings(planner, config)
 
 
@@ -417,7 +418,7 @@ def replan(previous: dict[str, Any], planner: PlannerInputs, config: Quantificat
     out = copy.deepcopy(previous)
     out.update(
         plan_revision=int(previous.get("plan_revision", 1)) + 1,
-        flr=flr.to_dict(), sirt=sirt, patient=patient_section.to_dict(),
+        flr=flr.to_dict(), sirt=sirt.to_dict(), patient=patient_section.to_dict(),
         warnings=kept + [f.to_dict() for f in planning],
         constants=constants_section(config),
         inputs=_inputs(combined, config, patient, quality, sources, study_date))

@@ -238,19 +238,18 @@ def report_content(quant: QuantResult, series: SeriesChoice, algorithm: Algorith
     ReportContent
         Everything the SEG/SR/PDF writers show.
     """
-    document = {"sirt": quant.sirt, "inputs": quant.inputs, "constants": quant.constants,
-                "plan_revision": quant.plan_revision}
     return ReportContent(
         series=series, algorithm=algorithm,
         structures=structure_measurements(quant.volumes_ml, incomplete),
         lesions=lesion_measurements(quant.lesions),
         tumour_burden=tumour_burden(quant.tumour_burden),
         flr=flr_measurements(quant.flr, quant.constants),
-        sirt=sirt_groups(document),
+        sirt=sirt_groups(quant.sirt, quant.inputs,
+                         str(quant.constants.get("bsa_formula_sirt") or "")),
         constants=constants(quant.constants),
         confidence=confidence,
         flags=quality_flags(warnings),
-        worksheet=sirt_worksheet(document),
+        worksheet=sirt_worksheet(quant.sirt, quant.inputs, quant.plan_revision),
     )
 
 

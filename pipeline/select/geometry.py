@@ -221,7 +221,8 @@ def check_geometry(datasets: Sequence[Dataset], config: GeometryConfig) -> Geome
     slices = [datasets[i] for i in idx]
     missing = sorted({k for ds in slices for k in absent_geometry(ds)})
     if not slices or missing:
-        findings.append(GeometryProblem(GeometryReason.MISSING_GEOMETRY, f"absent: {', '.join(missing)}"))
+        findings.append(GeometryProblem(GeometryReason.MISSING_GEOMETRY,
+                                        f"absent: {', '.join(missing)}"))
         return GeometryReport(idx, None, findings)
     mixed = _mixed_findings(slices, config)
     if mixed:
@@ -284,12 +285,14 @@ def _mixed_findings(slices: Sequence[Dataset], config: GeometryConfig) -> list[G
     return found
 
 
-def _tilt_findings(sorted_slices: Sequence[Dataset], config: GeometryConfig) -> list[GeometryProblem]:
+def _tilt_findings(sorted_slices: Sequence[Dataset], config: GeometryConfig
+                   ) -> list[GeometryProblem]:
     found = []
     tilts = [float(ds.get("GantryDetectorTilt", 0) or 0) for ds in sorted_slices]
     worst = max(tilts, key=abs)
     if abs(worst) > config.max_tilt_deg:
-        found.append(GeometryProblem(GeometryReason.GANTRY_TILT, f"GantryDetectorTilt {worst:g} deg"))
+        found.append(GeometryProblem(GeometryReason.GANTRY_TILT,
+                                     f"GantryDetectorTilt {worst:g} deg"))
     if len(sorted_slices) >= 2:
         first = np.asarray(_floats(sorted_slices[0].ImagePositionPatient))
         last = np.asarray(_floats(sorted_slices[-1].ImagePositionPatient))

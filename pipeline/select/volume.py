@@ -38,7 +38,8 @@ class VolumeError(Exception):
         Every finding with its detail (blocking ones and notes).
     """
 
-    def __init__(self, reasons: list[GeometryReason], findings: list[GeometryProblem] | None = None):
+    def __init__(self, reasons: list[GeometryReason],
+                 findings: list[GeometryProblem] | None = None):
         self.reasons = reasons
         self.findings = findings or []
         details = "; ".join(str(f) for f in self.findings if f.reason.blocking)

@@ -68,7 +68,8 @@ def _plan(ct_series, segmentation, seg, planner: PlannerInputs
     doc = quant.to_dict()
     content = dataclasses.replace(report_content(volume.series_instance_uid,
                                                  segmentation.algorithm),
-                                  sirt=sirt_groups(doc),
+                                  sirt=sirt_groups(quant.sirt, quant.inputs,
+                                                   CONFIG.bsa_formula_sirt),
                                   flr=flr_measurements(quant.flr, quant.constants))
     buf = io.BytesIO()
     build_sr(seg, headers, content).save_as(buf)

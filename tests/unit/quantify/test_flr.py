@@ -9,9 +9,9 @@ import pytest
 from pipeline.quantify.body import telv_ml
 from pipeline.quantify.config import QuantificationConfig
 from pipeline.quantify.flr import (
+    STANDARD_RESECTIONS,
     FLRPlan,
     ResectionFLR,
-    STANDARD_RESECTIONS,
     compute_flr,
     flr_body_weight_percent,
     hypertrophy,

@@ -304,3 +304,25 @@ def test_result_document_reads_back_to_the_same_types(phantom: PhantomFactory) -
     doc = result.to_dict()
     assert any(les.withheld for les in result.lesions)
     assert QuantResult.from_dict(doc).to_dict() == doc
+
+
+@pytest.mark.parametrize("microspheres", [Microspheres.RESIN, Microspheres.GLASS])
+def test_computed_plan_reads_back_to_the_same_types(phantom: PhantomFactory,
+                                                    microspheres: Microspheres) -> None:
+    """Every SIRT method computed (times, residual, dose goal): the plan reads back whole."""
+    lm = phantom()
+    lm[2:4, 3:6, 10:14] = 9
+    planner = PlannerInputs(
+        lung_shunt_fraction=0.05, territory="segments:1,2", microspheres=microspheres,
+        tumour_to_normal_ratio=3.0, target_dose_gy=120.0, tumour_target_dose_gy=150.0,
+        residual_fraction=0.05, prior_lung_dose_gy=4.0,
+        calibration_time="2026-01-10T12:00:00", administration_time="2026-01-12T09:00:00",
+        planned_resection="right_hepatectomy", prior_sflr_percent=20.0,
+        pve_date="2025-12-01", pretreated=True)
+    result = quantify(lm, DEMO_LABELS, SPACING, PATIENT, planner,
+                      QualityContext(slice_thickness_mm=2.0), QuantificationConfig())
+    doc = result.to_dict()
+    expected = ["bsa", "mird", "partition"] if microspheres is Microspheres.RESIN else ["mird"]
+    assert doc["sirt"]["computed_methods"][:len(expected)] == expected
+    assert doc["sirt"]["methods"]["mird"]["activities"]["vial_at_calibration_gbq"] is not None
+    assert QuantResult.from_dict(doc).to_dict() == doc
