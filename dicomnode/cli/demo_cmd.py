@@ -54,7 +54,7 @@ def planner_step(console: Console, job_dir: Path, paths: DemoPaths) -> bool:
     from dicomnode.cli.show_worksheet import print_worksheet
     from dicomnode.config import load_config
     from dicomnode.demo_plan import EXAMPLE_COMMAND, EXAMPLE_DESCRIPTION, plan_example
-    from pipeline.run.sirt_worksheet import sirt_worksheet
+    from pipeline.run.report_content import recorded_content
 
     console.rule("6. the planner's step, with EXAMPLE inputs")
     console.print(f"[bold yellow]EXAMPLE planner inputs, not a patient's[/bold yellow]: "
@@ -64,7 +64,7 @@ def planner_step(console: Console, job_dir: Path, paths: DemoPaths) -> bool:
     except (ValueError, OSError) as exc:
         console.print(f"[red]planner step failed: {exc}")
         return False
-    worksheet = sirt_worksheet(plan.doc)
+    worksheet = recorded_content(plan.doc, "").worksheet
     if worksheet is None:
         console.print("[red]the re-plan has no SIRT section")
         return False

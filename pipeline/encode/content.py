@@ -8,7 +8,7 @@ types because the SR links them to SEG segments; everything else is a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from pipeline.encode import codes
 from pipeline.encode.worksheet import SirtWorksheet
+from pipeline.segment.confidence import Confidence
 from pipeline.structures import Code, Structure
 
 
@@ -293,29 +294,6 @@ class QualityFlag:
 
 
 @dataclass(frozen=True)
-class Confidence:
-    """Segmentation confidence.
-
-    Parameters
-    ----------
-    score : float or None
-        Overall confidence, 0-1 (e.g. mean pairwise Dice between folds); None if not
-        computed.
-    review_required : bool
-        The case should be reviewed by a person before use.
-    per_structure : dict[Structure, float]
-        Confidence per structure, 0-1.
-    method : str
-        How the score was computed (shown in the PDF).
-    """
-
-    score: float | None
-    review_required: bool
-    per_structure: dict[Structure, float] = field(default_factory=dict)
-    method: str = ""
-
-
-@dataclass(frozen=True)
 class SeriesChoice:
     """The CT series that was analysed and why.
 
@@ -357,7 +335,7 @@ class ReportContent:
     constants : tuple[NamedQuantity, ...]
         Constants used (energy per GBq, density, half-life ...).
     confidence : Confidence or None
-        Segmentation confidence.
+        Segmentation confidence (:mod:`pipeline.segment.confidence`).
     flags : tuple[QualityFlag, ...]
         Quality findings and warnings.
     worksheet : SirtWorksheet or None

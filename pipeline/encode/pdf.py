@@ -34,6 +34,7 @@ from pipeline.encode.overlay import display_transform, overlay_png, representati
 from pipeline.encode.sanitise import sanitised
 from pipeline.encode.seg import series_description
 from pipeline.encode.worksheet_pdf import render_worksheet
+from pipeline.segment.confidence import SCORE_METHOD
 from pipeline.structures import CATALOGUE, liver_labels
 from pipeline.volume import CTVolume
 
@@ -178,9 +179,9 @@ def _confidence(pdf: _Summary, content: ReportContent) -> None:
         pdf.line_text("Not assessed.")
         return
     pdf.line_text(f"Overall score: {_fmt(c.score, 2)} (0-1). "
-                  f"Review required: {'YES' if c.review_required else 'no'}. {c.method}")
+                  f"Review required: {'YES' if c.review_recommended else 'no'}. {SCORE_METHOD}")
     pdf.rows(["Structure", "Confidence"],
-             [[CATALOGUE[s].label, f"{v:.2f}"] for s, v in c.per_structure.items()])
+             [[CATALOGUE[s].label, f"{v:.2f}"] for s, v in c.fold_dice.items()])
 
 
 def _overlays(pdf: _Summary, volume: CTVolume, segmentation: SegmentationContent,

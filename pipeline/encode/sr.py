@@ -33,7 +33,6 @@ from pipeline.encode.config import EncodeConfig
 from pipeline.encode.content import (
     AlgorithmInfo,
     CodedEvaluation,
-    Confidence,
     FLRMeasurement,
     LesionMeasurement,
     NamedQuantity,
@@ -46,6 +45,7 @@ from pipeline.encode.content import (
 from pipeline.encode.sanitise import sanitised_all
 from pipeline.encode.seg import series_description
 from pipeline.encode.segments import ALL_LESIONS_LABEL, structure_tracking_id
+from pipeline.segment.confidence import Confidence
 from pipeline.structures import CATALOGUE, Structure
 
 Group = (hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations
@@ -209,10 +209,9 @@ def _confidence_group(c: Confidence, algorithm: hd.sr.AlgorithmIdentification
                       ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
     ratio = codes.unit("1")
     measurements = []
-    if c.score is not None:
-        measurements.append(_measurement(NamedQuantity(codes.CONFIDENCE_SCORE, c.score, ratio),
-                                         algorithm))
-    for structure, value in c.per_structure.items():
+    measurements.append(_measurement(NamedQuantity(codes.CONFIDENCE_SCORE, c.score, ratio),
+                                     algorithm))
+    for structure, value in c.fold_dice.items():
         measurements.append(_measurement(
             NamedQuantity(codes.STRUCTURE_CONFIDENCE, value, ratio), algorithm,
             finding_site=coded(CATALOGUE[structure].type)))
@@ -221,7 +220,7 @@ def _confidence_group(c: Confidence, algorithm: hd.sr.AlgorithmIdentification
                                                      identifier="Segmentation confidence"),
         finding_type=coded(codes.CONFIDENCE_ASSESSMENT),
         measurements=measurements or None,
-        qualitative_evaluations=[_yes_no(coded(codes.REVIEW_REQUIRED), c.review_required)])
+        qualitative_evaluations=[_yes_no(coded(codes.REVIEW_REQUIRED), c.review_recommended)])
 
 
 def flag_code(flag: QualityFlag) -> CodedConcept:

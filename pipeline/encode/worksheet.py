@@ -5,7 +5,7 @@ every planning input with its source, each activity with the time it holds for, 
 dose with its region and the guideline limit of that dose with its rule and whether it is
 met. Values
 arrive formatted (numbers with their units); :mod:`pipeline.encode.worksheet_pdf` lays them
-out and :mod:`pipeline.run.sirt_worksheet` builds them from a result document.
+out and :mod:`pipeline.run.sirt_worksheet` builds them from the typed SIRT plan.
 """
 
 from __future__ import annotations

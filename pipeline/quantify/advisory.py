@@ -10,7 +10,7 @@ figure meets (or fails) all of them alike: the stricter threshold is never taken
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +103,12 @@ class Flag:
             return "depends_on_unknown_input"
         return "met" if results.pop() else "not_met"
 
+    def candidate_status(self, candidate: Candidate) -> str | None:
+        """``met`` or ``not_met`` of one candidate threshold (None: the figure is unknown)."""
+        if self.value is None:
+            return None
+        return "met" if self._meets(candidate.limit) else "not_met"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping."""
         return {"code": self.code, "rule_id": self.rule_id, "rule": self.rule,
@@ -111,7 +117,19 @@ class Flag:
                 "note": self.note,
                 "candidates": [{"limit": c.limit, "applies_when": c.applies_when,
                                 "rule_id": c.rule_id,
-                                "status": (None if self.value is None else
-                                           "met" if self._meets(c.limit) else "not_met")}
+                                "status": self.candidate_status(c)}
                                for c in self.candidates],
                 "unknown_inputs": list(self.unknown_inputs)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Flag:
+        """Read back :meth:`to_dict` (``status`` is recomputed, not read)."""
+        return cls(
+            code=str(data["code"]), rule_id=str(data["rule_id"]), rule=str(data["rule"]),
+            source=str(data.get("source") or ""), value=data.get("value"),
+            limit=data.get("limit"), comparison=str(data["comparison"]),
+            unit=str(data.get("unit") or ""), note=str(data.get("note") or ""),
+            candidates=tuple(Candidate(float(c["limit"]), str(c["applies_when"]),
+                                       str(c["rule_id"]))
+                             for c in data.get("candidates") or ()),
+            unknown_inputs=tuple(data.get("unknown_inputs") or ()))

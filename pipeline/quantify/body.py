@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 BSA_FORMULAS: dict[str, str] = {
     "dubois": "DuBois: 0.20247 x H[m]^0.725 x W[kg]^0.425",
@@ -60,3 +63,52 @@ def telv_ml(formula: str, bsa_m2: float) -> float:
     if formula == "heinemann":
         return 1072.8 * bsa_m2 - 345.7
     raise ValueError(f"unknown TELV formula {formula!r}")
+
+
+@dataclass(frozen=True)
+class PatientSection:
+    """The ``patient`` section: body size as given and as used, and the BSA by each formula.
+
+    Parameters
+    ----------
+    height_m, weight_kg : float or None
+        Height (m) and weight (kg) as given (header or planner).
+    height_used_m, weight_used_kg : float or None
+        The values used (None: missing or implausible).
+    bsa_dubois_m2, bsa_mosteller_m2 : float or None
+        Body surface area by DuBois and by Mosteller, m².
+    """
+
+    height_m: float | None
+    weight_kg: float | None
+    height_used_m: float | None
+    weight_used_kg: float | None
+    bsa_dubois_m2: float | None
+    bsa_mosteller_m2: float | None
+
+    @classmethod
+    def of(cls, height_m: float | None, weight_kg: float | None,
+           height_used_m: float | None, weight_used_kg: float | None) -> PatientSection:
+        """Given and usable body size, with the BSA computed from the usable one."""
+        h, w = height_used_m, weight_used_kg
+        if h is None or w is None:
+            return cls(height_m, weight_kg, h, w, None, None)
+        return cls(height_m, weight_kg, h, w, bsa_dubois(h, w), bsa_mosteller(h, w))
+
+    def bsa_m2(self, formula: str) -> float | None:
+        """BSA by ``formula`` (a key of :data:`BSA_FORMULAS`), m²."""
+        return {"dubois": self.bsa_dubois_m2, "mosteller": self.bsa_mosteller_m2}[formula]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping, with the formulas in words."""
+        return {"height_m": self.height_m, "weight_kg": self.weight_kg,
+                "height_used_m": self.height_used_m, "weight_used_kg": self.weight_used_kg,
+                "bsa_dubois_m2": self.bsa_dubois_m2, "bsa_mosteller_m2": self.bsa_mosteller_m2,
+                "bsa_formulas": dict(BSA_FORMULAS)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PatientSection:
+        """Read back :meth:`to_dict`."""
+        return cls(data.get("height_m"), data.get("weight_kg"), data.get("height_used_m"),
+                   data.get("weight_used_kg"), data.get("bsa_dubois_m2"),
+                   data.get("bsa_mosteller_m2"))

@@ -9,9 +9,86 @@ Without a calibration time, every activity holds at administration and is labell
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline.quantify import dosimetry as dm
+
+
+@dataclass(frozen=True)
+class ActivityTiming:
+    """The activities of one plan, each with the time it holds for.
+
+    Parameters
+    ----------
+    injected_at_administration_gbq : float
+        Activity to inject into the patient, at administration, GBq.
+    vial_at_administration_gbq : float or None
+        Vial activity including the residual, at administration, GBq.
+    administration_time, calibration_time : datetime or None
+        Time of administration and the vial's calibration time.
+    hours_calibration_to_administration : float or None
+        Hours from calibration to administration.
+    decay_factor : float or None
+        Vial activity at calibration / at administration.
+    vial_at_calibration_gbq : float or None
+        Vial activity at its calibration time, GBq.
+    half_life_h : float
+        Y-90 physical half-life, h.
+    missing : tuple of str
+        Inputs that prevented the activity at calibration.
+    """
+
+    injected_at_administration_gbq: float
+    vial_at_administration_gbq: float | None
+    administration_time: dt.datetime | None
+    calibration_time: dt.datetime | None
+    hours_calibration_to_administration: float | None
+    decay_factor: float | None
+    vial_at_calibration_gbq: float | None
+    half_life_h: float
+    missing: tuple[str, ...] = ()
+
+    @property
+    def reference(self) -> str:
+        """What the activities refer to, in words."""
+        return ("at administration" if self.vial_at_calibration_gbq is None else
+                "at administration; vial activity also stated at calibration time")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (times as ISO 8601)."""
+        return {"injected_at_administration_gbq": self.injected_at_administration_gbq,
+                "vial_at_administration_gbq": self.vial_at_administration_gbq,
+                "administration_time": _iso(self.administration_time),
+                "calibration_time": _iso(self.calibration_time),
+                "hours_calibration_to_administration":
+                    self.hours_calibration_to_administration,
+                "decay_factor": self.decay_factor,
+                "vial_at_calibration_gbq": self.vial_at_calibration_gbq,
+                "half_life_h": self.half_life_h, "reference": self.reference,
+                "missing": list(self.missing)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ActivityTiming:
+        """Read back :meth:`to_dict`."""
+        return cls(
+            injected_at_administration_gbq=float(data["injected_at_administration_gbq"]),
+            vial_at_administration_gbq=data.get("vial_at_administration_gbq"),
+            administration_time=_time(data.get("administration_time")),
+            calibration_time=_time(data.get("calibration_time")),
+            hours_calibration_to_administration=data.get("hours_calibration_to_administration"),
+            decay_factor=data.get("decay_factor"),
+            vial_at_calibration_gbq=data.get("vial_at_calibration_gbq"),
+            half_life_h=float(data["half_life_h"]), missing=tuple(data.get("missing") or ()))
+
+
+def _iso(time: dt.datetime | None) -> str | None:
+    return None if time is None else time.isoformat()
+
+
+def _time(text: str | None) -> dt.datetime | None:
+    return None if not text else dt.datetime.fromisoformat(text)
 
 
 def hours_between(start: dt.datetime, end: dt.datetime) -> float:
@@ -22,7 +99,7 @@ def hours_between(start: dt.datetime, end: dt.datetime) -> float:
 def activity_timing(injected_gbq: float, residual_fraction: float | None,
                     calibration_time: dt.datetime | None,
                     administration_time: dt.datetime | None, half_life_h: float
-                    ) -> dict[str, Any]:
+                    ) -> ActivityTiming:
     """The plan's activities, each with the time it holds for.
 
     Parameters
@@ -38,12 +115,9 @@ def activity_timing(injected_gbq: float, residual_fraction: float | None,
 
     Returns
     -------
-    dict
-        ``injected_at_administration_gbq``, ``vial_at_administration_gbq``,
-        ``administration_time``, ``calibration_time`` (ISO 8601 or None),
-        ``hours_calibration_to_administration``, ``decay_factor`` (vial activity at
-        calibration / at administration), ``vial_at_calibration_gbq``, ``half_life_h``,
-        ``reference`` (what the activities refer to, in words) and ``missing``.
+    ActivityTiming
+        The activities at administration and, with both times and the residual known, the
+        vial activity at calibration.
     """
     vial = None if residual_fraction is None else dm.vial_activity_gbq(injected_gbq,
                                                                         residual_fraction)
@@ -59,13 +133,9 @@ def activity_timing(injected_gbq: float, residual_fraction: float | None,
             missing.append("residual_fraction")
         elif factor is not None:
             at_calibration = vial * factor
-    reference = ("at administration" if at_calibration is None else
-                 "at administration; vial activity also stated at calibration time")
-    return {"injected_at_administration_gbq": injected_gbq,
-            "vial_at_administration_gbq": vial,
-            "administration_time": (None if administration_time is None
-                                    else administration_time.isoformat()),
-            "calibration_time": None if calibration_time is None else calibration_time.isoformat(),
-            "hours_calibration_to_administration": hours, "decay_factor": factor,
-            "vial_at_calibration_gbq": at_calibration, "half_life_h": half_life_h,
-            "reference": reference, "missing": missing}
+    return ActivityTiming(
+        injected_at_administration_gbq=injected_gbq, vial_at_administration_gbq=vial,
+        administration_time=administration_time, calibration_time=calibration_time,
+        hours_calibration_to_administration=hours, decay_factor=factor,
+        vial_at_calibration_gbq=at_calibration, half_life_h=half_life_h,
+        missing=tuple(missing))

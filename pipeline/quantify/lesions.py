@@ -11,8 +11,8 @@ stay liver (they are counted in the liver and segment volumes, not in the tumour
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,12 @@ class Lesion:
         The component reaches the edge of the image: its size is a lower bound.
     recist_target_candidate : bool
         One of the (at most two) largest measurable hepatic lesions.
+    component_label : int
+        Label of the component in :attr:`TumourAnalysis.components` (0: not known, a lesion
+        read back from ``result.json``).
+    withheld : bool
+        A quality gate withholds the tumour: volume, diameters, segment volumes and
+        measurability are not reported.
     """
 
     index: int
@@ -78,10 +84,12 @@ class Lesion:
     measurable: bool
     touches_field_of_view: bool
     recist_target_candidate: bool = False
+    component_label: int = 0
+    withheld: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (schema in ``docs/quantification.md``)."""
-        return {
+        out = {
             "index": self.index,
             "voxel_count": self.voxel_count,
             "volume_ml": self.volume_ml,
@@ -97,6 +105,32 @@ class Lesion:
             "touches_field_of_view": self.touches_field_of_view,
             "recist_target_candidate": self.recist_target_candidate,
         }
+        if self.withheld:
+            out.update(volume_ml=None, long_axis_mm=None, short_axis_mm=None,
+                       segment_volumes_ml=None, measurable=None, recist_target_candidate=None)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Lesion:
+        """Read back :meth:`to_dict` (no component label; figures withheld when null)."""
+        withheld = data.get("volume_ml") is None
+        centroid = [float(c) for c in data.get("centroid_voxel_zyx") or (0.0, 0.0, 0.0)]
+        return cls(
+            index=int(data["index"]), voxel_count=int(data.get("voxel_count") or 0),
+            volume_ml=float(data.get("volume_ml") or 0.0),
+            centroid_zyx=(centroid[0], centroid[1], centroid[2]),
+            hepatic=bool(data.get("hepatic", True)),
+            distance_to_liver_mm=data.get("distance_to_liver_mm"),
+            segment=data.get("segment"),
+            segment_volumes_ml={int(k): float(v) for k, v in
+                                (data.get("segment_volumes_ml") or {}).items()},
+            diameters=AxialDiameters(float(data.get("long_axis_mm") or 0.0),
+                                     float(data.get("short_axis_mm") or 0.0),
+                                     int(data.get("axial_slice_index") or 0)),
+            measurable=bool(data.get("measurable")),
+            touches_field_of_view=bool(data.get("touches_field_of_view")),
+            recist_target_candidate=bool(data.get("recist_target_candidate")),
+            withheld=withheld)
 
 
 @dataclass(frozen=True)
@@ -117,6 +151,9 @@ class TumourAnalysis:
         Extrahepatic components below the minimum volume, mL (ignored).
     measurable_threshold_mm : float
         Longest-diameter threshold applied for measurability, mm.
+    components : ndarray of int32, shape (z, y, x), optional
+        Connected components of the tumour mask (0 background); each lesion's
+        ``component_label`` is its value here.
     """
 
     lesions: list[Lesion]
@@ -125,6 +162,23 @@ class TumourAnalysis:
     fragment_ml: float = 0.0
     extrahepatic_fragment_ml: float = 0.0
     measurable_threshold_mm: float = 10.0
+    components: NDArray[np.int32] | None = field(default=None, compare=False, repr=False)
+
+    def withheld(self) -> TumourAnalysis:
+        """The same analysis with every lesion's figures withheld (a quality gate)."""
+        return replace(self, lesions=[replace(les, withheld=True) for les in self.lesions])
+
+    def lesion_map(self) -> NDArray[np.int32] | None:
+        """Each tumour voxel labelled with its lesion's index (0: background or a component
+        below the minimum size), so that SEG segments and SR lesion groups name the same
+        lesion; None without lesions.
+        """
+        if self.components is None or not self.lesions:
+            return None
+        lookup = np.zeros(int(self.components.max()) + 1, np.int32)
+        for les in self.lesions:
+            lookup[les.component_label] = les.index
+        return lookup[self.components]
 
 
 def measurable_threshold_mm(base_mm: float, slice_thickness_mm: float) -> float:
@@ -227,7 +281,7 @@ def analyse_tumour(tumour: NDArray[np.bool_], parenchyma_keys: NDArray[np.int8],
             segment=max(per_segment, key=lambda k: per_segment[k]) if per_segment else None,
             segment_volumes_ml=per_segment, diameters=diam,
             measurable=diam.long_axis_mm >= measurable_mm,
-            touches_field_of_view=_touches_edge(box, tumour.shape)))
+            touches_field_of_view=_touches_edge(box, tumour.shape), component_label=label))
     found.sort(key=lambda les: (-les.voxel_count, les.centroid_zyx))
     targets = sorted((les for les in found if les.hepatic and les.measurable),
                      key=lambda les: -les.diameters.long_axis_mm)[:2]
@@ -238,4 +292,4 @@ def analyse_tumour(tumour: NDArray[np.bool_], parenchyma_keys: NDArray[np.int8],
     return TumourAnalysis(lesions=lesions, hepatic_tumour_voxels_by_key=hepatic_keys,
                           lesion_voxels_by_key=lesion_keys, fragment_ml=fragment_mm3 / 1000.0,
                           extrahepatic_fragment_ml=extra_fragment_mm3 / 1000.0,
-                          measurable_threshold_mm=measurable_mm)
+                          measurable_threshold_mm=measurable_mm, components=components)

@@ -9,6 +9,7 @@ figure built from a withheld atom is reported as null. The rules are listed in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +46,8 @@ class Finding:
         ``not_computable`` (an input is missing) or ``note`` (how a figure is defined).
     stage : str
         ``measurement`` (from the image and segmentation; kept by a re-plan) or ``planning``
-        (from patient and planner inputs; recomputed by a re-plan).
+        (from patient and planner inputs; recomputed by a re-plan); other stages of the run
+        name themselves (``select``, ``segment``).
     """
 
     code: str
@@ -58,6 +60,14 @@ class Finding:
         """JSON-ready mapping."""
         return {"code": self.code, "message": self.message, "affects": list(self.affects),
                 "action": self.action, "stage": self.stage}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        """Read back :meth:`to_dict` (an earlier ``result.json``; extra keys ignored)."""
+        return cls(code=str(data.get("code", "WARNING")), message=str(data.get("message", "")),
+                   affects=[str(a) for a in data.get("affects") or []],
+                   action=str(data.get("action", "warning")),
+                   stage=str(data.get("stage", "measurement")))
 
 
 @dataclass

@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from pipeline.quantify.body import BSA_FORMULAS, bsa_dubois, bsa_mosteller
+from pipeline.quantify.body import PatientSection
+from pipeline.quantify.burden import TumourBurden, tumour_burden
 from pipeline.quantify.config import QuantificationConfig
-from pipeline.quantify.flr import compute_flr
+from pipeline.quantify.flr import FLRPlan, compute_flr
 from pipeline.quantify.inputs import Microspheres, PatientInfo, PlannerInputs, QualityContext
-from pipeline.quantify.lesions import TumourAnalysis, analyse_tumour, measurable_threshold_mm
+from pipeline.quantify.lesions import (
+    Lesion,
+    TumourAnalysis,
+    analyse_tumour,
+    measurable_threshold_mm,
+)
 from pipeline.quantify.quality import (
     LIVER,
     TUMOUR,
@@ -30,6 +37,7 @@ from pipeline.quantify.quality import (
     usable_patient,
 )
 from pipeline.quantify.sirt import plan_sirt
+from pipeline.quantify.sirt_plan import SIRTPlan
 from pipeline.quantify.volumetry import (
     LEFT_HEMILIVER,
     RIGHT_HEMILIVER,
@@ -49,33 +57,76 @@ SCHEMA = "dicomnode.quantification/1"
 
 @dataclass(frozen=True)
 class QuantResult:
-    """Everything the quantification reports for one study (see :meth:`to_dict`)."""
+    """Everything the quantification reports for one study (see :meth:`to_dict`).
+
+    Parameters
+    ----------
+    volumes_ml : dict of str to float or None
+        Structure, liver, hemiliver and lobe name -> volume, mL (None: withheld).
+    lesions : tuple of Lesion
+        Every tumour component of at least the minimum size, hepatic and extrahepatic.
+    tumour_burden : TumourBurden
+        Lesion counts, total tumour volume and tumour fraction per region.
+    flr : FLRPlan
+        FLR of every resection and the hypertrophy after PVE.
+    sirt : SIRTPlan
+        The SIRT plan, every method.
+    patient : PatientSection
+        Body size as given and as used, BSA.
+    warnings : tuple of Finding
+        Quality gates, lesion, lung-mass and planning findings.
+    constants : dict
+        Every constant, formula choice and threshold in force.
+    inputs : dict
+        Planner and patient inputs with their sources, study date, quality context.
+    plan_revision : int
+        1 for the first plan, incremented by each re-plan.
+    lesion_map : ndarray of int32, shape (z, y, x), optional
+        Each tumour voxel labelled with its lesion's index (not in :meth:`to_dict`; None
+        without lesions or when read back from ``result.json``).
+    """
 
     volumes_ml: dict[str, float | None]
-    lesions: list[dict[str, Any]]
-    tumour_burden: dict[str, Any]
-    flr: dict[str, Any]
-    sirt: dict[str, Any]
-    patient: dict[str, Any]
-    warnings: list[Finding]
+    lesions: tuple[Lesion, ...]
+    tumour_burden: TumourBurden
+    flr: FLRPlan
+    sirt: SIRTPlan
+    patient: PatientSection
+    warnings: tuple[Finding, ...]
     constants: dict[str, Any]
     inputs: dict[str, Any] = field(default_factory=dict)
+    plan_revision: int = 1
+    lesion_map: NDArray[np.int32] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready result with the top-level keys documented in ``docs/quantification.md``."""
-        return {"schema": SCHEMA, "plan_revision": 1,
-                "volumes_ml": dict(self.volumes_ml), "lesions": list(self.lesions),
-                "tumour_burden": self.tumour_burden, "flr": self.flr, "sirt": self.sirt,
-                "patient": self.patient, "warnings": [w.to_dict() for w in self.warnings],
+        return {"schema": SCHEMA, "plan_revision": self.plan_revision,
+                "volumes_ml": dict(self.volumes_ml),
+                "lesions": [les.to_dict() for les in self.lesions],
+                "tumour_burden": self.tumour_burden.to_dict(), "flr": self.flr.to_dict(),
+                "sirt": self.sirt.to_dict(), "patient": self.patient.to_dict(),
+                "warnings": [w.to_dict() for w in self.warnings],
                 "constants": self.constants, "inputs": self.inputs}
 
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> QuantResult:
+        """Read back :meth:`to_dict` (an earlier ``result.json``; warnings of every stage).
 
-def _pct(num: float | None, den: float | None) -> float | None:
-    return None if num is None or den is None or den <= 0 else 100.0 * num / den
-
-
-def _sum_or_none(values: list[float | None]) -> float | None:
-    return None if any(v is None for v in values) else float(sum(v or 0.0 for v in values))
+        Raises
+        ------
+        KeyError
+            If the document has no quantification (a rejected study).
+        """
+        return cls(
+            volumes_ml=dict(doc["volumes_ml"]),
+            lesions=tuple(Lesion.from_dict(d) for d in doc.get("lesions") or ()),
+            tumour_burden=TumourBurden.from_dict(doc["tumour_burden"]),
+            flr=FLRPlan.from_dict(doc["flr"]),
+            sirt=SIRTPlan.from_dict(doc["sirt"], float(doc["constants"]["liver_density_g_ml"])),
+            patient=PatientSection.from_dict(doc.get("patient") or {}),
+            warnings=tuple(Finding.from_dict(w) for w in doc.get("warnings") or ()),
+            constants=dict(doc.get("constants") or {}), inputs=dict(doc.get("inputs") or {}),
+            plan_revision=int(doc.get("plan_revision") or 1))
 
 
 def _gate_volumes(raw: LiverVolumes, withheld: set[str]) -> LiverVolumes:
@@ -112,49 +163,6 @@ def _volume_table(structure_ml: dict[str, float], volumes: LiverVolumes, withhel
     for name, segs in config.lobes.items():
         out[f"lobe_{name}"] = volumes.region(segs)[0]
     return out
-
-
-def _region_burden(volumes: LiverVolumes, segs: list[int] | tuple[int, ...]) -> dict[str, Any]:
-    total, tumour = volumes.region(segs)
-    return {"segments": list(segs), "volume_ml": total, "tumour_ml": tumour,
-            "tumour_fraction_percent": _pct(tumour, total)}
-
-
-def _tumour_burden(volumes: LiverVolumes, tumour: TumourAnalysis | None,
-                   config: QuantificationConfig, lesions: list[dict[str, Any]]
-                   ) -> dict[str, Any]:
-    hepatic = [les for les in lesions if les["hepatic"]]
-    out: dict[str, Any] = {
-        "lesion_count": len(hepatic),
-        "measurable_lesion_count": sum(1 for les in hepatic if les["measurable"]),
-        "total_tumour_volume_ml": volumes.tumour_ml,
-        "tumour_fraction_percent": _pct(volumes.tumour_ml, volumes.liver_ml),
-        "lesion_connectivity": config.lesion_connectivity,
-        "min_lesion_volume_mm3": config.min_lesion_volume_mm3,
-        "extrahepatic_lesion_count": len(lesions) - len(hepatic),
-        "extrahepatic_lesion_volume_ml": _sum_or_none(
-            [les["volume_ml"] for les in lesions if not les["hepatic"]]),
-        "segments": {segment_name(s): _region_burden(volumes, [s])
-                     for s in volumes.segment_total_ml},
-        "hemilivers": {"right": _region_burden(volumes, RIGHT_HEMILIVER),
-                       "left": _region_burden(volumes, LEFT_HEMILIVER)},
-        "lobes": {name: _region_burden(volumes, segs) for name, segs in config.lobes.items()},
-    }
-    if tumour is not None:
-        out["measurable_threshold_mm"] = tumour.measurable_threshold_mm
-        out["subthreshold_tumour_ml"] = tumour.fragment_ml
-        out["extrahepatic_fragment_ml"] = tumour.extrahepatic_fragment_ml
-    return out
-
-
-def _patient_section(patient: PatientInfo, usable: PatientInfo) -> dict[str, Any]:
-    h, w = usable.height_m, usable.weight_kg
-    ok = h is not None and w is not None
-    return {"height_m": patient.height_m, "weight_kg": patient.weight_kg,
-            "height_used_m": h, "weight_used_kg": w,
-            "bsa_dubois_m2": bsa_dubois(h, w) if ok else None,  # type: ignore[arg-type]
-            "bsa_mosteller_m2": bsa_mosteller(h, w) if ok else None,  # type: ignore[arg-type]
-            "bsa_formulas": dict(BSA_FORMULAS)}
 
 
 def _planning_findings(planner: PlannerInputs, config: QuantificationConfig) -> list[Finding]:
@@ -198,27 +206,16 @@ def _lesion_findings(tumour: TumourAnalysis, withheld: set[str]) -> list[Finding
     return out
 
 
-def _lesion_dicts(tumour: TumourAnalysis, withheld: set[str]) -> list[dict[str, Any]]:
-    out = []
-    for les in tumour.lesions:
-        d = les.to_dict()
-        if TUMOUR in withheld:
-            d.update(volume_ml=None, long_axis_mm=None, short_axis_mm=None,
-                     segment_volumes_ml=None, measurable=None, recist_target_candidate=None)
-        out.append(d)
-    return out
-
-
 def _plan(volumes: LiverVolumes, patient: PatientInfo, planner: PlannerInputs,
           config: QuantificationConfig, lung: tuple[float, str], study_date: dt.date | None
-          ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[Finding]]:
+          ) -> tuple[FLRPlan, SIRTPlan, PatientSection, list[Finding]]:
     """Planning from reported volumes: (flr, sirt, patient section, planning findings)."""
     usable, gate = usable_patient(patient, config.quality)
     flr = compute_flr(volumes, usable, planner, config, study_date)
-    patient_section = _patient_section(patient, usable)
-    bsa_sirt = patient_section[f"bsa_{config.bsa_formula_sirt}_m2"]
+    patient_section = PatientSection.of(patient.height_m, patient.weight_kg,
+                                        usable.height_m, usable.weight_kg)
+    bsa_sirt = patient_section.bsa_m2(config.bsa_formula_sirt)
     sirt = plan_sirt(volumes, bsa_sirt, planner, config, lung[0], lung[1])
-    sirt["bsa_formula"] = BSA_FORMULAS[config.bsa_formula_sirt]
     return flr, sirt, patient_section, gate.findings + _planning_findings(planner, config)
 
 
@@ -309,7 +306,7 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
     image = image_gates(quality, spacing[0], config.quality, set(structure_ml))
     withheld = coverage.withheld | image.withheld
     volumes = _gate_volumes(raw, withheld)
-    lesions = _lesion_dicts(tumour, withheld)
+    reported = tumour.withheld() if TUMOUR in withheld else tumour
 
     lung_values = [v for v, s in labels.items() if s is Structure.LUNG]
     lung_mask = np.isin(labelmap, lung_values) if lung_values else None
@@ -327,12 +324,13 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
                 + lung_findings + notes + planning)
     return QuantResult(
         volumes_ml=_volume_table(structure_ml, volumes, withheld, config),
-        lesions=lesions,
-        tumour_burden=_tumour_burden(volumes, tumour, config, lesions),
-        flr=flr, sirt=sirt, patient=patient_section, warnings=findings,
+        lesions=tuple(reported.lesions),
+        tumour_burden=tumour_burden(volumes, reported, config),
+        flr=flr, sirt=sirt, patient=patient_section, warnings=tuple(findings),
         constants=constants_section(config),
         inputs=_inputs(planner, config, patient, quality, _header_sources(patient),
-                       study_date))
+                       study_date),
+        lesion_map=tumour.lesion_map())
 
 
 def constants_section(config: QuantificationConfig) -> dict[str, Any]:
@@ -420,7 +418,7 @@ def replan(previous: dict[str, Any], planner: PlannerInputs, config: Quantificat
     out = copy.deepcopy(previous)
     out.update(
         plan_revision=int(previous.get("plan_revision", 1)) + 1,
-        flr=flr, sirt=sirt, patient=patient_section,
+        flr=flr.to_dict(), sirt=sirt.to_dict(), patient=patient_section.to_dict(),
         warnings=kept + [f.to_dict() for f in planning],
         constants=constants_section(config),
         inputs=_inputs(combined, config, patient, quality, sources, study_date))

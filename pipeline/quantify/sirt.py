@@ -9,64 +9,30 @@ flags (:mod:`pipeline.quantify.limits`). Formulas: :mod:`pipeline.quantify.dosim
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
 
 from pipeline.quantify import dosimetry as dm
 from pipeline.quantify import limits
 from pipeline.quantify.advisory import Flag
+from pipeline.quantify.body import BSA_FORMULAS
 from pipeline.quantify.config import QuantificationConfig, Thresholds
 from pipeline.quantify.constants import DosimetryConstants
 from pipeline.quantify.decay import activity_timing
 from pipeline.quantify.inputs import Microspheres, PlannerInputs, Territory
+from pipeline.quantify.sirt_plan import (
+    BSAMethod,
+    ImpliedDoses,
+    LungMass,
+    LungShuntRule,
+    MethodPlan,
+    MIRDMethod,
+    NormalLiverLimit,
+    PartitionCaps,
+    PartitionMethod,
+    Prescription,
+    SIRTPlan,
+    Target,
+)
 from pipeline.quantify.volumetry import SEGMENTS, LiverVolumes
-
-IFU = "SIR-Spheres IFU lung-shunt rule"
-LUNG_MASS_SOURCES = {"ct": "measured on CT", "config": "site default (configured)"}
-"""Where the lung mass used came from, in words."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """Volumes and masses of the treated territory.
-
-    Parameters
-    ----------
-    territory : Territory
-        The planned territory.
-    segments : tuple of int
-        Couinaud segments treated (all eight for the whole liver).
-    volume_ml, tumour_ml : float or None
-        Territory volume including its tumour, and the tumour in it, mL.
-    bilobar : bool
-        The territory has segments of both lobes (the whole liver always).
-    whole_normal_ml : float or None
-        Non-tumoral volume of the whole liver, mL (for the glass whole-normal-liver dose).
-    """
-
-    territory: Territory
-    segments: tuple[int, ...]
-    volume_ml: float | None
-    tumour_ml: float | None
-    bilobar: bool = True
-    whole_normal_ml: float | None = None
-
-    @property
-    def normal_ml(self) -> float | None:
-        """Non-tumour volume of the territory, mL."""
-        if self.volume_ml is None or self.tumour_ml is None:
-            return None
-        return self.volume_ml - self.tumour_ml
-
-    def to_dict(self, density: float) -> dict[str, Any]:
-        """JSON-ready mapping with masses at ``density`` (g/mL)."""
-        def kg(v: float | None) -> float | None:
-            return None if v is None else dm.mass_kg(v, density)
-        return {"territory": str(self.territory), "segments": list(self.segments),
-                "volume_ml": self.volume_ml, "tumour_ml": self.tumour_ml,
-                "normal_ml": self.normal_ml, "mass_kg": kg(self.volume_ml),
-                "tumour_mass_kg": kg(self.tumour_ml), "normal_mass_kg": kg(self.normal_ml),
-                "bilobar": self.bilobar, "whole_normal_liver_ml": self.whole_normal_ml}
 
 
 def resolve_target(territory: Territory, volumes: LiverVolumes, config: QuantificationConfig
@@ -89,7 +55,7 @@ def resolve_target(territory: Territory, volumes: LiverVolumes, config: Quantifi
 
 
 def implied_doses(activity_gbq: float, target: Target, planner: PlannerInputs,
-                  k: DosimetryConstants, lung_mass_kg: float) -> dict[str, float | None]:
+                  k: DosimetryConstants, lung_mass_kg: float) -> ImpliedDoses:
     """Mean doses implied by an injected activity (needs LSF; T/N for the split)."""
     lsf = planner.lung_shunt_fraction
     assert lsf is not None and target.volume_ml is not None
@@ -109,12 +75,12 @@ def implied_doses(activity_gbq: float, target: Target, planner: PlannerInputs,
         whole_normal = normal * target.normal_ml / target.whole_normal_ml
     lung = dm.lung_dose_gy(activity_gbq, lsf, lung_mass_kg, c)
     cumulative = None if planner.prior_lung_dose_gy is None else planner.prior_lung_dose_gy + lung
-    return {"target_mean_gy": mean, "normal_liver_gy": normal,
-            "whole_normal_liver_gy": whole_normal, "tumour_gy": tumour,
-            "lung_gy": lung, "lung_cumulative_gy": cumulative}
+    return ImpliedDoses(target_mean_gy=mean, normal_liver_gy=normal,
+                        whole_normal_liver_gy=whole_normal, tumour_gy=tumour, lung_gy=lung,
+                        lung_cumulative_gy=cumulative)
 
 
-def dose_flags(doses: dict[str, float | None], planner: PlannerInputs, target: Target,
+def dose_flags(doses: ImpliedDoses, planner: PlannerInputs, target: Target,
                t: Thresholds) -> list[Flag]:
     """EANM 2022 advisory flags for the doses implied by one activity, each citing its rule."""
     choices = [limits.normal_liver_choice(planner, target.bilobar, t),
@@ -126,22 +92,18 @@ def dose_flags(doses: dict[str, float | None], planner: PlannerInputs, target: T
            "whole_normal_liver_gy": "needs T/N (tumour in territory) and the whole-liver volume",
            "tumour_gy": "needs T/N (tumour in territory)",
            "lung_cumulative_gy": "prior lung dose unknown"}
-    return [c.flag(doses[c.dose_key], why.get(c.dose_key, "")) for c in choices
+    return [c.flag(doses.dose(c.dose_key), why.get(c.dose_key, "")) for c in choices
             if c is not None]
 
 
-def _result(activity: float | None, target: Target | None, planner: PlannerInputs,
-            k: DosimetryConstants, lung_mass: float, t: Thresholds) -> dict[str, Any]:
+def _prescription(activity: float | None, target: Target | None, planner: PlannerInputs,
+                  k: DosimetryConstants, lung_mass: float, t: Thresholds) -> Prescription:
     if activity is None or target is None:
-        return {"injected_activity_gbq": None, "vial_activity_gbq": None,
-                "activities": None, "implied_doses": None, "flags": []}
+        return Prescription()
     doses = implied_doses(activity, target, planner, k, lung_mass)
     timing = activity_timing(activity, planner.residual_fraction, planner.calibration_time,
                              planner.administration_time, k.half_life_h)
-    return {"injected_activity_gbq": activity,
-            "vial_activity_gbq": timing["vial_at_administration_gbq"],
-            "activities": timing, "implied_doses": doses,
-            "flags": [f.to_dict() for f in dose_flags(doses, planner, target, t)]}
+    return Prescription(timing, doses, tuple(dose_flags(doses, planner, target, t)))
 
 
 def _common_missing(target: Target | None, planner: PlannerInputs) -> list[str]:
@@ -157,14 +119,11 @@ def _common_missing(target: Target | None, planner: PlannerInputs) -> list[str]:
 
 def bsa_method(target: Target | None, volumes: LiverVolumes, bsa_m2: float | None,
                planner: PlannerInputs, k: DosimetryConstants, lung_mass: float, t: Thresholds
-               ) -> dict[str, Any]:
+               ) -> BSAMethod:
     """Resin BSA method with the SIR-Spheres lung-shunt rule."""
-    out: dict[str, Any] = {"method": "bsa",
-                           "formula": "A = ((BSA - 0.2) + V_tumour/V_liver) x V_target/V_liver, "
-                                      "then the resin lung-shunt reduction"}
     if planner.microspheres is Microspheres.GLASS:
-        return {**out, "applicable": False, "missing": [],
-                "note": "the BSA method applies to resin microspheres only"}
+        return BSAMethod(applicable=False,
+                         note="the BSA method applies to resin microspheres only")
     missing = _common_missing(target, planner)
     if planner.microspheres is None:
         missing.append("microspheres")
@@ -172,9 +131,8 @@ def bsa_method(target: Target | None, volumes: LiverVolumes, bsa_m2: float | Non
         missing.append("BSA (height and weight)")
     if volumes.liver_ml is None or volumes.tumour_ml is None:
         missing.append("whole-liver and tumour volumes (withheld)")
-    out.update(applicable=True, missing=missing)
     if missing:
-        return {**out, **_result(None, target, planner, k, lung_mass, t)}
+        return BSAMethod(missing=tuple(missing), prescription=Prescription())
     assert target is not None and target.volume_ml is not None and bsa_m2 is not None
     assert volumes.liver_ml is not None and volumes.tumour_ml is not None
     lsf = planner.lung_shunt_fraction
@@ -184,30 +142,26 @@ def bsa_method(target: Target | None, volumes: LiverVolumes, bsa_m2: float | Non
     reduction = dm.resin_lsf_reduction(lsf, t.resin_lsf_reduce_20_from,
                                        t.resin_lsf_reduce_40_from, t.resin_lsf_do_not_treat_above)
     activity = None if reduction is None else before * (1.0 - reduction)
-    return {**out, "bsa_m2": bsa_m2, "activity_before_lung_shunt_rule_gbq": before,
-            "lung_shunt_reduction": reduction, "do_not_treat": reduction is None,
-            "lung_shunt_rule_source": IFU,
-            **_result(activity, target, planner, k, lung_mass, t)}
+    return BSAMethod(lung_shunt_rule=LungShuntRule(bsa_m2, before, reduction),
+                     prescription=_prescription(activity, target, planner, k, lung_mass, t))
 
 
 def mird_method(target: Target | None, planner: PlannerInputs, k: DosimetryConstants,
-                lung_mass: float, t: Thresholds) -> dict[str, Any]:
+                lung_mass: float, t: Thresholds) -> MIRDMethod:
     """Single-compartment MIRD: activity for a target mean dose to the territory."""
-    out: dict[str, Any] = {"method": "mird",
-                           "formula": "A_inj = D x M / (C x (1 - LSF)); A_vial = A_inj / (1 - R)",
-                           "target_dose_gy": planner.target_dose_gy, "applicable": True}
     missing = _common_missing(target, planner)
     if planner.target_dose_gy is None:
         missing.append("target_dose_gy")
-    out["missing"] = missing
     if missing:
-        return {**out, **_result(None, target, planner, k, lung_mass, t)}
+        return MIRDMethod(target_dose_gy=planner.target_dose_gy, missing=tuple(missing),
+                          prescription=Prescription())
     assert target is not None and target.volume_ml is not None
     assert planner.lung_shunt_fraction is not None and planner.target_dose_gy is not None
     activity = dm.mird_activity_gbq(planner.target_dose_gy,
                                     dm.mass_kg(target.volume_ml, k.liver_density_g_ml),
                                     k.energy_gy_kg_per_gbq, planner.lung_shunt_fraction)
-    return {**out, **_result(activity, target, planner, k, lung_mass, t)}
+    return MIRDMethod(target_dose_gy=planner.target_dose_gy,
+                      prescription=_prescription(activity, target, planner, k, lung_mass, t))
 
 
 def _normal_cap_dose(target: Target | None, planner: PlannerInputs, t: Thresholds,
@@ -242,25 +196,24 @@ def _normal_cap_dose(target: Target | None, planner: PlannerInputs, t: Threshold
 
 
 def partition_method(target: Target | None, planner: PlannerInputs, k: DosimetryConstants,
-                     lung_mass: float, t: Thresholds) -> dict[str, Any]:
+                     lung_mass: float, t: Thresholds) -> PartitionMethod:
     """Partition model: the smaller of the normal-liver cap and the lung cap."""
-    out: dict[str, Any] = {
-        "method": "partition", "applicable": True,
-        "formula": "D_N = C x A_inj (1 - LSF) / (T/N x M_T + M_N); D_T = T/N x D_N",
-        "tumour_to_normal_ratio": planner.tumour_to_normal_ratio}
+    tn = planner.tumour_to_normal_ratio
     missing = _common_missing(target, planner)
-    if planner.tumour_to_normal_ratio is None:
+    if tn is None:
         missing.append("tumour_to_normal_ratio")
     if target is not None and target.tumour_ml == 0.0:
-        return {**out, "applicable": False, "missing": missing,
-                "note": "no tumour in the territory: use the single-compartment model"}
+        return PartitionMethod(
+            tumour_to_normal_ratio=tn, applicable=False, missing=tuple(missing),
+            note="no tumour in the territory: use the single-compartment model")
     limit, basis, cap_gy = _normal_cap_dose(target, planner, t, missing)
-    out.update(missing=missing, normal_liver_dose_limit_gy=limit, normal_liver_limit_basis=basis)
+    normal_limit = NormalLiverLimit(limit, basis)
     if missing:
-        return {**out, **_result(None, target, planner, k, lung_mass, t)}
+        return PartitionMethod(tumour_to_normal_ratio=tn, normal_limit=normal_limit,
+                               missing=tuple(missing), prescription=Prescription())
     assert target is not None and target.tumour_ml is not None and target.normal_ml is not None
     assert cap_gy is not None
-    tn, lsf = planner.tumour_to_normal_ratio, planner.lung_shunt_fraction
+    lsf = planner.lung_shunt_fraction
     assert tn is not None and lsf is not None
     rho, c = k.liver_density_g_ml, k.energy_gy_kg_per_gbq
     m_t, m_n = dm.mass_kg(target.tumour_ml, rho), dm.mass_kg(target.normal_ml, rho)
@@ -273,20 +226,24 @@ def partition_method(target: Target | None, planner: PlannerInputs, k: Dosimetry
     goal = planner.tumour_target_dose_gy
     for_goal = (None if goal is None
                 else dm.partition_activity_for_tumour_dose_gbq(goal, tn, m_t, m_n, c, lsf))
-    result = _result(prescribed, target, planner, k, lung_mass, t)
-    tumour_dose = result["implied_doses"]["tumour_gy"]
-    return {**out, "normal_cap_activity_gbq": normal_cap,
-            "lung_cap_activity_gbq": None if math.isinf(lung_cap) else lung_cap,
-            "limited_by": "normal_liver" if normal_cap <= lung_cap else "lung",
-            "tumour_target_dose_gy": goal, "activity_for_tumour_target_gbq": for_goal,
-            "tumour_target_reached": None if goal is None else tumour_dose >= goal * (1 - 1e-9),
-            **result}
+    prescription = _prescription(prescribed, target, planner, k, lung_mass, t)
+    assert prescription.implied_doses is not None
+    tumour_dose = prescription.implied_doses.tumour_gy
+    assert tumour_dose is not None
+    caps = PartitionCaps(
+        normal_cap_activity_gbq=normal_cap,
+        lung_cap_activity_gbq=None if math.isinf(lung_cap) else lung_cap,
+        limited_by="normal_liver" if normal_cap <= lung_cap else "lung",
+        tumour_target_dose_gy=goal, activity_for_tumour_target_gbq=for_goal,
+        tumour_target_reached=None if goal is None else tumour_dose >= goal * (1 - 1e-9))
+    return PartitionMethod(tumour_to_normal_ratio=tn, normal_limit=normal_limit, caps=caps,
+                           prescription=prescription)
 
 
 def plan_sirt(volumes: LiverVolumes, bsa_m2: float | None, planner: PlannerInputs,
               config: QuantificationConfig, lung_mass_kg: float, lung_mass_source: str
-              ) -> dict[str, Any]:
-    """The ``sirt`` section: every method with its inputs, results, flags and missing inputs.
+              ) -> SIRTPlan:
+    """The SIRT plan: every method with its inputs, results, flags and missing inputs.
 
     Parameters
     ----------
@@ -302,31 +259,24 @@ def plan_sirt(volumes: LiverVolumes, bsa_m2: float | None, planner: PlannerInput
         Lung mass used, kg.
     lung_mass_source : str
         ``config`` or ``ct``.
+
+    Returns
+    -------
+    SIRTPlan
+        The plan; ``to_dict()`` gives the ``sirt`` section.
     """
     k = config.constants()
     t = config.thresholds
     territory = None if planner.territory is None else Territory.parse(planner.territory)
     target = None if territory is None else resolve_target(territory, volumes, config)
-    methods = {
+    methods: dict[str, MethodPlan] = {
         "bsa": bsa_method(target, volumes, bsa_m2, planner, k, lung_mass_kg, t),
         "mird": mird_method(target, planner, k, lung_mass_kg, t),
         "partition": partition_method(target, planner, k, lung_mass_kg, t),
     }
-    convention = {Microspheres.RESIN: "bsa", Microspheres.GLASS: "mird"}
-    missing = sorted({m for res in methods.values()
-                      for m in res["missing"] + (res.get("activities") or {}).get("missing", [])})
-    computed = [name for name, res in methods.items()
-                if res.get("injected_activity_gbq") is not None]
-    return {
-        "status": "computed" if computed else "not_computed",
-        "computed_methods": computed,
-        "device_convention_method": (None if planner.microspheres is None
-                                     else convention[planner.microspheres]),
-        "microspheres": None if planner.microspheres is None else planner.microspheres.value,
-        "lung_shunt_fraction": planner.lung_shunt_fraction,
-        "target": None if target is None else target.to_dict(k.liver_density_g_ml),
-        "lung_mass": {"kg": lung_mass_kg, "source": lung_mass_source,
-                      "label": LUNG_MASS_SOURCES.get(lung_mass_source, lung_mass_source)},
-        "missing": missing,
-        "methods": methods,
-    }
+    return SIRTPlan(
+        microspheres=None if planner.microspheres is None else planner.microspheres.value,
+        lung_shunt_fraction=planner.lung_shunt_fraction, target=target,
+        lung_mass=LungMass(lung_mass_kg, lung_mass_source), methods=methods,
+        bsa_formula=BSA_FORMULAS[config.bsa_formula_sirt],
+        liver_density_g_ml=k.liver_density_g_ml)

@@ -1,13 +1,15 @@
-"""Maps the stages' results onto the DICOM writers' report content.
+"""Maps the stages' typed results onto the DICOM writers' report content.
 
-The quantification stage speaks JSON (``docs/quantification.md``); the writers take typed
-content (:mod:`pipeline.encode.content`). This module is the one place that knows both.
+The quantification returns :class:`~pipeline.quantify.quantify.QuantResult`; the writers take
+typed content (:mod:`pipeline.encode.content`). This module is the one place that knows both.
+A re-plan has only the earlier ``result.json``: :func:`recorded_content` reads it back into the
+same types first.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -16,7 +18,6 @@ from pipeline.encode import codes
 from pipeline.encode.content import (
     AlgorithmInfo,
     CodedEvaluation,
-    Confidence,
     FLRMeasurement,
     LesionMeasurement,
     NamedQuantity,
@@ -26,30 +27,35 @@ from pipeline.encode.content import (
     Severity,
     StructureMeasurement,
 )
+from pipeline.quantify.burden import TumourBurden
+from pipeline.quantify.flr import FLRPlan
+from pipeline.quantify.lesions import Lesion
+from pipeline.quantify.quality import Finding
+from pipeline.quantify.quantify import QuantResult
 from pipeline.run.sirt_report import rule_checks, sirt_groups
 from pipeline.run.sirt_worksheet import sirt_worksheet
-from pipeline.segment.result import SegmentationResult
+from pipeline.segment.confidence import Confidence
+from pipeline.segment.model_folders import ModelInfo
 from pipeline.structures import COUINAUD_SEGMENTS, Code, Structure
 
 
-def algorithm_info(segmentation: SegmentationResult) -> AlgorithmInfo:
-    """Describe the models that produced a segmentation, for the writers.
+def algorithm_info(models: Sequence[ModelInfo]) -> AlgorithmInfo:
+    """Describe the models of a segmentation (or of the engine's model list), for the writers.
 
     Parameters
     ----------
-    segmentation : SegmentationResult
-        The engine's result (one or more models).
+    models : sequence of ModelInfo
+        The models used (one or more; a composition joins them).
 
     Returns
     -------
     AlgorithmInfo
         Names and versions joined with ``+`` for a composition, the first weights hash.
     """
-    models = segmentation.models
     return AlgorithmInfo(
         name="+".join(m.name for m in models),
         version="+".join(m.version for m in models),
-        is_demo=segmentation.is_demo,
+        is_demo=any(m.is_demo for m in models),
         weights_sha256=models[0].weights_sha256 if models else "",
     )
 
@@ -73,14 +79,14 @@ def _present(*items: NamedQuantity | None) -> tuple[NamedQuantity, ...]:
     return tuple(q for q in items if q is not None)
 
 
-def structure_measurements(quant: Mapping[str, Any],
+def structure_measurements(volumes_ml: Mapping[str, float | None],
                            incomplete: set[str]) -> tuple[StructureMeasurement, ...]:
     """Volumes of the segmented structures (withheld ones are left out).
 
     Parameters
     ----------
-    quant : mapping
-        The quantification result (``volumes_ml``).
+    volumes_ml : mapping of str to float or None
+        The quantification's volume table, mL.
     incomplete : set of str
         Structure names that touch the field of view.
 
@@ -89,10 +95,9 @@ def structure_measurements(quant: Mapping[str, Any],
     tuple of StructureMeasurement
         One per structure with a reported volume, in catalogue order.
     """
-    volumes = quant.get("volumes_ml", {})
     out = []
     for structure in Structure:
-        value = volumes.get(structure.value)
+        value = volumes_ml.get(structure.value)
         if value is None or (structure is Structure.METASTASIS and value == 0):
             continue
         out.append(StructureMeasurement(structure, float(value),
@@ -100,71 +105,64 @@ def structure_measurements(quant: Mapping[str, Any],
     return tuple(out)
 
 
-def lesion_measurements(quant: Mapping[str, Any]) -> tuple[LesionMeasurement, ...]:
-    """Per-lesion volume, diameters and Couinaud segment (hepatic lesions only)."""
-    out = []
-    for lesion in quant.get("lesions") or []:
-        if lesion.get("volume_ml") is None or not lesion.get("hepatic", True):
-            continue
-        segment = lesion.get("segment")
-        out.append(LesionMeasurement(
-            lesion_id=int(lesion["index"]),
-            volume_ml=float(lesion["volume_ml"]),
-            longest_diameter_mm=lesion.get("long_axis_mm"),
-            short_axis_mm=lesion.get("short_axis_mm"),
-            segment=COUINAUD_SEGMENTS[segment - 1] if segment else None,
-        ))
-    return tuple(out)
+def lesion_measurements(lesions: Sequence[Lesion]) -> tuple[LesionMeasurement, ...]:
+    """Per-lesion volume, diameters and Couinaud segment (hepatic lesions with figures)."""
+    return tuple(
+        LesionMeasurement(
+            lesion_id=les.index, volume_ml=les.volume_ml,
+            longest_diameter_mm=les.diameters.long_axis_mm,
+            short_axis_mm=les.diameters.short_axis_mm,
+            segment=COUINAUD_SEGMENTS[les.segment - 1] if les.segment else None)
+        for les in lesions if les.hepatic and not les.withheld)
 
 
-def tumour_burden(quant: Mapping[str, Any]) -> tuple[NamedQuantity, ...]:
+def tumour_burden(burden: TumourBurden) -> tuple[NamedQuantity, ...]:
     """Total tumour volume and tumour fraction of the liver."""
-    burden = quant.get("tumour_burden") or {}
     return _present(
-        _quantity(codes.TOTAL_TUMOUR_VOLUME, burden.get("total_tumour_volume_ml"), "mL"),
-        _quantity(codes.TUMOUR_FRACTION, burden.get("tumour_fraction_percent"), "%"),
+        _quantity(codes.TOTAL_TUMOUR_VOLUME, burden.total_tumour_volume_ml, "mL"),
+        _quantity(codes.TUMOUR_FRACTION, burden.tumour_fraction_percent, "%"),
     )
 
 
-def flr_measurements(quant: Mapping[str, Any]) -> tuple[FLRMeasurement, ...]:
-    """One FLR measurement per standard or configured resection that was computed."""
-    flr = quant.get("flr") or {}
-    notes = tuple(str(n) for n in (flr.get("caudate_rule"), flr.get("vessels"),
-                                   f"TELV: {flr.get('telv_formula')}",
-                                   f"BSA: {flr.get('bsa_formula')}",
-                                   "FLR % = FLR / (liver - total tumour volume) x 100; "
-                                   "FLR/BW = FLR[mL] / (W[kg] x 1000) x 100") if n)
-    c = quant.get("constants") or {}
+def flr_measurements(flr: FLRPlan, constants_in_force: Mapping[str, Any]
+                     ) -> tuple[FLRMeasurement, ...]:
+    """One FLR measurement per standard or configured resection that was computed.
+
+    Parameters
+    ----------
+    flr : FLRPlan
+        The FLR section.
+    constants_in_force : mapping
+        The quantification's constants (``telv_formula``, ``bsa_formula_telv``).
+    """
+    notes = tuple(n for n in (flr.caudate_rule, flr.vessels, f"TELV: {flr.telv_formula}",
+                              f"BSA: {flr.bsa_formula}",
+                              "FLR % = FLR / (liver - total tumour volume) x 100; "
+                              "FLR/BW = FLR[mL] / (W[kg] x 1000) x 100") if n)
+    c = constants_in_force
     formulas = tuple(CodedEvaluation(name, codes.FORMULAS[str(c.get(key))])
                      for name, key in ((codes.TELV_FORMULA, "telv_formula"),
                                        (codes.BSA_FORMULA, "bsa_formula_telv"))
                      if str(c.get(key)) in codes.FORMULAS)
-    out = []
-    for r in flr.get("resections") or []:
-        if r.get("flr_ml") is None or r.get("flr_percent_of_functional_liver") is None:
-            continue
-        out.append(FLRMeasurement(
-            resection=str(r.get("label") or r["name"]),
-            remnant=tuple(COUINAUD_SEGMENTS[int(s) - 1] for s in r.get("remnant_segments", [])),
-            flr_ml=float(r["flr_ml"]),
-            flr_percent=float(r["flr_percent_of_functional_liver"]),
-            sflr_percent=r.get("sflr_percent"),
-            telv_ml=flr.get("telv_ml"),
-            flr_body_weight_percent=r.get("flr_body_weight_percent"),
-            caudate_included=bool(r.get("caudate_in_remnant", True)),
-            notes=notes,
-            evaluations=formulas + rule_checks(list(r.get("flags") or [])),
-        ))
-    return tuple(out)
+    return tuple(
+        FLRMeasurement(
+            resection=r.label or r.name,
+            remnant=tuple(COUINAUD_SEGMENTS[s - 1] for s in r.remnant_segments),
+            flr_ml=r.flr_ml, flr_percent=r.flr_percent_of_functional_liver,
+            sflr_percent=r.sflr_percent, telv_ml=flr.telv_ml,
+            flr_body_weight_percent=r.flr_body_weight_percent,
+            caudate_included=r.caudate_in_remnant, notes=notes,
+            evaluations=formulas + rule_checks(r.flags))
+        for r in flr.resections
+        if r.flr_ml is not None and r.flr_percent_of_functional_liver is not None)
 
 
-def constants(quant: Mapping[str, Any]) -> tuple[NamedQuantity, ...]:
+def constants(c: Mapping[str, Any]) -> tuple[NamedQuantity, ...]:
     """The dosimetry constants in force (echoed in every report).
 
     The lung mass is not among them: the one a plan used (CT or site default) is in its
     lungs group with its source.
     """
-    c = quant.get("constants") or {}
     return _present(
         _quantity(codes.Y90_DOSE_CONSTANT, c.get("energy_gy_kg_per_gbq"), "Gy.kg/GBq"),
         _quantity(codes.LIVER_DENSITY, c.get("liver_density_g_ml"), "g/mL"),
@@ -189,47 +187,70 @@ def sr_flag_code(code: str) -> str:
     return SR_FLAG_CODES.get(code, code)[:16]
 
 
-def quality_flags(warnings: list[dict[str, Any]]) -> tuple[QualityFlag, ...]:
+def quality_flags(warnings: Sequence[Finding]) -> tuple[QualityFlag, ...]:
     """Warnings of every stage as report flags (withheld figures are errors)."""
     return tuple(
-        QualityFlag(code=sr_flag_code(str(w.get("code", "WARNING"))),
-                    message=str(w.get("message", "")),
-                    severity=Severity.ERROR if w.get("action") == "withheld"
-                    else Severity.WARNING)
+        QualityFlag(code=sr_flag_code(w.code), message=w.message,
+                    severity=Severity.ERROR if w.action == "withheld" else Severity.WARNING)
         for w in warnings)
 
 
-def report_content(result: Mapping[str, Any], segmentation: SegmentationResult,
-                   series_description: str) -> ReportContent:
-    """Build the writers' content of a measured study from its ``result.json`` data.
+def series_choice(series: Mapping[str, Any], description: str) -> SeriesChoice:
+    """The analysed series and why, from the selection's ``result.json`` section.
 
     Parameters
     ----------
-    result : mapping
-        The study result (keys ``series``, ``volumes_ml``, ``lesions``, ``flr``, ``sirt``,
-        ``constants``, ``warnings``, ``coverage``).
-    segmentation : SegmentationResult
-        The segmentation (models and confidence).
-    series_description : str
+    series : mapping
+        ``SelectionResult.to_dict()`` (chosen UID, phase, notes).
+    description : str
         SeriesDescription of the analysed series.
+    """
+    phase = series.get("phase") or {}
+    reasons = [f"phase: {phase.get('phase')} (confidence {phase.get('confidence')})"] \
+        if phase else []
+    reasons += list(series.get("notes") or [])
+    return SeriesChoice(str(series.get("chosen_series_instance_uid")), description,
+                        tuple(reasons))
+
+
+def report_content(quant: QuantResult, series: SeriesChoice, algorithm: AlgorithmInfo,
+                   confidence: Confidence | None, warnings: Sequence[Finding],
+                   incomplete: set[str]) -> ReportContent:
+    """Build the writers' content of a measured study from the stages' results.
+
+    Parameters
+    ----------
+    quant : QuantResult
+        The quantification (volumes, lesions, tumour burden, FLR, SIRT, constants).
+    series : SeriesChoice
+        The analysed series.
+    algorithm : AlgorithmInfo
+        The segmentation models.
+    confidence : Confidence or None
+        The segmentation confidence (None: not recorded).
+    warnings : sequence of Finding
+        Warnings of every stage (the quantification's among them).
+    incomplete : set of str
+        Structure names with incomplete coverage.
 
     Returns
     -------
     ReportContent
         Everything the SEG/SR/PDF writers show.
     """
-    conf = segmentation.confidence
-    confidence = Confidence(
-        score=conf.score, review_required=conf.review_recommended,
-        per_structure={s: c.fold_dice for s, c in conf.per_structure.items()
-                       if c.fold_dice is not None},
-        method=CONFIDENCE_METHOD,
+    return ReportContent(
+        series=series, algorithm=algorithm,
+        structures=structure_measurements(quant.volumes_ml, incomplete),
+        lesions=lesion_measurements(quant.lesions),
+        tumour_burden=tumour_burden(quant.tumour_burden),
+        flr=flr_measurements(quant.flr, quant.constants),
+        sirt=sirt_groups(quant.sirt, quant.inputs,
+                         str(quant.constants.get("bsa_formula_sirt") or "")),
+        constants=constants(quant.constants),
+        confidence=confidence,
+        flags=quality_flags(warnings),
+        worksheet=sirt_worksheet(quant.sirt, quant.inputs, quant.plan_revision),
     )
-    return content_from_result(result, algorithm_info(segmentation), confidence,
-                               series_description)
-
-
-CONFIDENCE_METHOD = "mean pairwise Dice between folds, tumour volume and slice thickness terms"
 
 
 def recorded_content(result: Mapping[str, Any], series_description: str) -> ReportContent:
@@ -242,37 +263,8 @@ def recorded_content(result: Mapping[str, Any], series_description: str) -> Repo
         version="+".join(str(m["version"]) for m in models),
         is_demo=bool(seg.get("demo")),
         weights_sha256=str(models[0].get("weights_sha256") or "") if models else "")
-    conf = result.get("confidence") or {}
-    confidence = Confidence(
-        score=conf.get("score"), review_required=bool(conf.get("review_recommended")),
-        per_structure={Structure(k): float(v["fold_dice"])
-                       for k, v in (conf.get("per_structure") or {}).items()
-                       if v.get("fold_dice") is not None},
-        method=CONFIDENCE_METHOD) if conf else None
-    return content_from_result(result, algorithm, confidence, series_description)
-
-
-def content_from_result(result: Mapping[str, Any], algorithm: AlgorithmInfo,
-                        confidence: Confidence | None, series_description: str
-                        ) -> ReportContent:
-    """The writers' content from the result data, the algorithm and the confidence."""
-    series = result.get("series") or {}
-    phase = series.get("phase") or {}
-    reasons = [f"phase: {phase.get('phase')} (confidence {phase.get('confidence')})"] \
-        if phase else []
-    reasons += list(series.get("notes") or [])
-    incomplete = set(result.get("incomplete_coverage") or [])
-    return ReportContent(
-        series=SeriesChoice(str(series.get("chosen_series_instance_uid")), series_description,
-                            tuple(reasons)),
-        algorithm=algorithm,
-        structures=structure_measurements(result, incomplete),
-        lesions=lesion_measurements(result),
-        tumour_burden=tumour_burden(result),
-        flr=flr_measurements(result),
-        sirt=sirt_groups(result),
-        constants=constants(result),
-        confidence=confidence,
-        flags=quality_flags(list(result.get("warnings") or [])),
-        worksheet=sirt_worksheet(result),
-    )
+    conf = result.get("confidence")
+    quant = QuantResult.from_dict(result)
+    return report_content(quant, series_choice(result.get("series") or {}, series_description),
+                          algorithm, Confidence.from_dict(conf) if conf else None,
+                          quant.warnings, set(result.get("incomplete_coverage") or []))

@@ -14,12 +14,15 @@ Every figure of a SIRT plan gets a group of its own kind (``docs/sr-private-code
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pipeline.encode import codes
 from pipeline.encode.content import CodedEvaluation, NamedQuantity, QuantityGroup
 from pipeline.encode.segments import ALL_LESIONS_LABEL, structure_tracking_id
+from pipeline.quantify.advisory import Flag
+from pipeline.quantify.sirt_plan import BSAMethod, MethodPlan, SIRTPlan
 from pipeline.structures import CATALOGUE, COUINAUD_SEGMENTS, Code, Structure
 
 METHODS = {"bsa": ("SIRT BSA method", codes.BSA_METHOD),
@@ -47,7 +50,7 @@ def _present(*items: NamedQuantity | None) -> tuple[NamedQuantity, ...]:
     return tuple(q for q in items if q is not None)
 
 
-def rule_checks(flags: list[Mapping[str, Any]]) -> tuple[CodedEvaluation, ...]:
+def rule_checks(flags: Sequence[Flag]) -> tuple[CodedEvaluation, ...]:
     """Guideline flags as coded evaluations: rule -> status.
 
     A flag whose threshold depends on an unknown input gives one evaluation per candidate
@@ -55,28 +58,26 @@ def rule_checks(flags: list[Mapping[str, Any]]) -> tuple[CodedEvaluation, ...]:
     """
     out: list[CodedEvaluation] = []
     for f in flags:
-        candidates = f.get("candidates") or []
-        if not candidates:
-            out.append(CodedEvaluation(codes.rule_code(f["rule_id"]), _STATUS[f["status"]],
-                                       f"{f['rule_id']}: {f['rule']}: {f['status']}"))
+        if not f.candidates:
+            out.append(CodedEvaluation(codes.rule_code(f.rule_id), _STATUS[f.status],
+                                       f"{f.rule_id}: {f.rule}: {f.status}"))
             continue
-        for c in candidates:
-            status = c["status"] or "not_evaluable"
-            out.append(CodedEvaluation(codes.rule_code(c["rule_id"]), _STATUS[status],
-                                       f"{c['rule_id']} (if {c['applies_when']}): {status}"))
+        for c in f.candidates:
+            status = f.candidate_status(c) or "not_evaluable"
+            out.append(CodedEvaluation(codes.rule_code(c.rule_id), _STATUS[status],
+                                       f"{c.rule_id} (if {c.applies_when}): {status}"))
         out += [CodedEvaluation(codes.UNKNOWN_INPUT, _UNKNOWN_INPUTS[name],
                                 f"unknown input: {name}")
-                for name in f.get("unknown_inputs") or [] if name in _UNKNOWN_INPUTS]
+                for name in f.unknown_inputs if name in _UNKNOWN_INPUTS]
     return tuple(out)
 
 
-def _checks(method: Mapping[str, Any], *flag_codes: str) -> tuple[CodedEvaluation, ...]:
-    return rule_checks([f for f in method.get("flags") or [] if f["code"] in flag_codes])
+def _checks(method: MethodPlan, *flag_codes: str) -> tuple[CodedEvaluation, ...]:
+    return rule_checks([f for f in method.flags if f.code in flag_codes])
 
 
-def _input_groups(quant: Mapping[str, Any]) -> list[QuantityGroup]:
+def _input_groups(inputs: Mapping[str, Any]) -> list[QuantityGroup]:
     """One group per source of the planning inputs."""
-    inputs = quant.get("inputs") or {}
     values = inputs.get("planner_effective") or {}
     source = inputs.get("planner_source") or {}
     patient = inputs.get("patient") or {}
@@ -135,85 +136,86 @@ def _territory_name(territory: str | None) -> str:
             "left": "the left lobe"}.get(text, "the territory")
 
 
-def _time(label: str, iso: str | None) -> str:
-    return f"{label} {iso}" if iso else f"{label} (date and time not given)"
+def _time(label: str, time: dt.datetime | None) -> str:
+    return f"{label} {time.isoformat()}" if time is not None \
+        else f"{label} (date and time not given)"
 
 
-def _activity_groups(prefix: str, key: str, method: Mapping[str, Any], bsa_formula: str,
+def _activity_groups(prefix: str, key: str, method: MethodPlan, bsa_formula: str,
                      territory: str) -> list[QuantityGroup]:
-    act = method.get("activities") or {}
+    act = method.activities
+    assert act is not None
     _, method_code = METHODS[key]
     evaluations = [CodedEvaluation(codes.SIRT_METHOD, method_code)]
     extra: list[NamedQuantity | None] = []
-    if key == "bsa":
+    if isinstance(method, BSAMethod) and method.lung_shunt_rule is not None:
         if bsa_formula in codes.FORMULAS:
             evaluations.append(CodedEvaluation(codes.BSA_FORMULA, codes.FORMULAS[bsa_formula]))
-        reduction = method.get("lung_shunt_reduction")
-        extra = [_q(codes.BODY_SURFACE_AREA, method.get("bsa_m2"), "m2"),
-                 _q(codes.ACTIVITY_BEFORE_LSF_RULE,
-                    method.get("activity_before_lung_shunt_rule_gbq"), "GBq"),
+        rule = method.lung_shunt_rule
+        reduction = rule.reduction
+        extra = [_q(codes.BODY_SURFACE_AREA, rule.bsa_m2, "m2"),
+                 _q(codes.ACTIVITY_BEFORE_LSF_RULE, rule.activity_before_gbq, "GBq"),
                  _q(codes.LSF_REDUCTION, None if reduction is None else 100.0 * reduction, "%")]
     groups = [QuantityGroup(
         f"{prefix}: activity at administration", codes.SIRT_PLAN,
-        _present(_q(codes.PLANNED_INJECTED_ACTIVITY, act.get("injected_at_administration_gbq"),
+        _present(_q(codes.PLANNED_INJECTED_ACTIVITY, act.injected_at_administration_gbq,
                     "GBq", f"Activity to inject into {territory}, at administration"),
-                 _q(codes.PLANNED_VIAL_ACTIVITY, act.get("vial_at_administration_gbq"), "GBq",
+                 _q(codes.PLANNED_VIAL_ACTIVITY, act.vial_at_administration_gbq, "GBq",
                     f"Vial activity for {territory} incl. residual, at administration"),
                  *extra),
-        notes=(str(method.get("formula") or ""),),
+        notes=(method.FORMULA,),
         evaluations=tuple(evaluations),
-        time_point=_time("administration", act.get("administration_time")))]
-    if act.get("vial_at_calibration_gbq") is not None:
+        time_point=_time("administration", act.administration_time))]
+    if act.vial_at_calibration_gbq is not None:
         groups.append(QuantityGroup(
             f"{prefix}: vial at calibration", codes.SIRT_PLAN,
-            _present(_q(codes.PLANNED_VIAL_ACTIVITY, act["vial_at_calibration_gbq"], "GBq",
+            _present(_q(codes.PLANNED_VIAL_ACTIVITY, act.vial_at_calibration_gbq, "GBq",
                         f"Vial activity for {territory} at calibration time"),
-                     _q(codes.DECAY_FACTOR, act.get("decay_factor"), "{ratio}"),
-                     _q(codes.DECAY_INTERVAL, act.get("hours_calibration_to_administration"),
-                        "h")),
-            notes=(f"A(t_cal) = A(t_adm) x exp(ln2 x (t_adm - t_cal) / {act['half_life_h']:g} h)",),
+                     _q(codes.DECAY_FACTOR, act.decay_factor, "{ratio}"),
+                     _q(codes.DECAY_INTERVAL, act.hours_calibration_to_administration, "h")),
+            notes=(f"A(t_cal) = A(t_adm) x exp(ln2 x (t_adm - t_cal) / {act.half_life_h:g} h)",),
             evaluations=(CodedEvaluation(codes.SIRT_METHOD, method_code),),
-            time_point=_time("calibration", act.get("calibration_time"))))
+            time_point=_time("calibration", act.calibration_time)))
     return groups
 
 
-def _region_groups(prefix: str, method: Mapping[str, Any], sirt: Mapping[str, Any]
-                   ) -> list[QuantityGroup]:
-    doses = method.get("implied_doses") or {}
-    target = sirt.get("target") or {}
-    segs = [int(s) for s in target.get("segments") or []]
-    whole = target.get("territory") == "whole"
+def _region_groups(prefix: str, method: MethodPlan, sirt: SIRTPlan) -> list[QuantityGroup]:
+    doses = method.implied_doses
+    target = sirt.target
+    assert doses is not None and target is not None
+    segs = list(target.segments)
+    whole = target.territory.kind == "whole"
     seg_sites = ((codes.LIVER,) if whole
                  else tuple(CATALOGUE[COUINAUD_SEGMENTS[s - 1]].type for s in segs))
     seg_ids = tuple(structure_tracking_id(COUINAUD_SEGMENTS[s - 1]) for s in segs)
     all_ids = tuple(structure_tracking_id(s) for s in COUINAUD_SEGMENTS)
-    lung_mass = sirt.get("lung_mass") or {}
+    lung_mass = sirt.lung_mass
     dose = codes.MEAN_ABSORBED_DOSE
     specs = [
         ("treated territory", codes.TREATED_TERRITORY, seg_sites, seg_ids,
-         (_q(dose, doses.get("target_mean_gy"), "Gy", "Territory mean dose"),
-          _q(codes.VOLUME, target.get("volume_ml"), "mL", "Territory volume")),
+         (_q(dose, doses.target_mean_gy, "Gy", "Territory mean dose"),
+          _q(codes.VOLUME, target.volume_ml, "mL", "Territory volume")),
          _checks(method, "SEGMENTECTOMY_DOSE")),
         ("normal liver of territory", codes.TERRITORY_NORMAL_LIVER, seg_sites, seg_ids,
-         (_q(dose, doses.get("normal_liver_gy"), "Gy", "Non-tumoral liver of territory"),
-          _q(codes.VOLUME, target.get("normal_ml"), "mL", "Non-tumoral volume")),
+         (_q(dose, doses.normal_liver_gy, "Gy", "Non-tumoral liver of territory"),
+          _q(codes.VOLUME, target.normal_ml, "mL", "Non-tumoral volume")),
          _checks(method, "NORMAL_LIVER_DOSE")),
         ("whole normal liver", codes.WHOLE_NORMAL_LIVER, (codes.LIVER,), all_ids,
-         (_q(dose, doses.get("whole_normal_liver_gy"), "Gy", "Whole non-tumoral liver"),
-          _q(codes.VOLUME, target.get("whole_normal_liver_ml"), "mL", "Non-tumoral liver")),
+         (_q(dose, doses.whole_normal_liver_gy, "Gy", "Whole non-tumoral liver"),
+          _q(codes.VOLUME, target.whole_normal_ml, "mL", "Non-tumoral liver")),
          _checks(method, "WHOLE_NORMAL_LIVER_DOSE")),
         ("tumour in territory", codes.TUMOUR_IN_TERRITORY, (codes.NEOPLASM, *seg_sites),
          (ALL_LESIONS_LABEL,),
-         (_q(dose, doses.get("tumour_gy"), "Gy", "Tumour mean dose"),
-          _q(codes.VOLUME, target.get("tumour_ml"), "mL", "Tumour volume in territory")),
+         (_q(dose, doses.tumour_gy, "Gy", "Tumour mean dose"),
+          _q(codes.VOLUME, target.tumour_ml, "mL", "Tumour volume in territory")),
          _checks(method, "TUMOUR_DOSE")),
         ("lungs", codes.LUNG, (codes.LUNG,),
-         (structure_tracking_id(Structure.LUNG),) if lung_mass.get("source") == "ct" else (),
-         (_q(dose, doses.get("lung_gy"), "Gy", "Lung mean dose"),
-          _q(codes.CUMULATIVE_LUNG_DOSE, doses.get("lung_cumulative_gy"), "Gy"),
-          _q(codes.LUNG_MASS, lung_mass.get("kg"), "kg", "Lung mass used")),
+         (structure_tracking_id(Structure.LUNG),) if lung_mass.source == "ct" else (),
+         (_q(dose, doses.lung_gy, "Gy", "Lung mean dose"),
+          _q(codes.CUMULATIVE_LUNG_DOSE, doses.lung_cumulative_gy, "Gy"),
+          _q(codes.LUNG_MASS, lung_mass.kg, "kg", "Lung mass used")),
          (*_checks(method, "LUNG_DOSE_SESSION", "LUNG_DOSE_CUMULATIVE"),
-          CodedEvaluation(codes.LUNG_MASS_SOURCE, codes.FROM_CT if lung_mass.get("source")
+          CodedEvaluation(codes.LUNG_MASS_SOURCE, codes.FROM_CT if lung_mass.source
                           == "ct" else codes.FROM_SITE_DEFAULT))),
     ]
     groups = []
@@ -228,29 +230,32 @@ def _region_groups(prefix: str, method: Mapping[str, Any], sirt: Mapping[str, An
     return groups
 
 
-def sirt_groups(quant: Mapping[str, Any]) -> tuple[QuantityGroup, ...]:
+def sirt_groups(sirt: SIRTPlan, inputs: Mapping[str, Any], bsa_formula: str
+                ) -> tuple[QuantityGroup, ...]:
     """The SIRT plan as SR/PDF groups (empty when no method computed an activity).
 
     Parameters
     ----------
-    quant : mapping
-        A result document (keys ``sirt`` and ``inputs``).
+    sirt : SIRTPlan
+        The plan.
+    inputs : mapping
+        The ``inputs`` section of the result (effective planner inputs and their sources).
+    bsa_formula : str
+        Key of the BSA formula of the BSA method (``dubois`` or ``mosteller``).
 
     Returns
     -------
     tuple of QuantityGroup
         Input groups, then per computed method its activity and dose-region groups.
     """
-    sirt = quant.get("sirt") or {}
-    methods = {k: m for k, m in (sirt.get("methods") or {}).items()
-               if m and m.get("injected_activity_gbq") is not None and k in METHODS}
+    methods = {k: m for k, m in sirt.methods.items()
+               if m.injected_activity_gbq is not None and k in METHODS}
     if not methods:
         return ()
-    groups = _input_groups(quant)
-    bsa_formula = str((quant.get("constants") or {}).get("bsa_formula_sirt") or "")
+    groups = _input_groups(inputs)
+    territory = _territory_name(None if sirt.target is None else str(sirt.target.territory))
     for key, method in methods.items():
         prefix = METHODS[key][0]
-        territory = _territory_name((sirt.get("target") or {}).get("territory"))
         groups += _activity_groups(prefix, key, method, bsa_formula, territory)
         groups += _region_groups(prefix, method, sirt)
     return tuple(groups)

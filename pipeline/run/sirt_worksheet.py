@@ -1,6 +1,7 @@
-"""The ``sirt`` and ``inputs`` sections of a result as the PDF's SIRT worksheet.
+"""The SIRT plan and its inputs as the PDF's SIRT worksheet.
 
-Reads the result document (``docs/result-json.md``) and formats every figure with its unit:
+Takes the typed plan (:class:`~pipeline.quantify.sirt_plan.SIRTPlan`) and the ``inputs``
+section of the result (``docs/result-json.md``) and formats every figure with its unit:
 inputs with their sources, per computed method the activities with their time references,
 the mean dose per region and the guideline limits with their rules; when no method computed
 an activity, the inputs each method is missing.
@@ -8,6 +9,7 @@ an activity, the inputs each method is missing.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +19,14 @@ from pipeline.encode.worksheet import (
     WorksheetDose,
     WorksheetInput,
     WorksheetMethod,
+)
+from pipeline.quantify.advisory import Flag
+from pipeline.quantify.sirt_plan import (
+    BSAMethod,
+    MethodPlan,
+    PartitionMethod,
+    SIRTPlan,
+    Target,
 )
 
 METHOD_TITLES = {"bsa": "BSA method (resin)", "mird": "Single compartment (MIRD)",
@@ -83,41 +93,45 @@ def worksheet_inputs(inputs: Mapping[str, Any]) -> tuple[WorksheetInput, ...]:
     return tuple(out)
 
 
-def territory_text(target: Mapping[str, Any] | None) -> str:
+def territory_text(target: Target | None) -> str:
     """The treated territory in words with its Couinaud segments ("not given" without)."""
-    if not target:
+    if target is None:
         return "not given"
-    kind = str(target.get("territory") or "")
-    segments = ", ".join(str(s) for s in target.get("segments") or [])
+    kind = str(target.territory)
+    segments = ", ".join(str(s) for s in target.segments)
     if kind.startswith("segments"):
         return f"Couinaud segments {segments}"
     name = _TERRITORIES.get(kind, kind)
     return f"{name} (Couinaud {segments})" if segments else name
 
 
-def _at(label: str, iso: str | None) -> str:
-    return f"at {label} {iso}" if iso else f"at {label} (date and time not given)"
+def _at(label: str, time: dt.datetime | None) -> str:
+    return (f"at {label} {time.isoformat()}" if time is not None
+            else f"at {label} (date and time not given)")
 
 
-def _activities(method: Mapping[str, Any], territory: str) -> tuple[WorksheetActivity, ...]:
-    act = method.get("activities") or {}
-    at_admin = _at("administration", act.get("administration_time"))
+def _activities(method: MethodPlan, territory: str) -> tuple[WorksheetActivity, ...]:
+    act = method.activities
+    assert act is not None
+    at_admin = _at("administration", act.administration_time)
     out = [WorksheetActivity(f"Activity to inject into {territory}",
-                             float(act["injected_at_administration_gbq"]), at_admin)]
-    if act.get("vial_at_administration_gbq") is not None:
+                             act.injected_at_administration_gbq, at_admin)]
+    if act.vial_at_administration_gbq is not None:
         out.append(WorksheetActivity("Vial activity incl. residual",
-                                     float(act["vial_at_administration_gbq"]), at_admin))
-    if act.get("vial_at_calibration_gbq") is not None:
+                                     act.vial_at_administration_gbq, at_admin))
+    if act.vial_at_calibration_gbq is not None:
+        assert act.decay_factor is not None
+        assert act.hours_calibration_to_administration is not None
         out.append(WorksheetActivity(
-            "Vial activity at its calibration", float(act["vial_at_calibration_gbq"]),
-            _at("calibration", act.get("calibration_time")),
-            f"decay factor {act['decay_factor']:.4f} over "
-            f"{act['hours_calibration_to_administration']:.1f} h "
-            f"(half-life {act['half_life_h']:g} h)"))
-    elif act.get("missing"):
+            "Vial activity at its calibration", act.vial_at_calibration_gbq,
+            _at("calibration", act.calibration_time),
+            f"decay factor {act.decay_factor:.4f} over "
+            f"{act.hours_calibration_to_administration:.1f} h "
+            f"(half-life {act.half_life_h:g} h)"))
+    elif act.missing:
         out[-1] = WorksheetActivity(out[-1].label, out[-1].gbq, out[-1].reference,
                                     "no activity at calibration: needs "
-                                    + ", ".join(act["missing"]))
+                                    + ", ".join(act.missing))
     return tuple(out)
 
 
@@ -127,112 +141,113 @@ _DOSE_OF_FLAG = {"SEGMENTECTOMY_DOSE": "target_mean_gy", "NORMAL_LIVER_DOSE": "n
 """Guideline flag code -> the key of the dose it checks (``pipeline.quantify.limits``)."""
 
 
-def _threshold(flag: Mapping[str, Any]) -> str:
+def _threshold(flag: Flag) -> str:
     """The rule without its region: ``<= 40 Gy (unilobar, pretreated or not)``."""
-    rule, comparison = str(flag["rule"]), f" {flag['comparison']} "
+    rule, comparison = flag.rule, f" {flag.comparison} "
     return rule[rule.index(comparison) + 1:] if comparison in rule else rule
 
 
-def _status(flag: Mapping[str, Any]) -> str:
-    candidates = flag.get("candidates") or []
-    if not candidates:
-        return _STATUS.get(str(flag["status"]), str(flag["status"]))
-    unknown = ", ".join(flag.get("unknown_inputs") or [])
+def _status(flag: Flag) -> str:
+    if not flag.candidates:
+        return _STATUS.get(flag.status, flag.status)
+    unknown = ", ".join(flag.unknown_inputs)
     return f"{unknown} unknown: " + "; ".join(
-        f"{_STATUS.get(str(c['status']), 'not evaluable')} if {c['applies_when']}"
-        for c in candidates)
+        f"{_STATUS.get(str(flag.candidate_status(c)), 'not evaluable')} if {c.applies_when}"
+        for c in flag.candidates)
 
 
-def _doses(method: Mapping[str, Any], sirt: Mapping[str, Any]) -> tuple[WorksheetDose, ...]:
-    doses = method.get("implied_doses") or {}
-    flags = {_DOSE_OF_FLAG.get(str(f["code"])): f for f in method.get("flags") or []}
-    target = sirt.get("target") or {}
-    lung = sirt.get("lung_mass") or {}
+def _doses(method: MethodPlan, sirt: SIRTPlan) -> tuple[WorksheetDose, ...]:
+    doses = method.implied_doses
+    assert doses is not None and sirt.target is not None
+    flags = {_DOSE_OF_FLAG.get(f.code): f for f in method.flags}
+    target, lung = sirt.target, sirt.lung_mass
     needs_tn = "not computed (needs T/N)"
-    no_tumour = target.get("tumour_ml") == 0
+    no_tumour = target.tumour_ml == 0
     rows = [
-        ("Treated territory", "target_mean_gy", _num(target.get("volume_ml"), "mL"), ""),
+        ("Treated territory", "target_mean_gy", _num(target.volume_ml, "mL"), ""),
         ("Non-tumoral liver of the territory", "normal_liver_gy",
-         _num(target.get("normal_ml"), "mL"), needs_tn),
+         _num(target.normal_ml, "mL"), needs_tn),
         ("Whole non-tumoral liver", "whole_normal_liver_gy",
-         _num(target.get("whole_normal_liver_ml"), "mL"), needs_tn),
-        ("Tumour in the territory", "tumour_gy", _num(target.get("tumour_ml"), "mL"),
+         _num(target.whole_normal_ml, "mL"), needs_tn),
+        ("Tumour in the territory", "tumour_gy", _num(target.tumour_ml, "mL"),
          "none (no tumour in the territory)" if no_tumour else needs_tn),
         ("Lungs, this session", "lung_gy",
-         f"{_num(lung.get('kg'), 'kg', 2)} ({lung.get('label') or lung.get('source')})", ""),
+         f"{_num(lung.kg, 'kg', 2)} ({lung.label or lung.source})", ""),
         ("Lungs, cumulative", "lung_cumulative_gy", "-", "not computed (prior dose not given)"),
     ]
     out = []
     for region, key, volume, why in rows:
-        gy, flag = doses.get(key), flags.get(key)
+        gy, flag = doses.dose(key), flags.get(key)
         out.append(WorksheetDose(
             region, volume, why if gy is None else _num(gy, "Gy"),
-            "-" if flag is None else f"{flag['rule_id'].replace('|', ' | ')}: {_threshold(flag)}",
+            "-" if flag is None else f"{flag.rule_id.replace('|', ' | ')}: {_threshold(flag)}",
             "-" if flag is None else _status(flag)))
     return tuple(out)
 
 
-def _notes(key: str, method: Mapping[str, Any]) -> tuple[str, ...]:
-    notes = [str(method.get("formula") or "")]
-    if key == "bsa":
-        reduction = method.get("lung_shunt_reduction")
-        before = _num(method.get("activity_before_lung_shunt_rule_gbq"), "GBq", 3)
-        notes.append(f"BSA {_num(method.get('bsa_m2'), 'm2', 3)}; activity before the "
-                     f"lung-shunt rule {before}; lung-shunt reduction "
+def _notes(method: MethodPlan) -> tuple[str, ...]:
+    notes = [method.FORMULA]
+    if isinstance(method, BSAMethod):
+        rule = method.lung_shunt_rule
+        reduction = None if rule is None else rule.reduction
+        before = _num(None if rule is None else rule.activity_before_gbq, "GBq", 3)
+        notes.append(f"BSA {_num(None if rule is None else rule.bsa_m2, 'm2', 3)}; activity "
+                     f"before the lung-shunt rule {before}; lung-shunt reduction "
                      f"{_num(None if reduction is None else 100.0 * reduction, '%', 0)}")
-    if key == "partition":
-        notes.append(f"Normal-liver limit: {method.get('normal_liver_limit_basis')}; "
-                     f"activity limited by the {method.get('limited_by', '-')} limit")
-        if method.get("tumour_target_dose_gy") is not None:
-            reached = "reached" if method.get("tumour_target_reached") else "NOT reached"
-            notes.append(f"Tumour dose goal {method['tumour_target_dose_gy']:g} Gy: {reached}")
+    if isinstance(method, PartitionMethod):
+        basis = None if method.normal_limit is None else method.normal_limit.basis
+        limited = "-" if method.caps is None else method.caps.limited_by
+        notes.append(f"Normal-liver limit: {basis}; activity limited by the {limited} limit")
+        goal = None if method.caps is None else method.caps.tumour_target_dose_gy
+        if method.caps is not None and goal is not None:
+            reached = "reached" if method.caps.tumour_target_reached else "NOT reached"
+            notes.append(f"Tumour dose goal {goal:g} Gy: {reached}")
     return tuple(n for n in notes if n)
 
 
-def _missing(key: str, method: Mapping[str, Any]) -> str:
+def _missing(key: str, method: MethodPlan) -> str:
     title = METHOD_TITLES[key]
-    if not method.get("applicable", True):
-        return f"{title}: not applicable ({method.get('note', '')})"
-    if method.get("do_not_treat"):
+    if not method.applicable:
+        return f"{title}: not applicable ({method.note or ''})"
+    if isinstance(method, BSAMethod) and method.do_not_treat:
         return f"{title}: do not treat (lung shunt fraction above the resin rule's limit)"
-    return f"{title}: needs {', '.join(method.get('missing') or []) or '-'}"
+    return f"{title}: needs {', '.join(method.missing) or '-'}"
 
 
-def sirt_worksheet(result: Mapping[str, Any]) -> SirtWorksheet | None:
-    """The SIRT worksheet of a result document (None without a ``sirt`` section).
+def sirt_worksheet(sirt: SIRTPlan | None, inputs: Mapping[str, Any], plan_revision: int
+                   ) -> SirtWorksheet | None:
+    """The SIRT worksheet of a plan (None without a plan).
 
     Parameters
     ----------
-    result : mapping
-        A result document (keys ``sirt``, ``inputs``, ``plan_revision``).
+    sirt : SIRTPlan or None
+        The SIRT plan.
+    inputs : mapping
+        The ``inputs`` section of the result (effective planner inputs and their sources).
+    plan_revision : int
+        1 for the first plan, N for the N-th re-plan.
 
     Returns
     -------
     SirtWorksheet or None
         Computed methods (the device's convention first), or what each method is missing.
     """
-    sirt = result.get("sirt")
-    if not sirt:
+    if sirt is None:
         return None
-    target = sirt.get("target")
-    territory = territory_text(target)
-    convention = sirt.get("device_convention_method")
-    methods = dict(sorted((sirt.get("methods") or {}).items(),
-                          key=lambda item: item[0] != convention))
+    territory = territory_text(sirt.target)
+    convention = sirt.device_convention_method
+    methods = dict(sorted(sirt.methods.items(), key=lambda item: item[0] != convention))
     computed, missing = [], []
     for key, method in methods.items():
         if key not in METHOD_TITLES:
             continue
-        if method.get("injected_activity_gbq") is None:
+        if method.injected_activity_gbq is None:
             missing.append(_missing(key, method))
             continue
         title = METHOD_TITLES[key] + (" - the device's convention" if key == convention else "")
         computed.append(WorksheetMethod(
-            title, _notes(key, method),
-            _activities(method, territory),
-            _doses(method, sirt)))
+            title, _notes(method), _activities(method, territory), _doses(method, sirt)))
     return SirtWorksheet(
-        plan_revision=int(result.get("plan_revision") or 1), territory=territory,
-        microspheres=str(sirt.get("microspheres") or "not given"),
-        inputs=worksheet_inputs(result.get("inputs") or {}), methods=tuple(computed),
-        missing=tuple(missing))
+        plan_revision=plan_revision, territory=territory,
+        microspheres=sirt.microspheres or "not given",
+        inputs=worksheet_inputs(inputs), methods=tuple(computed), missing=tuple(missing))

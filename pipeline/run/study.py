@@ -21,14 +21,18 @@ from typing import Any
 
 import numpy as np
 import pydicom
-from numpy.typing import NDArray
 from pydicom import Dataset
 from pydicom.uid import generate_uid
-from scipy import ndimage
 
 from pipeline import __name__ as _pkg
 from pipeline.config import PipelineConfig
-from pipeline.encode.content import QualityFlag, RejectionContent, SegmentationContent, SeriesChoice
+from pipeline.encode.content import (
+    QualityFlag,
+    RejectionContent,
+    ReportContent,
+    SegmentationContent,
+    SeriesChoice,
+)
 from pipeline.encode.pdf import build_encapsulated_pdf, build_pdf, build_rejection_pdf
 from pipeline.encode.sanitise import SourceHeaderError, sanitised
 from pipeline.encode.seg import build_seg
@@ -36,13 +40,19 @@ from pipeline.encode.source import read_source_headers
 from pipeline.encode.sr import build_rejection_sr, build_sr
 from pipeline.errors import InputDataError
 from pipeline.quantify.inputs import PatientInfo, PlannerInputs, QualityContext
-from pipeline.quantify.quantify import quantify
-from pipeline.run.report_content import algorithm_info, report_content, study_date
+from pipeline.quantify.quality import Finding
+from pipeline.quantify.quantify import QuantResult, quantify
+from pipeline.run.report_content import (
+    algorithm_info,
+    report_content,
+    series_choice,
+    study_date,
+)
 from pipeline.segment.engine import SegmentationEngine
 from pipeline.segment.result import SegmentationResult
 from pipeline.select.coverage import coverage_after_segmentation
 from pipeline.select.selector import SelectionResult, select_series
-from pipeline.structures import Structure, liver_labels
+from pipeline.structures import liver_labels
 from pipeline.volume import CTVolume
 
 RESULT_SCHEMA = "dicomnode.result/1"
@@ -182,10 +192,10 @@ def _any_header(paths: Sequence[Path]) -> Dataset | None:
     return None
 
 
-def _assumption_warnings(selection: SelectionResult) -> list[dict[str, Any]]:
-    """``result.json`` warnings for what was assumed while reading the headers."""
-    return [{"code": "HEADER_ASSUMED", "message": text, "action": "note", "affects": [],
-             "stage": "select"} for text in selection.assumptions]
+def _assumption_warnings(selection: SelectionResult) -> list[Finding]:
+    """Warnings for what was assumed while reading the headers."""
+    return [Finding("HEADER_ASSUMED", text, [], "note", "select")
+            for text in selection.assumptions]
 
 
 def _report_failure(kind: str, exc: Exception) -> dict[str, Any]:
@@ -226,10 +236,7 @@ def _write_rejection_reports(selection: SelectionResult, reason: str, header: Da
     never raised, so that a rejected study always ends with its ``result.json``."""
     outputs: list[Path] = []
     failures: list[dict[str, Any]] = []
-    models = engine.verify()
-    algorithm = algorithm_info(SegmentationResult(
-        labelmap=np.zeros((1, 1, 1), np.uint8), labels={}, fold_dice={},
-        confidence=_no_confidence(), models=models, device=engine.device, timings_s={}))
+    algorithm = algorithm_info(engine.verify())
     rejection = RejectionContent(
         reasons=(QualityFlag(code="STUDY_REJECTED", message=reason),),
         series_considered=tuple(
@@ -263,7 +270,7 @@ def _reject(selection: SelectionResult, reason: str, files: Sequence[Path], out_
     result = _base_result(selection, StudyStatus.REJECTED, reason)
     result["warnings"] = [{"code": "STUDY_REJECTED", "message": reason, "action": "withheld",
                            "affects": ["all"], "stage": stage},
-                          *_assumption_warnings(selection)]
+                          *(w.to_dict() for w in _assumption_warnings(selection))]
     outputs: list[Path] = []
     header = _any_header(files)
     if config.write_rejection_report and header is None:
@@ -279,12 +286,6 @@ def _reject(selection: SelectionResult, reason: str, files: Sequence[Path], out_
     result["stages_s"] = stages.timings
     write_result_json(result, out_dir)
     return StudyResult(StudyStatus.REJECTED, reason, result, outputs)
-
-
-def _no_confidence() -> Any:
-    from pipeline.segment.confidence import Confidence
-
-    return Confidence(score=0.0, review_recommended=True, reasons=["not segmented"])
 
 
 def run_study(paths: Iterable[Path], out_dir: Path, config: PipelineConfig, *,
@@ -362,36 +363,38 @@ def _measure(volume: CTVolume, selection: SelectionResult, files: Sequence[Path]
             review_reasons=list(seg.confidence.reasons))
         quant = quantify(seg.labelmap, seg.labels, volume.spacing_mm, _patient(header),
                          planner or PlannerInputs(), quality, config.quantification,
-                         hu=volume.hu, study_date=study_date(header)).to_dict()
+                         hu=volume.hu, study_date=study_date(header))
 
+    warnings = [*quant.warnings,
+                *(Finding("SEGMENTATION", w, [], "note", "segment") for w in seg.warnings),
+                *_assumption_warnings(selection)]
     result = _base_result(selection, StudyStatus.SUCCEEDED, None)
-    result.update(quant)
+    result.update(quant.to_dict())
     result["confidence"] = seg.confidence.to_dict()
     result["segmentation"] = seg.to_dict()
     result["incomplete_coverage"] = incomplete
-    result["warnings"] = list(quant.get("warnings") or []) + [
-        {"code": "SEGMENTATION", "message": w, "action": "note", "affects": [],
-         "stage": "segment"} for w in seg.warnings] + _assumption_warnings(selection)
+    result["warnings"] = [w.to_dict() for w in warnings]
     if seg.is_demo:
         result["notice"] = "Demo model, not for clinical use"
 
     with stages.stage("encode"):
-        outputs = _encode(volume, seg, result, out_dir, config, seed,
-                          str(header.get("SeriesDescription", "")))
+        description = str(header.get("SeriesDescription", ""))
+        content = report_content(quant, series_choice(result["series"], description),
+                                 algorithm_info(seg.models), seg.confidence, warnings,
+                                 set(incomplete))
+        outputs = _encode(volume, seg, quant, content, out_dir, config, seed)
     result["outputs"] = [p.name for p in outputs]
     result["stages_s"] = stages.timings
     write_result_json(result, out_dir)
     return StudyResult(StudyStatus.SUCCEEDED, None, result, outputs)
 
 
-def _encode(volume: CTVolume, seg: SegmentationResult, result: dict[str, Any], out_dir: Path,
-            config: PipelineConfig, seed: str, description: str) -> list[Path]:
+def _encode(volume: CTVolume, seg: SegmentationResult, quant: QuantResult,
+            content: ReportContent, out_dir: Path, config: PipelineConfig, seed: str
+            ) -> list[Path]:
     sources = read_source_headers(volume)
-    content = report_content(result, seg, description)
-    lesion_map = _lesion_map(seg, list(result.get("lesions") or []),
-                             config.quantification.lesion_connectivity)
     seg_content = SegmentationContent(labelmap=seg.labelmap, labels=seg.labels,
-                                      algorithm=content.algorithm, lesion_map=lesion_map)
+                                      algorithm=content.algorithm, lesion_map=quant.lesion_map)
     seg_ds = build_seg(volume, sources, seg_content, config.encode,
                        series_instance_uid=output_uid(seed, "seg.series"),
                        sop_instance_uid=output_uid(seed, "seg.sop"))
@@ -409,24 +412,3 @@ def _encode(volume: CTVolume, seg: SegmentationResult, result: dict[str, Any], o
                                      sop_instance_uid=output_uid(seed, "pdf.sop"))
         outputs.append(_write_dicom(enc, out_dir / "summary-pdf.dcm"))
     return outputs
-
-
-def _lesion_map(seg: SegmentationResult, lesions: Sequence[dict[str, Any]],
-                connectivity: int) -> NDArray[np.int32] | None:
-    """Connected components of the tumour labelled with the quantification's lesion index,
-    so that SEG segments and SR lesion groups name the same lesion."""
-    tumour = seg.mask(Structure.METASTASIS)
-    if not tumour.any() or not lesions:
-        return None
-    rank = {6: 1, 18: 2, 26: 3}[connectivity]
-    components, n = ndimage.label(tumour, structure=ndimage.generate_binary_structure(3, rank))
-    centroids = ndimage.center_of_mass(tumour, components, range(1, n + 1))
-    known = [(np.asarray(les["centroid_voxel_zyx"], float), int(les["index"]))
-             for les in lesions if les.get("centroid_voxel_zyx") is not None]
-    lookup = np.zeros(n + 1, np.int32)
-    for component, centroid in enumerate(centroids, start=1):
-        distances = [float(np.linalg.norm(np.asarray(centroid) - c)) for c, _ in known]
-        best = int(np.argmin(distances))
-        if distances[best] < 0.5:
-            lookup[component] = known[best][1]
-    return lookup[components]

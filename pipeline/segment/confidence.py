@@ -19,7 +19,7 @@ smallest tumour is below ``tumour_volume_full_ml`` or the slices are thicker tha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,9 @@ from scipy import ndimage
 from pipeline.segment.config import ConfidenceConfig
 from pipeline.segment.geometry import bounding_box, value_counts
 from pipeline.structures import Structure
+
+SCORE_METHOD = "mean pairwise Dice between folds, tumour volume and slice thickness terms"
+"""How :attr:`Confidence.score` is computed, in words (shown in the reports)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,24 @@ class Confidence:
                           "volume_ml": round(c.volume_ml, 3), "flagged": c.flagged}
                 for s, c in self.per_structure.items()},
         }
+
+    @property
+    def fold_dice(self) -> dict[Structure, float]:
+        """Fold agreement (mean pairwise Dice) of each structure that has one."""
+        return {s: c.fold_dice for s, c in self.per_structure.items()
+                if c.fold_dice is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Confidence:
+        """Read back :meth:`to_dict` (an earlier ``result.json``; figures as rounded there)."""
+        return cls(
+            score=float(data.get("score") or 0.0),
+            review_recommended=bool(data.get("review_recommended")),
+            reasons=[str(r) for r in data.get("reasons") or []],
+            per_structure={Structure(k): StructureConfidence(
+                v.get("fold_dice"), float(v.get("volume_ml") or 0.0), bool(v.get("flagged")))
+                for k, v in (data.get("per_structure") or {}).items()},
+            terms={k: float(v) for k, v in (data.get("terms") or {}).items()})
 
 
 def lesion_volumes_ml(mask: NDArray[np.bool_], spacing_mm: Sequence[float]) -> list[float]:

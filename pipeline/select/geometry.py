@@ -2,7 +2,7 @@
 
 A set of slices forms one correct volume when they share FrameOfReferenceUID, orientation,
 matrix and pixel spacing, are stacked along their normal without tilt, and are evenly spaced
-with no duplicates and no gaps. Every violation is a :class:`Finding` with a named
+with no duplicates and no gaps. Every violation is a :class:`GeometryProblem` with a named
 :class:`~pipeline.select.reasons.GeometryReason`; nothing is averaged or repaired.
 """
 
@@ -27,7 +27,7 @@ _REQUIRED = ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", 
 
 
 @dataclass(frozen=True)
-class Finding:
+class GeometryProblem:
     """One geometry problem.
 
     Parameters
@@ -57,16 +57,16 @@ class GeometryReport:
         ascending position along the normal (row cosine x column cosine).
     slice_spacing_mm : float or None
         Nominal (median) spacing along the normal, mm; None when it cannot be determined.
-    findings : list[Finding]
+    findings : list[GeometryProblem]
         Every problem found, blocking ones and notes.
     """
 
     order: list[int]
     slice_spacing_mm: float | None
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[GeometryProblem] = field(default_factory=list)
 
     @property
-    def blocking(self) -> list[Finding]:
+    def blocking(self) -> list[GeometryProblem]:
         """Findings that prevent a correct volume."""
         return [f for f in self.findings if f.reason.blocking]
 
@@ -206,13 +206,13 @@ def check_geometry(datasets: Sequence[Dataset], config: GeometryConfig) -> Geome
     GeometryReport
         Sorted order, nominal spacing and every finding.
     """
-    findings: list[Finding] = []
+    findings: list[GeometryProblem] = []
     keep: dict[tuple[str, int], int] = {}
     for i, ds in enumerate(datasets):
         keep.setdefault((str(ds.get("SOPInstanceUID", i)), frame_number(ds) or 0), i)
     if len(keep) < len(datasets):
         findings.append(
-            Finding(
+            GeometryProblem(
                 GeometryReason.DUPLICATE_INSTANCES,
                 f"{len(datasets) - len(keep)} repeated SOPInstanceUID(s), first copy kept",
             )
@@ -221,14 +221,15 @@ def check_geometry(datasets: Sequence[Dataset], config: GeometryConfig) -> Geome
     slices = [datasets[i] for i in idx]
     missing = sorted({k for ds in slices for k in absent_geometry(ds)})
     if not slices or missing:
-        findings.append(Finding(GeometryReason.MISSING_GEOMETRY, f"absent: {', '.join(missing)}"))
+        findings.append(GeometryProblem(GeometryReason.MISSING_GEOMETRY,
+                                        f"absent: {', '.join(missing)}"))
         return GeometryReport(idx, None, findings)
     mixed = _mixed_findings(slices, config)
     if mixed:
         return GeometryReport(idx, None, findings + mixed)
     if len(slices) < config.min_slices:
         findings.append(
-            Finding(
+            GeometryProblem(
                 GeometryReason.TOO_FEW_SLICES,
                 f"{len(slices)} slices, at least {config.min_slices} required",
             )
@@ -246,7 +247,7 @@ def check_geometry(datasets: Sequence[Dataset], config: GeometryConfig) -> Geome
     if np.any(duplicates):
         at = ", ".join(f"{v:.2f}" for v in sorted_d[1:][duplicates][:5])
         findings.append(
-            Finding(
+            GeometryProblem(
                 GeometryReason.DUPLICATE_POSITIONS,
                 f"{int(duplicates.sum())} slice(s) share a position (at {at} mm along the normal)",
             )
@@ -259,7 +260,7 @@ def check_geometry(datasets: Sequence[Dataset], config: GeometryConfig) -> Geome
     return GeometryReport(order, spacing, findings)
 
 
-def _mixed_findings(slices: Sequence[Dataset], config: GeometryConfig) -> list[Finding]:
+def _mixed_findings(slices: Sequence[Dataset], config: GeometryConfig) -> list[GeometryProblem]:
     checks: list[tuple[GeometryReason, Callable[[Dataset], object]]] = [
         (GeometryReason.MIXED_FRAME_OF_REFERENCE, lambda ds: str(ds.get("FrameOfReferenceUID"))),
         (GeometryReason.MIXED_MATRIX, lambda ds: (int(ds.Rows), int(ds.Columns))),
@@ -272,24 +273,26 @@ def _mixed_findings(slices: Sequence[Dataset], config: GeometryConfig) -> list[F
     for reason, key in checks:
         values = sorted({str(key(ds)) for ds in slices})
         if len(values) > 1:
-            found.append(Finding(reason, f"{len(values)} values: {'; '.join(values[:4])}"))
+            found.append(GeometryProblem(reason, f"{len(values)} values: {'; '.join(values[:4])}"))
     iops = np.array([_floats(ds.ImageOrientationPatient) for ds in slices])
     spread = float(np.max(np.ptp(iops, axis=0)))
     if spread > config.orientation_tolerance:
         found.append(
-            Finding(
+            GeometryProblem(
                 GeometryReason.MIXED_ORIENTATION, f"direction cosines differ by up to {spread:.4f}"
             )
         )
     return found
 
 
-def _tilt_findings(sorted_slices: Sequence[Dataset], config: GeometryConfig) -> list[Finding]:
+def _tilt_findings(sorted_slices: Sequence[Dataset], config: GeometryConfig
+                   ) -> list[GeometryProblem]:
     found = []
     tilts = [float(ds.get("GantryDetectorTilt", 0) or 0) for ds in sorted_slices]
     worst = max(tilts, key=abs)
     if abs(worst) > config.max_tilt_deg:
-        found.append(Finding(GeometryReason.GANTRY_TILT, f"GantryDetectorTilt {worst:g} deg"))
+        found.append(GeometryProblem(GeometryReason.GANTRY_TILT,
+                                     f"GantryDetectorTilt {worst:g} deg"))
     if len(sorted_slices) >= 2:
         first = np.asarray(_floats(sorted_slices[0].ImagePositionPatient))
         last = np.asarray(_floats(sorted_slices[-1].ImagePositionPatient))
@@ -300,7 +303,7 @@ def _tilt_findings(sorted_slices: Sequence[Dataset], config: GeometryConfig) -> 
             angle = float(np.degrees(np.arccos(min(1.0, abs(float(span @ normal)) / norm))))
             if angle > config.max_tilt_deg:
                 found.append(
-                    Finding(
+                    GeometryProblem(
                         GeometryReason.GANTRY_TILT,
                         f"stacking direction {angle:.2f} deg from the slice normal",
                     )
@@ -308,7 +311,7 @@ def _tilt_findings(sorted_slices: Sequence[Dataset], config: GeometryConfig) -> 
     return found
 
 
-def _value_notes(slices: Sequence[Dataset]) -> list[Finding]:
+def _value_notes(slices: Sequence[Dataset]) -> list[GeometryProblem]:
     found = []
     rescale = {
         (float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0))
@@ -316,7 +319,7 @@ def _value_notes(slices: Sequence[Dataset]) -> list[Finding]:
     }
     if len(rescale) > 1:
         found.append(
-            Finding(
+            GeometryProblem(
                 GeometryReason.RESCALE_VARIES,
                 f"{len(rescale)} (slope, intercept) pairs; applied per slice",
             )
@@ -324,7 +327,7 @@ def _value_notes(slices: Sequence[Dataset]) -> list[Finding]:
     thickness = {str(ds.get("SliceThickness", "")) for ds in slices}
     if len(thickness) > 1:
         found.append(
-            Finding(
+            GeometryProblem(
                 GeometryReason.MIXED_SLICE_THICKNESS, f"SliceThickness values {sorted(thickness)}"
             )
         )
@@ -333,7 +336,7 @@ def _value_notes(slices: Sequence[Dataset]) -> list[Finding]:
 
 def _spacing_findings(
     sorted_d: NDArray[np.float64], spacing: float, config: GeometryConfig
-) -> list[Finding]:
+) -> list[GeometryProblem]:
     found = []
     diffs = np.diff(sorted_d)
     gaps = diffs > config.gap_factor * spacing
@@ -341,7 +344,7 @@ def _spacing_findings(
         where = [f"{sorted_d[i]:.2f}..{sorted_d[i + 1]:.2f}" for i in np.flatnonzero(gaps)[:5]]
         missing = int(np.sum(np.round(diffs[gaps] / spacing) - 1))
         found.append(
-            Finding(
+            GeometryProblem(
                 GeometryReason.MISSING_SLICES,
                 f"about {missing} slice(s) missing, gaps at {', '.join(where)} mm "
                 f"(nominal spacing {spacing:.3f} mm)",
@@ -350,7 +353,7 @@ def _spacing_findings(
     irregular = (np.abs(diffs - spacing) > config.spacing_rtol * spacing) & ~gaps
     if np.any(irregular):
         found.append(
-            Finding(
+            GeometryProblem(
                 GeometryReason.IRREGULAR_SPACING,
                 f"spacings {diffs[irregular].min():.3f}..{diffs[irregular].max():.3f} mm vs "
                 f"nominal {spacing:.3f} mm ({int(irregular.sum())} interval(s))",
@@ -361,7 +364,7 @@ def _spacing_findings(
 
 def _highdicom_cross_check(
     slices: Sequence[Dataset], local_order: list[int], spacing: float, config: GeometryConfig
-) -> list[Finding]:
+) -> list[GeometryProblem]:
     positions = [_floats(slices[k].ImagePositionPatient) for k in local_order]
     tol = 1.0 - float(np.cos(np.radians(max(config.max_tilt_deg, 1e-3))))
     hd_spacing, _ = get_volume_positions(
@@ -374,14 +377,14 @@ def _highdicom_cross_check(
     )
     if hd_spacing is None:
         return [
-            Finding(
+            GeometryProblem(
                 GeometryReason.NOT_A_REGULAR_VOLUME,
                 "highdicom.spatial.get_volume_positions rejects the sorted positions",
             )
         ]
     if abs(float(hd_spacing) - spacing) > config.spacing_rtol * spacing:
         return [
-            Finding(
+            GeometryProblem(
                 GeometryReason.NOT_A_REGULAR_VOLUME,
                 f"highdicom spacing {float(hd_spacing):.3f} mm vs median {spacing:.3f} mm",
             )

@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset
 
 from pipeline.select.config import GeometryConfig
 from pipeline.select.frames import FrameHeader, frame_headers, frame_number, iter_stored_frames
-from pipeline.select.geometry import Finding, GeometryReport, check_geometry
+from pipeline.select.geometry import GeometryProblem, GeometryReport, check_geometry
 from pipeline.select.headers import number
 from pipeline.select.reasons import GeometryReason
 from pipeline.volume import CTVolume
@@ -34,11 +34,12 @@ class VolumeError(Exception):
     ----------
     reasons : list[GeometryReason]
         The named blocking reasons, without repeats, in the order found.
-    findings : list[Finding]
+    findings : list[GeometryProblem]
         Every finding with its detail (blocking ones and notes).
     """
 
-    def __init__(self, reasons: list[GeometryReason], findings: list[Finding] | None = None):
+    def __init__(self, reasons: list[GeometryReason],
+                 findings: list[GeometryProblem] | None = None):
         self.reasons = reasons
         self.findings = findings or []
         details = "; ".join(str(f) for f in self.findings if f.reason.blocking)
@@ -53,12 +54,12 @@ class BuiltVolume:
     ----------
     volume : CTVolume
         The volume.
-    notes : list[Finding]
+    notes : list[GeometryProblem]
         Findings that did not prevent the build (e.g. per-slice rescale applied).
     """
 
     volume: CTVolume
-    notes: list[Finding]
+    notes: list[GeometryProblem]
 
 
 def _as_datasets(items: Iterable[Dataset | Path | str]) -> list[Dataset]:
@@ -104,7 +105,7 @@ def _checked_shape(stored: NDArray[Any], ds: Dataset) -> NDArray[Any]:
 
 
 def _unreadable(ds: Dataset, exc: Exception) -> VolumeError:
-    finding = Finding(
+    finding = GeometryProblem(
         GeometryReason.UNREADABLE_PIXELS,
         f"{ds.get('SOPInstanceUID', '?')}: {type(exc).__name__}: {exc}",
     )

@@ -6,7 +6,6 @@ from pipeline.encode import codes
 from pipeline.encode.content import (
     AlgorithmInfo,
     CodedEvaluation,
-    Confidence,
     FLRMeasurement,
     LesionMeasurement,
     NamedQuantity,
@@ -17,6 +16,7 @@ from pipeline.encode.content import (
     Severity,
     StructureMeasurement,
 )
+from pipeline.segment.confidence import Confidence, StructureConfidence
 from pipeline.structures import COUINAUD_SEGMENTS, Structure
 
 
@@ -55,7 +55,8 @@ def report_content(series_uid: str, algorithm: AlgorithmInfo) -> ReportContent:
                   time_point="administration 2026-03-05T12:00:00")),
         constants=(NamedQuantity(codes.Y90_DOSE_CONSTANT, 49.67, codes.unit("Gy.kg/GBq"),
                                  "Y-90 energy"),),
-        confidence=Confidence(0.91, False, {Structure.LIVER: 0.97, Structure.METASTASIS: 0.71},
-                              "mean pairwise Dice between folds"),
+        confidence=Confidence(0.91, False, per_structure={
+            Structure.LIVER: StructureConfidence(0.97, 1500.0, False),
+            Structure.METASTASIS: StructureConfidence(0.71, 12.0, False)}),
         flags=(QualityFlag("INCOMPLETE", "IVC touches the field of view", Severity.WARNING),),
     )

@@ -62,12 +62,15 @@ def seg(ct_series, segmentation):
 def _plan(ct_series, segmentation, seg, planner: PlannerInputs
           ) -> tuple[dict, dict[str, ReadGroup]]:
     volume, headers = ct_series
-    doc = quantify(segmentation.labelmap, segmentation.labels, volume.spacing_mm,
-                   PatientInfo(height_m=1.75, weight_kg=80.0), planner,
-                   QualityContext(slice_thickness_mm=2.5), CONFIG).to_dict()
+    quant = quantify(segmentation.labelmap, segmentation.labels, volume.spacing_mm,
+                     PatientInfo(height_m=1.75, weight_kg=80.0), planner,
+                     QualityContext(slice_thickness_mm=2.5), CONFIG)
+    doc = quant.to_dict()
     content = dataclasses.replace(report_content(volume.series_instance_uid,
                                                  segmentation.algorithm),
-                                  sirt=sirt_groups(doc), flr=flr_measurements(doc))
+                                  sirt=sirt_groups(quant.sirt, quant.inputs,
+                                                   CONFIG.bsa_formula_sirt),
+                                  flr=flr_measurements(quant.flr, quant.constants))
     buf = io.BytesIO()
     build_sr(seg, headers, content).save_as(buf)
     buf.seek(0)

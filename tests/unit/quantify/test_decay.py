@@ -22,25 +22,25 @@ ADMIN = CAL + dt.timedelta(hours=72)
 def test_72_hours_is_a_factor_of_2_18() -> None:
     """exp(ln 2 x 72 / 64.1) = exp(0.77857) = 2.1784: a vial calibrated 72 h before treatment
     holds 2.18 times the activity to have left at administration."""
-    out = activity_timing(2.0, 0.02, CAL, ADMIN, 64.1)
+    out = activity_timing(2.0, 0.02, CAL, ADMIN, 64.1).to_dict()
     assert out["hours_calibration_to_administration"] == pytest.approx(72.0)
     assert out["decay_factor"] == pytest.approx(2.1784, abs=1e-4)
     assert out["vial_at_administration_gbq"] == pytest.approx(2.0 / 0.98)
     assert out["vial_at_calibration_gbq"] == pytest.approx(2.0 / 0.98 * 2.1784, rel=1e-4)
     assert out["missing"] == []
     # Calibrated after the administration time: the factor is below one.
-    later = activity_timing(2.0, 0.0, ADMIN, CAL, 64.1)
+    later = activity_timing(2.0, 0.0, ADMIN, CAL, 64.1).to_dict()
     assert later["decay_factor"] == pytest.approx(1 / 2.1784, rel=1e-4)
 
 
 def test_without_calibration_time_activities_hold_at_administration() -> None:
-    out = activity_timing(2.0, 0.02, None, ADMIN, 64.1)
+    out = activity_timing(2.0, 0.02, None, ADMIN, 64.1).to_dict()
     assert out["reference"] == "at administration"
     assert out["vial_at_calibration_gbq"] is None and out["decay_factor"] is None
     assert out["missing"] == []
-    no_admin = activity_timing(2.0, 0.02, CAL, None, 64.1)
+    no_admin = activity_timing(2.0, 0.02, CAL, None, 64.1).to_dict()
     assert no_admin["missing"] == ["administration_time"]
-    no_residual = activity_timing(2.0, None, CAL, ADMIN, 64.1)
+    no_residual = activity_timing(2.0, None, CAL, ADMIN, 64.1).to_dict()
     assert no_residual["missing"] == ["residual_fraction"]
     assert no_residual["decay_factor"] == pytest.approx(2.1784, abs=1e-4)
 
@@ -54,7 +54,7 @@ def test_glass_vector_4_with_calibration_time_through_the_plan() -> None:
                             residual_fraction=0.01, microspheres=Microspheres.GLASS,
                             calibration_time=CAL, administration_time=ADMIN)
     cfg = QuantificationConfig(constants_preset="TheraSphere IFU")
-    sirt = plan_sirt(vols, None, planner, cfg, 1.0, "config")
+    sirt = plan_sirt(vols, None, planner, cfg, 1.0, "config").to_dict()
     act = sirt["methods"]["mird"]["activities"]
     assert act["injected_at_administration_gbq"] == pytest.approx(2.602, rel=0.005)
     assert act["vial_at_administration_gbq"] == pytest.approx(2.628, rel=0.005)

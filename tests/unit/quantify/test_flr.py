@@ -10,6 +10,8 @@ from pipeline.quantify.body import telv_ml
 from pipeline.quantify.config import QuantificationConfig
 from pipeline.quantify.flr import (
     STANDARD_RESECTIONS,
+    FLRPlan,
+    ResectionFLR,
     compute_flr,
     flr_body_weight_percent,
     hypertrophy,
@@ -26,8 +28,8 @@ def _volumes(total: dict[int, float], tumour: dict[int, float]) -> LiverVolumes:
                         segment_total_ml=dict(total), segment_tumour_ml=dict(tumour))
 
 
-def _row(flr: dict, name: str) -> dict:
-    return next(r for r in flr["resections"] if r["name"] == name)
+def _row(flr: FLRPlan, name: str) -> ResectionFLR:
+    return flr.resection(name)
 
 
 def test_telv_sflr_and_body_weight_vector() -> None:
@@ -46,11 +48,11 @@ def test_hypertrophy_vector() -> None:
     planner = PlannerInputs(prior_sflr_percent=18, pve_date=PVE,
                             planned_resection="extended_right_hepatectomy")
     hyp = hypertrophy(26.0, planner, QuantificationConfig(), study_date=dt.date(2026, 2, 2))
-    assert hyp["degree_of_hypertrophy_points"] == pytest.approx(8.0)
-    assert hyp["weeks_since_pve"] == pytest.approx(4.0)
-    assert hyp["kinetic_growth_rate_percent_per_week"] == pytest.approx(2.0)
-    assert [f["status"] for f in hyp["flags"]] == ["met", "met"]
-    assert hyp["flags"][1]["rule_id"] == "SHINDOH2013-KGR"
+    assert hyp.degree_of_hypertrophy_points == pytest.approx(8.0)
+    assert hyp.weeks_since_pve == pytest.approx(4.0)
+    assert hyp.kinetic_growth_rate_percent_per_week == pytest.approx(2.0)
+    assert [f.status for f in hyp.flags] == ["met", "met"]
+    assert hyp.flags[1].rule_id == "SHINDOH2013-KGR"
 
 
 def test_kgr_counts_weeks_since_the_pve_not_since_the_prior_scan() -> None:
@@ -58,15 +60,15 @@ def test_kgr_counts_weeks_since_the_pve_not_since_the_prior_scan() -> None:
     planner = PlannerInputs(prior_sflr_percent=20, pve_date=PVE,
                             planned_resection="right_hepatectomy")
     hyp = hypertrophy(26.0, planner, QuantificationConfig(), study_date=dt.date(2026, 1, 26))
-    assert hyp["kinetic_growth_rate_percent_per_week"] == pytest.approx(2.0)
+    assert hyp.kinetic_growth_rate_percent_per_week == pytest.approx(2.0)
     slow = hypertrophy(25.0, planner, QuantificationConfig(), study_date=dt.date(2026, 1, 26))
-    assert slow["flags"][1]["status"] == "not_met"
+    assert slow.flags[1].status == "not_met"
     no_date = hypertrophy(26.0, planner, QuantificationConfig())
-    assert no_date["kinetic_growth_rate_percent_per_week"] is None
-    assert "study date" in no_date["missing"]
+    assert no_date.kinetic_growth_rate_percent_per_week is None
+    assert "study date" in no_date.missing
     no_pve = hypertrophy(26.0, planner.model_copy(update={"pve_date": None}),
                          QuantificationConfig(), study_date=dt.date(2026, 1, 26))
-    assert "pve_date" in no_pve["missing"]
+    assert "pve_date" in no_pve.missing
 
 
 @pytest.mark.parametrize(("flr_ml", "status"), [(400.0, "not_met"), (400.8, "met")])
@@ -76,16 +78,16 @@ def test_flr_body_weight_at_half_percent_is_at_risk(flr_ml: float, status: str) 
     total[2], total[3], total[1] = flr_ml / 2, flr_ml / 2, 0.0
     flr = compute_flr(_volumes(total, {s: 0.0 for s in range(1, 9)}),
                       PatientInfo(weight_kg=80.0), PlannerInputs(), QuantificationConfig())
-    flag = next(f for f in _row(flr, "extended_right_hepatectomy")["flags"]
-                if f["code"] == "FLR_BODY_WEIGHT")
-    assert flag["status"] == status and flag["comparison"] == ">"
-    assert flag["rule_id"] == "TRUANT2007-FLR-BW"
+    flag = next(f for f in _row(flr, "extended_right_hepatectomy").flags
+                if f.code == "FLR_BODY_WEIGHT")
+    assert flag.status == status and flag.comparison == ">"
+    assert flag.rule_id == "TRUANT2007-FLR-BW"
 
 
 def test_hypertrophy_missing_inputs_are_named() -> None:
     hyp = hypertrophy(26.0, PlannerInputs(prior_sflr_percent=18), QuantificationConfig())
-    assert hyp["degree_of_hypertrophy_points"] is None
-    assert "planned_resection" in hyp["missing"]
+    assert hyp.degree_of_hypertrophy_points is None
+    assert "planned_resection" in hyp.missing
 
 
 def test_gaba_radiation_lobectomy_shares() -> None:
@@ -104,22 +106,22 @@ def test_flr_s2_s3_through_compute_flr() -> None:
                                     prior_sflr_percent=18.0, pve_date=PVE,
                                     liver_condition=LiverCondition.NORMAL),
                       QuantificationConfig(), study_date=dt.date(2026, 2, 2))
-    assert flr["bsa_m2"] == pytest.approx(2.0)
-    assert flr["telv_ml"] == pytest.approx(1740.15, rel=REL)
+    assert flr.bsa_m2 == pytest.approx(2.0)
+    assert flr.telv_ml == pytest.approx(1740.15, rel=REL)
     row = _row(flr, "extended_right_hepatectomy")
-    assert row["remnant_segments"] == [1, 2, 3]
-    assert row["flr_ml"] == pytest.approx(400.0)
-    assert row["remnant_tumour_ml"] == pytest.approx(50.0)
-    assert row["sflr_percent"] == pytest.approx(22.99, rel=REL)
-    assert row["flr_body_weight_percent"] == pytest.approx(0.50, rel=REL)
-    assert [f["code"] for f in row["flags"]] == ["SFLR_NORMAL", "FLR_BODY_WEIGHT"]
+    assert row.remnant_segments == (1, 2, 3)
+    assert row.flr_ml == pytest.approx(400.0)
+    assert row.remnant_tumour_ml == pytest.approx(50.0)
+    assert row.sflr_percent == pytest.approx(22.99, rel=REL)
+    assert row.flr_body_weight_percent == pytest.approx(0.50, rel=REL)
+    assert [f.code for f in row.flags] == ["SFLR_NORMAL", "FLR_BODY_WEIGHT"]
     # FLR/BW is exactly 0.50 %: at risk (Truant 2007: <= 0.5 %).
-    assert [f["status"] for f in row["flags"]] == ["met", "not_met"]
-    assert flr["functional_liver_ml"] == pytest.approx(1800.0)
-    assert row["flr_percent_of_functional_liver"] == pytest.approx(400 / 1800 * 100)
-    hyp = flr["hypertrophy"]
-    assert hyp["degree_of_hypertrophy_points"] == pytest.approx(22.99 - 18, rel=0.01)
-    assert hyp["kinetic_growth_rate_percent_per_week"] == pytest.approx((22.99 - 18) / 4,
+    assert [f.status for f in row.flags] == ["met", "not_met"]
+    assert flr.functional_liver_ml == pytest.approx(1800.0)
+    assert row.flr_percent_of_functional_liver == pytest.approx(400 / 1800 * 100)
+    hyp = flr.hypertrophy
+    assert hyp.degree_of_hypertrophy_points == pytest.approx(22.99 - 18, rel=0.01)
+    assert hyp.kinetic_growth_rate_percent_per_week == pytest.approx((22.99 - 18) / 4,
                                                                         rel=0.01)
 
 
@@ -143,9 +145,9 @@ def test_caudate_exclusion_and_custom_resection() -> None:
                                custom_resections={"posterior": [6, 7]})
     flr = compute_flr(_volumes(total, tumour), PatientInfo(), PlannerInputs(
         custom_resections={"s8": [8]}), cfg)
-    assert _row(flr, "right_hepatectomy")["flr_ml"] == pytest.approx(300.0)
-    assert _row(flr, "posterior")["remnant_segments"] == [2, 3, 4, 5, 8]
-    assert _row(flr, "s8")["flr_ml"] == pytest.approx(600.0)
+    assert _row(flr, "right_hepatectomy").flr_ml == pytest.approx(300.0)
+    assert _row(flr, "posterior").remnant_segments == (2, 3, 4, 5, 8)
+    assert _row(flr, "s8").flr_ml == pytest.approx(600.0)
 
 
 def test_missing_height_gives_no_sflr_but_keeps_flr() -> None:
@@ -153,11 +155,11 @@ def test_missing_height_gives_no_sflr_but_keeps_flr() -> None:
     flr = compute_flr(_volumes(total, {s: 0.0 for s in range(1, 9)}),
                       PatientInfo(weight_kg=70.0), PlannerInputs(), QuantificationConfig())
     row = _row(flr, "right_hepatectomy")
-    assert row["flr_ml"] == pytest.approx(400.0)
-    assert row["sflr_percent"] is None and flr["telv_ml"] is None
-    assert "BSA (height and weight)" in row["missing"]
-    assert row["flr_body_weight_percent"] == pytest.approx(400 / 70000 * 100)
-    statuses = {f["code"]: f["status"] for f in row["flags"]}
+    assert row.flr_ml == pytest.approx(400.0)
+    assert row.sflr_percent is None and flr.telv_ml is None
+    assert "BSA (height and weight)" in row.missing
+    assert row.flr_body_weight_percent == pytest.approx(400 / 70000 * 100)
+    statuses = {f.code: f.status for f in row.flags}
     assert statuses["SFLR_NORMAL"] == "not_evaluable"
     assert set(statuses) == {"SFLR_NORMAL", "SFLR_CHEMOTHERAPY", "SFLR_CIRRHOSIS",
                              "FLR_BODY_WEIGHT"}
@@ -169,6 +171,6 @@ def test_withheld_segment_withholds_only_remnants_containing_it() -> None:
     vols = LiverVolumes(liver_ml=None, tumour_ml=0.0, segment_total_ml=total,
                         segment_tumour_ml={s: 0.0 for s in range(1, 9)})
     flr = compute_flr(vols, PatientInfo(), PlannerInputs(), QuantificationConfig())
-    assert _row(flr, "right_hepatectomy")["flr_ml"] == pytest.approx(400.0)
-    assert _row(flr, "left_hepatectomy")["flr_ml"] is None
-    assert _row(flr, "right_hepatectomy")["flr_percent_of_functional_liver"] is None
+    assert _row(flr, "right_hepatectomy").flr_ml == pytest.approx(400.0)
+    assert _row(flr, "left_hepatectomy").flr_ml is None
+    assert _row(flr, "right_hepatectomy").flr_percent_of_functional_liver is None

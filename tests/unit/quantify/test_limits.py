@@ -26,7 +26,7 @@ def _flags(method: dict) -> dict[str, dict]:
 
 def _mird(vols: LiverVolumes, **inputs: object) -> dict:
     planner = PlannerInputs(lung_shunt_fraction=0.05, **inputs)  # type: ignore[arg-type]
-    return plan_sirt(vols, None, planner, QuantificationConfig(), 1.0, "config")
+    return plan_sirt(vols, None, planner, QuantificationConfig(), 1.0, "config").to_dict()
 
 
 @pytest.mark.parametrize(("territory", "pretreated", "dose", "status", "rule_id"), [
@@ -67,14 +67,14 @@ def test_resin_bilobar_unknown_pretreatment_shows_both_limits(dose: float, statu
 def test_resin_bilobar_partition_needs_pretreatment_not_the_stricter_limit() -> None:
     sirt = plan_sirt(TUMOUR_S5, None, PlannerInputs(
         lung_shunt_fraction=0.05, tumour_to_normal_ratio=3, territory="whole",
-        microspheres=Microspheres.RESIN), QuantificationConfig(), 1.0, "config")
+        microspheres=Microspheres.RESIN), QuantificationConfig(), 1.0, "config").to_dict()
     part = sirt["methods"]["partition"]
     assert part["injected_activity_gbq"] is None
     assert any(m.startswith("pretreated or normal_liver_dose_limit_gy") for m in part["missing"])
     # Unilobar with pretreatment unknown: 40 Gy, computed.
     right = plan_sirt(TUMOUR_S5, None, PlannerInputs(
         lung_shunt_fraction=0.05, tumour_to_normal_ratio=3, territory="right",
-        microspheres=Microspheres.RESIN), QuantificationConfig(), 1.0, "config")
+        microspheres=Microspheres.RESIN), QuantificationConfig(), 1.0, "config").to_dict()
     part = right["methods"]["partition"]
     m_t, m_n = 100 * RHO / 1000, 700 * RHO / 1000
     assert part["injected_activity_gbq"] == pytest.approx(40 * (3 * m_t + m_n) / (C * 0.95))
@@ -169,7 +169,7 @@ def test_glass_partition_caps_the_whole_normal_liver_dose() -> None:
     sirt = plan_sirt(TUMOUR_S5, None, PlannerInputs(
         lung_shunt_fraction=0.05, tumour_to_normal_ratio=2, territory="right",
         microspheres=Microspheres.GLASS, bilirubin_mg_dl=0.8), QuantificationConfig(), 1.0,
-        "config")
+        "config").to_dict()
     part = sirt["methods"]["partition"]
     assert part["injected_activity_gbq"] == pytest.approx(
         75 * 1500 / 700 * (2 * 0.103 + 0.721) / (C * 0.95))

@@ -99,7 +99,7 @@ def test_activities_scale_linearly_with_dose(dose: float, k: float, volume: floa
     vols = LiverVolumes(volume, 0.0, {s: seg for s in range(1, 9)}, {s: 0.0 for s in range(1, 9)})
     plans = [plan_sirt(vols, None, PlannerInputs(lung_shunt_fraction=lsf, territory="whole",
                                                  target_dose_gy=d), QuantificationConfig(),
-                       1.0, "config")["methods"]["mird"] for d in (dose, k * dose)]
+                       1.0, "config").to_dict()["methods"]["mird"] for d in (dose, k * dose)]
     assert plans[1]["injected_activity_gbq"] == pytest.approx(
         k * plans[0]["injected_activity_gbq"], rel=1e-9)
     assert plans[1]["implied_doses"]["target_mean_gy"] == pytest.approx(k * dose, rel=1e-9)

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.quantify.config import QualityGates, QuantificationConfig
 from pipeline.quantify.inputs import Microspheres, PatientInfo, PlannerInputs, QualityContext
-from pipeline.quantify.quantify import quantify
+from pipeline.quantify.quantify import QuantResult, quantify
 from pipeline.structures import DEMO_LABELS, Structure
 
 from .conftest import PhantomFactory
@@ -262,3 +262,67 @@ def test_vessel_voxels_are_not_liver(phantom: PhantomFactory) -> None:
     assert doc["volumes_ml"]["portal_vein"] == pytest.approx(vessel)
     assert doc["volumes_ml"]["liver"] == pytest.approx(8 * SEG_ML - vessel)
     assert "VESSELS_NOT_PARENCHYMA" in codes(doc)
+
+
+def test_lesion_map_names_each_lesion_by_its_component(phantom: PhantomFactory) -> None:
+    """The lesion map (SEG lesion segments) comes from the components the lesions were
+    measured on: each lesion's voxels carry its index, a fragment below the minimum none."""
+    lm = phantom()
+    lm[2:4, 3:6, 10:14] = 9  # 24 voxels: lesion 1 (the larger)
+    lm[6:8, 20:22, 30:33] = 9  # 12 voxels: lesion 2
+    lm[10, 30, 30] = 9  # 1 voxel, below the minimum volume
+    cfg = QuantificationConfig(min_lesion_volume_mm3=5.0)
+    result = quantify(lm, DEMO_LABELS, SPACING, PATIENT, PlannerInputs(),
+                      QualityContext(slice_thickness_mm=2.0), cfg)
+    assert [les.voxel_count for les in result.lesions] == [24, 12]
+    assert len({les.component_label for les in result.lesions}) == 2
+    lesion_map = result.lesion_map
+    assert lesion_map is not None
+    assert (lesion_map[2:4, 3:6, 10:14] == 1).all()
+    assert (lesion_map[6:8, 20:22, 30:33] == 2).all()
+    assert lesion_map[10, 30, 30] == 0
+    assert int((lesion_map > 0).sum()) == 36
+
+
+def test_no_lesion_map_without_lesions(phantom: PhantomFactory) -> None:
+    result = quantify(phantom(), DEMO_LABELS, SPACING, PATIENT, PlannerInputs(),
+                      QualityContext(slice_thickness_mm=2.0), QuantificationConfig())
+    assert result.lesions == () and result.lesion_map is None
+
+
+def test_result_document_reads_back_to_the_same_types(phantom: PhantomFactory) -> None:
+    """A re-plan reads result.json back: from_dict(to_dict()) gives the same document,
+    withheld lesion figures included."""
+    lm = phantom((12, 40, 44))
+    lm[3:6, 20:25, 0:8] = 9  # touches the edge: the tumour is withheld
+    lm[6:8, 5:8, 20:24] = 9
+    planner = PlannerInputs(lung_shunt_fraction=0.05, territory="right",
+                            microspheres=Microspheres.RESIN, tumour_to_normal_ratio=3.0,
+                            planned_resection="right_hepatectomy", prior_sflr_percent=20.0)
+    result = quantify(lm, DEMO_LABELS, SPACING, PATIENT, planner,
+                      QualityContext(slice_thickness_mm=2.0), QuantificationConfig())
+    doc = result.to_dict()
+    assert any(les.withheld for les in result.lesions)
+    assert QuantResult.from_dict(doc).to_dict() == doc
+
+
+@pytest.mark.parametrize("microspheres", [Microspheres.RESIN, Microspheres.GLASS])
+def test_computed_plan_reads_back_to_the_same_types(phantom: PhantomFactory,
+                                                    microspheres: Microspheres) -> None:
+    """Every SIRT method computed (times, residual, dose goal): the plan reads back whole."""
+    lm = phantom()
+    lm[2:4, 3:6, 10:14] = 9
+    planner = PlannerInputs(
+        lung_shunt_fraction=0.05, territory="segments:1,2", microspheres=microspheres,
+        tumour_to_normal_ratio=3.0, target_dose_gy=120.0, tumour_target_dose_gy=150.0,
+        residual_fraction=0.05, prior_lung_dose_gy=4.0,
+        calibration_time="2026-01-10T12:00:00", administration_time="2026-01-12T09:00:00",
+        planned_resection="right_hepatectomy", prior_sflr_percent=20.0,
+        pve_date="2025-12-01", pretreated=True)
+    result = quantify(lm, DEMO_LABELS, SPACING, PATIENT, planner,
+                      QualityContext(slice_thickness_mm=2.0), QuantificationConfig())
+    doc = result.to_dict()
+    expected = ["bsa", "mird", "partition"] if microspheres is Microspheres.RESIN else ["mird"]
+    assert doc["sirt"]["computed_methods"][:len(expected)] == expected
+    assert doc["sirt"]["methods"]["mird"]["activities"]["vial_at_calibration_gbq"] is not None
+    assert QuantResult.from_dict(doc).to_dict() == doc

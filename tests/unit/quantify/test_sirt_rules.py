@@ -46,7 +46,7 @@ def test_glass_segmentectomy_flag_and_partition_lung_cap() -> None:
                             microspheres=Microspheres.GLASS, target_dose_gy=450,
                             tumour_to_normal_ratio=4, normal_liver_dose_limit_gy=400,
                             prior_lung_dose_gy=40)
-    sirt = plan_sirt(vols, None, planner, QuantificationConfig(), 1.0, "config")
+    sirt = plan_sirt(vols, None, planner, QuantificationConfig(), 1.0, "config").to_dict()
     mird = sirt["methods"]["mird"]
     flags = {f["code"]: f for f in mird["flags"]}
     assert flags["SEGMENTECTOMY_DOSE"]["status"] == "met"
@@ -64,7 +64,7 @@ def test_partition_not_applicable_without_tumour_in_territory() -> None:
                         {s: 0.0 for s in range(1, 9)})
     planner = PlannerInputs(lung_shunt_fraction=0.05, territory="left",
                             tumour_to_normal_ratio=3)
-    part = plan_sirt(vols, None, planner, QuantificationConfig(), 1.0, "config")
+    part = plan_sirt(vols, None, planner, QuantificationConfig(), 1.0, "config").to_dict()
     assert part["methods"]["partition"]["applicable"] is False
 
 

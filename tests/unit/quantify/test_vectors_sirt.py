@@ -41,7 +41,7 @@ def test_vector1_through_plan() -> None:
     vol = volumes({s: 125.0 for s in range(1, 9)}, {s: 0.0 for s in range(1, 9)})
     planner = PlannerInputs(lung_shunt_fraction=0.10, territory="whole", target_dose_gy=100,
                             residual_fraction=0.10)
-    sirt = plan_sirt(vol, None, planner, QuantificationConfig(), 1.0, "config")
+    sirt = plan_sirt(vol, None, planner, QuantificationConfig(), 1.0, "config").to_dict()
     mird = sirt["methods"]["mird"]
     assert mird["injected_activity_gbq"] == approx(2.304)
     assert mird["vial_activity_gbq"] == approx(2.56)
@@ -64,7 +64,7 @@ def test_vector2_through_plan() -> None:
     planner = PlannerInputs(lung_shunt_fraction=0.10, tumour_to_normal_ratio=3,
                             territory="segments:5,6", tumour_target_dose_gy=300,
                             normal_liver_dose_limit_gy=1000)
-    part = plan_sirt(vol, None, planner, QuantificationConfig(), 1.0, "config")
+    part = plan_sirt(vol, None, planner, QuantificationConfig(), 1.0, "config").to_dict()
     part = part["methods"]["partition"]
     assert part["activity_for_tumour_target_gbq"] == approx(3.2257)
     assert part["tumour_target_reached"] is True
@@ -84,7 +84,7 @@ def test_vector3_through_plan_resin_unilobar_not_pretreated() -> None:
     cfg = QuantificationConfig(lobes={"right": [5, 6], "left": [2, 3, 4]})
     planner = PlannerInputs(lung_shunt_fraction=0.05, tumour_to_normal_ratio=3,
                             territory="right", microspheres=Microspheres.RESIN, pretreated=False)
-    part = plan_sirt(vol, None, planner, cfg, 1.0, "config")["methods"]["partition"]
+    part = plan_sirt(vol, None, planner, cfg, 1.0, "config").to_dict()["methods"]["partition"]
     assert part["normal_liver_dose_limit_gy"] == 40.0
     assert part["injected_activity_gbq"] == approx(1.834)
     assert part["limited_by"] == "normal_liver"
@@ -105,7 +105,7 @@ def test_vector4_through_plan_with_therasphere_preset() -> None:
     cfg = QuantificationConfig(constants_preset=ConstantsPreset.THERASPHERE_IFU)
     planner = PlannerInputs(lung_shunt_fraction=0.05, territory="whole", target_dose_gy=120,
                             residual_fraction=0.01, microspheres=Microspheres.GLASS)
-    sirt = plan_sirt(vol, None, planner, cfg, 1.0, "config")
+    sirt = plan_sirt(vol, None, planner, cfg, 1.0, "config").to_dict()
     assert sirt["device_convention_method"] == "mird"
     mird = sirt["methods"]["mird"]
     assert mird["injected_activity_gbq"] == approx(2.602)
@@ -130,14 +130,15 @@ def test_vector5_through_plan() -> None:
                   {1: 0, 2: 100, 3: 0, 4: 0, 5: 300, 6: 0, 7: 0, 8: 0})
     planner = PlannerInputs(lung_shunt_fraction=0.12, territory="right",
                             microspheres=Microspheres.RESIN)
-    sirt = plan_sirt(vol, bsa_dubois(1.75, 80), planner, QuantificationConfig(), 1.0, "config")
+    sirt = plan_sirt(vol, bsa_dubois(1.75, 80), planner, QuantificationConfig(), 1.0,
+                     "config").to_dict()
     bsa = sirt["methods"]["bsa"]
     assert bsa["activity_before_lung_shunt_rule_gbq"] == approx(1.254)
     assert bsa["lung_shunt_reduction"] == 0.2
     assert bsa["injected_activity_gbq"] == approx(1.003)
     whole = plan_sirt(vol, bsa_dubois(1.75, 80), planner.model_copy(
         update={"territory": "whole", "lung_shunt_fraction": 0.05}),
-        QuantificationConfig(), 1.0, "config")["methods"]["bsa"]
+        QuantificationConfig(), 1.0, "config").to_dict()["methods"]["bsa"]
     assert whole["injected_activity_gbq"] == approx(2.006)
     # Implied mean dose D = C A (1 - LSF) / M of the 1600 mL liver.
     expected = C_EANM * whole["injected_activity_gbq"] * 0.95 / dm.mass_kg(1600, RHO)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.encode.content import Severity
+from pipeline.quantify.quality import Finding
 from pipeline.run.report_content import quality_flags, sr_flag_code
 
 QUANTIFICATION_CODES = [
@@ -17,7 +18,7 @@ QUANTIFICATION_CODES = [
 
 @pytest.mark.parametrize("code", QUANTIFICATION_CODES)
 def test_every_warning_code_becomes_a_valid_flag(code: str) -> None:
-    (flag,) = quality_flags([{"code": code, "message": "m", "action": "warning"}])
+    (flag,) = quality_flags([Finding(code, "m", [], "warning")])
     assert 0 < len(flag.code) <= 16
     assert flag.code == (code if len(code) <= 16 else sr_flag_code(code))
 
@@ -29,8 +30,8 @@ def test_long_codes_map_to_the_documented_short_codes() -> None:
 
 def test_withheld_figures_are_errors() -> None:
     flags = quality_flags([
-        {"code": "INCOMPLETE_COVERAGE", "message": "ivc touches the edge", "action": "withheld"},
-        {"code": "THICK_SLICES", "message": "5 mm", "action": "warning"}])
+        Finding("INCOMPLETE_COVERAGE", "ivc touches the edge", ["ivc"], "withheld"),
+        Finding("THICK_SLICES", "5 mm", ["volumes_ml"], "warning")])
     assert [(f.code, f.severity) for f in flags] == [
         ("INCOMPLETE", Severity.ERROR), ("THICK_SLICES", Severity.WARNING)]
     assert flags[0].message == "ivc touches the edge"
