@@ -4,8 +4,9 @@ Following ``CLINICAL.md`` §6: disagreement between fold predictions (mean pairw
 structure) detects failures, and adding tumour volume and slice thickness improves the
 risk-coverage trade-off. Each term lies in [0, 1]:
 
-- agreement: mean fold agreement over ``agreement_structures`` that any fold found at a
-  clinically relevant size (volume-aware Dice, :mod:`pipeline.segment.agreement`);
+- agreement: mean fold agreement over ``agreement_structures`` that any fold found as one
+  connected component of a clinically relevant size (volume-aware Dice,
+  :mod:`pipeline.segment.agreement`);
 - tumour term: smallest metastasis volume / ``tumour_volume_full_ml``, capped at 1
   (1 when there is no metastasis);
 - thickness term: 1 at or below ``slice_thickness_good_mm``, 0 at or above
@@ -25,10 +26,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
+from pipeline.segment.agreement import component_volumes_ml
 from pipeline.segment.config import ConfidenceConfig
-from pipeline.segment.geometry import bounding_box, value_counts
 from pipeline.structures import Structure
 
 
@@ -92,13 +92,7 @@ class Confidence:
 
 def lesion_volumes_ml(mask: NDArray[np.bool_], spacing_mm: Sequence[float]) -> list[float]:
     """Volumes of the 26-connected components of a mask, mL, largest first."""
-    box = bounding_box(mask, (1.0, 1.0, 1.0), 0.0)
-    if box is None:
-        return []
-    lab, n = ndimage.label(mask[box], structure=np.ones((3, 3, 3), bool))
-    counts = value_counts(lab, minlength=n + 1)[1:]
-    voxel_ml = float(np.prod(spacing_mm)) / 1000.0
-    return sorted((float(c) * voxel_ml for c in counts), reverse=True)
+    return component_volumes_ml(mask, float(np.prod(spacing_mm)) / 1000.0)
 
 
 def thickness_term(thickness_mm: float, good_mm: float, poor_mm: float) -> float:
