@@ -82,8 +82,9 @@ def finds(mask: NDArray[np.bool_], voxel_ml: float, min_volume_ml: float) -> boo
     return component_volumes_ml(mask, voxel_ml)[0] >= min_volume_ml
 
 
-def fold_agreement(masks: Sequence[NDArray[np.bool_]], voxel_ml: float,
-                   min_volume_ml: float = 0.0) -> float | None:
+def fold_agreement(
+    masks: Sequence[NDArray[np.bool_]], voxel_ml: float, min_volume_ml: float = 0.0
+) -> float | None:
     """Mean pairwise Dice over the pairs of folds of which at least one finds the structure.
 
     Parameters
@@ -103,8 +104,11 @@ def fold_agreement(masks: Sequence[NDArray[np.bool_]], voxel_ml: float,
         no fold finds the structure.
     """
     found = [finds(m, voxel_ml, min_volume_ml) for m in masks]
-    pairs = [(a, b) for (a, found_a), (b, found_b)
-             in itertools.combinations(zip(masks, found, strict=True), 2) if found_a or found_b]
+    pairs = [
+        (a, b)
+        for (a, found_a), (b, found_b) in itertools.combinations(zip(masks, found, strict=True), 2)
+        if found_a or found_b
+    ]
     if not pairs:
         return None
     return float(np.mean([dice(a, b) for a, b in pairs]))

@@ -84,9 +84,13 @@ class Confidence:
             "reasons": list(self.reasons),
             "terms": {k: round(v, 4) for k, v in self.terms.items()},
             "per_structure": {
-                s.value: {"fold_dice": None if c.fold_dice is None else round(c.fold_dice, 4),
-                          "volume_ml": round(c.volume_ml, 3), "flagged": c.flagged}
-                for s, c in self.per_structure.items()},
+                s.value: {
+                    "fold_dice": None if c.fold_dice is None else round(c.fold_dice, 4),
+                    "volume_ml": round(c.volume_ml, 3),
+                    "flagged": c.flagged,
+                }
+                for s, c in self.per_structure.items()
+            },
         }
 
 
@@ -104,9 +108,13 @@ def thickness_term(thickness_mm: float, good_mm: float, poor_mm: float) -> float
     return (poor_mm - thickness_mm) / (poor_mm - good_mm)
 
 
-def combine(fold_dice: dict[Structure, float | None], volumes_ml: dict[Structure, float],
-            smallest_tumour_ml: float | None, slice_thickness_mm: float,
-            config: ConfidenceConfig) -> Confidence:
+def combine(
+    fold_dice: dict[Structure, float | None],
+    volumes_ml: dict[Structure, float],
+    smallest_tumour_ml: float | None,
+    slice_thickness_mm: float,
+    config: ConfidenceConfig,
+) -> Confidence:
     """Combine the figures into a study score and a review recommendation.
 
     Parameters
@@ -128,23 +136,25 @@ def combine(fold_dice: dict[Structure, float | None], volumes_ml: dict[Structure
         Score, flag, reasons and per-structure figures.
     """
     reasons: list[str] = []
-    agreeing = [d for d in (fold_dice.get(s) for s in config.agreement_structures)
-                if d is not None]
+    agreeing = [d for d in (fold_dice.get(s) for s in config.agreement_structures) if d is not None]
     agreement = float(np.mean(agreeing)) if agreeing else 1.0
     if smallest_tumour_ml is None:
         tumour = 1.0
     else:
         tumour = min(1.0, smallest_tumour_ml / config.tumour_volume_full_ml)
         if tumour < 1.0:
-            reasons.append(f"small metastasis ({smallest_tumour_ml:.2f} mL < "
-                           f"{config.tumour_volume_full_ml:g} mL)")
-    thickness = thickness_term(slice_thickness_mm, config.slice_thickness_good_mm,
-                               config.slice_thickness_poor_mm)
+            reasons.append(
+                f"small metastasis ({smallest_tumour_ml:.2f} mL < "
+                f"{config.tumour_volume_full_ml:g} mL)"
+            )
+    thickness = thickness_term(
+        slice_thickness_mm, config.slice_thickness_good_mm, config.slice_thickness_poor_mm
+    )
     if slice_thickness_mm >= config.slice_thickness_poor_mm:
-        reasons.append(f"thick slices ({slice_thickness_mm:g} mm >= "
-                       f"{config.slice_thickness_poor_mm:g} mm)")
-    weights = (config.weight_agreement, config.weight_tumour_volume,
-               config.weight_slice_thickness)
+        reasons.append(
+            f"thick slices ({slice_thickness_mm:g} mm >= {config.slice_thickness_poor_mm:g} mm)"
+        )
+    weights = (config.weight_agreement, config.weight_tumour_volume, config.weight_slice_thickness)
     total = sum(weights)
     terms = (agreement, tumour, thickness)
     score = sum(w * t for w, t in zip(weights, terms, strict=True)) / total if total > 0 else 1.0
@@ -159,6 +169,9 @@ def combine(fold_dice: dict[Structure, float | None], volumes_ml: dict[Structure
     if score < config.review_below_score:
         reasons.insert(0, f"confidence score {score:.3f} < {config.review_below_score:g}")
     return Confidence(
-        score=float(score), review_recommended=bool(reasons), reasons=reasons,
+        score=float(score),
+        review_recommended=bool(reasons),
+        reasons=reasons,
         per_structure=per_structure,
-        terms={"agreement": agreement, "tumour_volume": tumour, "slice_thickness": thickness})
+        terms={"agreement": agreement, "tumour_volume": tumour, "slice_thickness": thickness},
+    )
