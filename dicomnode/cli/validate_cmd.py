@@ -47,6 +47,14 @@ def validate(
         typer.Option("--bootstrap", min=0, help="Bootstrap resamples of the confidence intervals."),
     ] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    risk_structure: Annotated[
+        str,
+        typer.Option(
+            "--risk-structure",
+            help="Structure whose 1 - Dice is the risk of the risk-coverage curve "
+            "(liver, metastasis, metastasis_10mm, ...).",
+        ),
+    ] = "liver",
     synthetic: Annotated[
         int,
         typer.Option(
@@ -115,7 +123,11 @@ def validate(
         raise typer.Exit(2)
     cutoff = pipeline_config.segmentation.confidence.review_below_score
     settings = ValidationSettings(
-        tolerance_mm=tolerance_mm, bootstrap=bootstrap, seed=seed, review_below_score=cutoff
+        tolerance_mm=tolerance_mm,
+        bootstrap=bootstrap,
+        seed=seed,
+        risk_structure=risk_structure,
+        review_below_score=cutoff,
     )
     runner = Runner(out, settings, pipeline_config, predictions)
     try:
