@@ -4,8 +4,9 @@ Following ``CLINICAL.md`` §6: disagreement between fold predictions (mean pairw
 structure) detects failures, and adding tumour volume and slice thickness improves the
 risk-coverage trade-off. Each term lies in [0, 1]:
 
-- agreement: mean fold agreement over ``agreement_structures`` that any fold found at a
-  clinically relevant size (volume-aware Dice, :mod:`pipeline.segment.agreement`);
+- agreement: mean fold agreement over ``agreement_structures`` that any fold found as one
+  connected component of a clinically relevant size (volume-aware Dice,
+  :mod:`pipeline.segment.agreement`);
 - tumour term: smallest metastasis volume / ``tumour_volume_full_ml``, capped at 1
   (1 when there is no metastasis);
 - thickness term: 1 at or below ``slice_thickness_good_mm``, 0 at or above
@@ -25,10 +26,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
+from pipeline.segment.agreement import component_volumes_ml
 from pipeline.segment.config import ConfidenceConfig
-from pipeline.segment.geometry import bounding_box, value_counts
 from pipeline.structures import Structure
 
 SCORE_METHOD = "mean pairwise Dice between folds, tumour volume and slice thickness terms"
@@ -87,9 +87,13 @@ class Confidence:
             "reasons": list(self.reasons),
             "terms": {k: round(v, 4) for k, v in self.terms.items()},
             "per_structure": {
-                s.value: {"fold_dice": None if c.fold_dice is None else round(c.fold_dice, 4),
-                          "volume_ml": round(c.volume_ml, 3), "flagged": c.flagged}
-                for s, c in self.per_structure.items()},
+                s.value: {
+                    "fold_dice": None if c.fold_dice is None else round(c.fold_dice, 4),
+                    "volume_ml": round(c.volume_ml, 3),
+                    "flagged": c.flagged,
+                }
+                for s, c in self.per_structure.items()
+            },
         }
 
     @property
@@ -113,13 +117,7 @@ class Confidence:
 
 def lesion_volumes_ml(mask: NDArray[np.bool_], spacing_mm: Sequence[float]) -> list[float]:
     """Volumes of the 26-connected components of a mask, mL, largest first."""
-    box = bounding_box(mask, (1.0, 1.0, 1.0), 0.0)
-    if box is None:
-        return []
-    lab, n = ndimage.label(mask[box], structure=np.ones((3, 3, 3), bool))
-    counts = value_counts(lab, minlength=n + 1)[1:]
-    voxel_ml = float(np.prod(spacing_mm)) / 1000.0
-    return sorted((float(c) * voxel_ml for c in counts), reverse=True)
+    return component_volumes_ml(mask, float(np.prod(spacing_mm)) / 1000.0)
 
 
 def thickness_term(thickness_mm: float, good_mm: float, poor_mm: float) -> float:
@@ -131,9 +129,13 @@ def thickness_term(thickness_mm: float, good_mm: float, poor_mm: float) -> float
     return (poor_mm - thickness_mm) / (poor_mm - good_mm)
 
 
-def combine(fold_dice: dict[Structure, float | None], volumes_ml: dict[Structure, float],
-            smallest_tumour_ml: float | None, slice_thickness_mm: float,
-            config: ConfidenceConfig) -> Confidence:
+def combine(
+    fold_dice: dict[Structure, float | None],
+    volumes_ml: dict[Structure, float],
+    smallest_tumour_ml: float | None,
+    slice_thickness_mm: float,
+    config: ConfidenceConfig,
+) -> Confidence:
     """Combine the figures into a study score and a review recommendation.
 
     Parameters
@@ -155,23 +157,25 @@ def combine(fold_dice: dict[Structure, float | None], volumes_ml: dict[Structure
         Score, flag, reasons and per-structure figures.
     """
     reasons: list[str] = []
-    agreeing = [d for d in (fold_dice.get(s) for s in config.agreement_structures)
-                if d is not None]
+    agreeing = [d for d in (fold_dice.get(s) for s in config.agreement_structures) if d is not None]
     agreement = float(np.mean(agreeing)) if agreeing else 1.0
     if smallest_tumour_ml is None:
         tumour = 1.0
     else:
         tumour = min(1.0, smallest_tumour_ml / config.tumour_volume_full_ml)
         if tumour < 1.0:
-            reasons.append(f"small metastasis ({smallest_tumour_ml:.2f} mL < "
-                           f"{config.tumour_volume_full_ml:g} mL)")
-    thickness = thickness_term(slice_thickness_mm, config.slice_thickness_good_mm,
-                               config.slice_thickness_poor_mm)
+            reasons.append(
+                f"small metastasis ({smallest_tumour_ml:.2f} mL < "
+                f"{config.tumour_volume_full_ml:g} mL)"
+            )
+    thickness = thickness_term(
+        slice_thickness_mm, config.slice_thickness_good_mm, config.slice_thickness_poor_mm
+    )
     if slice_thickness_mm >= config.slice_thickness_poor_mm:
-        reasons.append(f"thick slices ({slice_thickness_mm:g} mm >= "
-                       f"{config.slice_thickness_poor_mm:g} mm)")
-    weights = (config.weight_agreement, config.weight_tumour_volume,
-               config.weight_slice_thickness)
+        reasons.append(
+            f"thick slices ({slice_thickness_mm:g} mm >= {config.slice_thickness_poor_mm:g} mm)"
+        )
+    weights = (config.weight_agreement, config.weight_tumour_volume, config.weight_slice_thickness)
     total = sum(weights)
     terms = (agreement, tumour, thickness)
     score = sum(w * t for w, t in zip(weights, terms, strict=True)) / total if total > 0 else 1.0
@@ -186,6 +190,9 @@ def combine(fold_dice: dict[Structure, float | None], volumes_ml: dict[Structure
     if score < config.review_below_score:
         reasons.insert(0, f"confidence score {score:.3f} < {config.review_below_score:g}")
     return Confidence(
-        score=float(score), review_recommended=bool(reasons), reasons=reasons,
+        score=float(score),
+        review_recommended=bool(reasons),
+        reasons=reasons,
         per_structure=per_structure,
-        terms={"agreement": agreement, "tumour_volume": tumour, "slice_thickness": thickness})
+        terms={"agreement": agreement, "tumour_volume": tumour, "slice_thickness": thickness},
+    )

@@ -16,7 +16,7 @@ Layout of ``CASES/`` (one folder per case, processed in name order):
 
 Existing predictions (``--predictions DIR``), per case, the first found of:
 ``DIR/<case>.nii.gz`` with an optional sidecar ``DIR/<case>.json`` (``labels``,
-``confidence``, ``demo`` — what the validation run itself writes under
+``confidence``, ``review_recommended``, ``demo`` — what the validation run itself writes under
 ``OUT/predictions/``), or ``DIR/<case>/seg.dcm`` with ``DIR/<case>/result.json`` (the
 output folder of ``dicomnode run``). NIfTI predictions without a mapping use the engine's
 output label values (:data:`pipeline.segment.result.OUTPUT_LABEL_VALUES`).
@@ -79,6 +79,8 @@ class PredictionSource:
         NIfTI label value -> structure (SEG: Segment Number overrides, usually empty).
     confidence : float or None
         The study confidence score, when recorded.
+    review_recommended : bool or None
+        The study's review flag, when recorded.
     demo : bool
         Produced by a demo model (outputs not for clinical use).
     """
@@ -86,7 +88,12 @@ class PredictionSource:
     path: Path
     labels: dict[int, Structure]
     confidence: float | None
+    review_recommended: bool | None
     demo: bool
+
+
+def _flag(value: Any) -> bool | None:
+    return None if value is None else bool(value)
 
 
 def parse_mapping(data: Any, source: str) -> dict[int, Structure]:
@@ -106,8 +113,10 @@ def parse_mapping(data: Any, source: str) -> dict[int, Structure]:
         try:
             out[int(key)] = Structure(str(name))
         except ValueError as exc:
-            raise CaseError(f"{source}: {key!r}: {name!r} is not a label value -> one of "
-                            f"{', '.join(s.value for s in Structure)}") from exc
+            raise CaseError(
+                f"{source}: {key!r}: {name!r} is not a label value -> one of "
+                f"{', '.join(s.value for s in Structure)}"
+            ) from exc
     return out
 
 
@@ -131,8 +140,13 @@ def _synthetic_case(folder: Path) -> Case:
     expected = [e for e in series if e.get("expected_choice") and e.get("labels")]
     if not expected:
         raise CaseError(f"{folder}: truth/series.json names no expected series with labels")
-    return Case(folder.name, folder / "dicom", folder / expected[0]["labels"],
-                dict(DEMO_LABELS), synthetic=True)
+    return Case(
+        folder.name,
+        folder / "dicom",
+        folder / expected[0]["labels"],
+        dict(DEMO_LABELS),
+        synthetic=True,
+    )
 
 
 def _case(folder: Path, root: Path) -> Case:
@@ -145,8 +159,9 @@ def _case(folder: Path, root: Path) -> Case:
     for name in ("reference.nii.gz", "reference.nii"):
         if (folder / name).is_file():
             if mapping is None:
-                raise CaseError(f"{folder}: {name} needs a label mapping "
-                                f"({' or '.join(MAPPING_NAMES)})")
+                raise CaseError(
+                    f"{folder}: {name} needs a label mapping ({' or '.join(MAPPING_NAMES)})"
+                )
             return Case(folder.name, images, folder / name, mapping)
     if (folder / "reference.dcm").is_file():
         return Case(folder.name, images, folder / "reference.dcm", mapping or {})
@@ -189,21 +204,35 @@ def find_prediction(folder: Path, case_id: str) -> PredictionSource:
     if nifti.is_file():
         sidecar = folder / f"{case_id}.json"
         meta = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
-        labels = (parse_mapping(meta["labels"], str(sidecar)) if "labels" in meta
-                  else _find_mapping(folder)
-                  or {v: s for s, v in OUTPUT_LABEL_VALUES.items()})
+        labels = (
+            parse_mapping(meta["labels"], str(sidecar))
+            if "labels" in meta
+            else _find_mapping(folder) or {v: s for s, v in OUTPUT_LABEL_VALUES.items()}
+        )
         confidence = meta.get("confidence")
-        return PredictionSource(nifti, labels,
-                                None if confidence is None else float(confidence),
-                                bool(meta.get("demo", False)))
+        return PredictionSource(
+            nifti,
+            labels,
+            None if confidence is None else float(confidence),
+            _flag(meta.get("review_recommended")),
+            bool(meta.get("demo", False)),
+        )
     seg = folder / case_id / "seg.dcm"
     if seg.is_file():
         result_path = folder / case_id / "result.json"
-        result = json.loads(result_path.read_text(encoding="utf-8")) if result_path.is_file() \
-            else {}
-        score = (result.get("confidence") or {}).get("score")
+        result = (
+            json.loads(result_path.read_text(encoding="utf-8")) if result_path.is_file() else {}
+        )
+        confidence = result.get("confidence") or {}
+        score = confidence.get("score")
         demo = bool((result.get("segmentation") or {}).get("demo", False))
-        return PredictionSource(seg, _find_mapping(folder / case_id) or {},
-                                None if score is None else float(score), demo)
-    raise CaseError(f"no prediction for case {case_id} in {folder} "
-                    f"({nifti.name} or {case_id}/seg.dcm)")
+        return PredictionSource(
+            seg,
+            _find_mapping(folder / case_id) or {},
+            None if score is None else float(score),
+            _flag(confidence.get("review_recommended")),
+            demo,
+        )
+    raise CaseError(
+        f"no prediction for case {case_id} in {folder} ({nifti.name} or {case_id}/seg.dcm)"
+    )

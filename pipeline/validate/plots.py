@@ -49,8 +49,9 @@ def box_plot(values: Mapping[str, Sequence[float]], label: str, demo: bool) -> b
     return _png(fig, demo)
 
 
-def bland_altman_plot(pred: Sequence[float], ref: Sequence[float], ba: dict[str, Any],
-                      title: str, demo: bool) -> bytes:
+def bland_altman_plot(
+    pred: Sequence[float], ref: Sequence[float], ba: dict[str, Any], title: str, demo: bool
+) -> bytes:
     """Difference (prediction - reference) against mean, with bias and limits of agreement."""
     mean = [(p + r) / 2 for p, r in zip(pred, ref, strict=True)]
     diff = [p - r for p, r in zip(pred, ref, strict=True)]
@@ -60,20 +61,59 @@ def bland_altman_plot(pred: Sequence[float], ref: Sequence[float], ba: dict[str,
         ax.axhline(y, linestyle=style, color="grey", linewidth=1)
     ax.set_xlabel("mean of prediction and reference (mL)")
     ax.set_ylabel("prediction - reference (mL)")
-    ax.set_title(f"{title}: bias {ba['bias']:.1f} mL, LoA "
-                 f"[{ba['lower']:.1f}, {ba['upper']:.1f}] mL", fontsize=9)
+    ax.set_title(
+        f"{title}: bias {ba['bias']:.1f} mL, LoA [{ba['lower']:.1f}, {ba['upper']:.1f}] mL",
+        fontsize=9,
+    )
     return _png(fig, demo)
 
 
 def risk_coverage_plot(confidence: dict[str, Any], demo: bool) -> bytes:
-    """Selective risk against coverage, with the mean risk and the oracle's AURC."""
-    fig, ax = plt.subplots(figsize=(5.0, 3.6))
-    ax.step(confidence["coverage"], confidence["selective_risk"], where="post",
-            label=f"confidence score (AURC {confidence['aurc']:.4f})")
-    ax.axhline(confidence["risk_all"], linestyle="--", color="grey",
-               label=f"no ranking (mean risk {confidence['risk_all']:.4f})")
+    """Selective risk against coverage of the score, the oracle and a random order, with
+    the configured review cut-off marked.
+
+    Parameters
+    ----------
+    confidence : dict
+        The ``confidence`` part of the summary (:func:`pipeline.validate.summary.summarise`).
+    demo : bool
+        Stamp the demo-model notice.
+    """
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    ax.step(
+        confidence["coverage"],
+        confidence["selective_risk"],
+        where="post",
+        label=f"confidence score (AURC {confidence['aurc']:.4f})",
+    )
+    ax.step(
+        confidence["oracle_coverage"],
+        confidence["oracle_risk"],
+        where="post",
+        linestyle=":",
+        color="green",
+        label=f"oracle (AURC {confidence['aurc_optimal']:.4f})",
+    )
+    ax.axhline(
+        confidence["aurc_random"],
+        linestyle="--",
+        color="grey",
+        label=f"random order (expected AURC {confidence['aurc_random']:.4f})",
+    )
+    cut = confidence["cutoff"]
+    if cut["coverage"] > 0:
+        ax.plot(
+            [cut["coverage"]],
+            [cut["risk_accepted"]],
+            marker="o",
+            color="#b00",
+            linestyle="none",
+            label=f"review cut-off: score < {cut['score']:g} flags {cut['n_flagged']} "
+            f"of {confidence['n']}",
+        )
     ax.set_xlim(0, 1)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("coverage (fraction of cases accepted)")
     ax.set_ylabel(f"selective risk: {confidence['risk']}")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     return _png(fig, demo)

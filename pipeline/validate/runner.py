@@ -47,6 +47,7 @@ CACHE_SCHEMA = "dicomnode.validate.case/1"
 class _Prediction:
     label_image: LabelImage
     confidence: float | None
+    review_recommended: bool | None
     demo: bool
     details: dict[str, Any]
 
@@ -79,8 +80,13 @@ class Runner:
         Folder of existing predictions; None runs the pipeline.
     """
 
-    def __init__(self, out: Path, settings: ValidationSettings, config: PipelineConfig,
-                 predictions: Path | None = None) -> None:
+    def __init__(
+        self,
+        out: Path,
+        settings: ValidationSettings,
+        config: PipelineConfig,
+        predictions: Path | None = None,
+    ) -> None:
         self.out = out
         self.settings = settings
         self.config = config
@@ -90,8 +96,11 @@ class Runner:
     @property
     def fingerprint(self) -> dict[str, Any]:
         """What a cached case must have been computed with to be reused."""
-        return {"schema": CACHE_SCHEMA, "tolerance_mm": self.settings.tolerance_mm,
-                "predictions": str(self.predictions.resolve()) if self.predictions else None}
+        return {
+            "schema": CACHE_SCHEMA,
+            "tolerance_mm": self.settings.tolerance_mm,
+            "predictions": str(self.predictions.resolve()) if self.predictions else None,
+        }
 
     def case_path(self, case: Case) -> Path:
         """The per-case JSON file of a case."""
@@ -126,8 +135,12 @@ class Runner:
             One record per case (content of ``OUT/cases/<case>.json``).
         """
         records: list[dict[str, Any]] = []
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeRemainingColumn())
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
             task = bar.add_task("validate", total=len(cases))
             for case in cases:
@@ -147,36 +160,59 @@ class Runner:
         retried by the next run); only a broken model configuration aborts the run.
         """
         t0 = time.perf_counter()
-        record: dict[str, Any] = {"case_id": case.case_id, "settings": self.fingerprint,
-                                  "source": "predictions" if self.predictions else "pipeline",
-                                  "reference": str(case.reference), "synthetic": case.synthetic}
+        record: dict[str, Any] = {
+            "case_id": case.case_id,
+            "settings": self.fingerprint,
+            "source": "predictions" if self.predictions else "pipeline",
+            "reference": str(case.reference),
+            "synthetic": case.synthetic,
+        }
         try:
             prediction = self._predict(case)
             if isinstance(prediction, str):
-                return {**record, "status": "rejected", "reason": prediction,
-                        "seconds": time.perf_counter() - t0}
+                return {
+                    **record,
+                    "status": "rejected",
+                    "reason": prediction,
+                    "seconds": time.perf_counter() - t0,
+                }
             reference = _read_label_image(case.reference, case.reference_labels)
-            figures = evaluate_case(prediction.label_image, reference,
-                                    self.settings.tolerance_mm)
+            figures = evaluate_case(prediction.label_image, reference, self.settings.tolerance_mm)
         except ModelError:
             raise
         except Exception as exc:  # one broken case must not stop a run over hundreds
             log.warning("case %s failed: %s", case.case_id, exc)
-            return {**record, "status": "error", "reason": f"{type(exc).__name__}: {exc}",
-                    "seconds": time.perf_counter() - t0}
-        return {**record, "status": "ok", "reason": None, "confidence": prediction.confidence,
-                "demo": prediction.demo, **prediction.details,
-                "spacing_mm": list(prediction.label_image.spacing_mm),
-                "structures": figures.rows, "lesions": figures.lesions,
-                "seconds": time.perf_counter() - t0}
+            return {
+                **record,
+                "status": "error",
+                "reason": f"{type(exc).__name__}: {exc}",
+                "seconds": time.perf_counter() - t0,
+            }
+        return {
+            **record,
+            "status": "ok",
+            "reason": None,
+            "confidence": prediction.confidence,
+            "review_recommended": prediction.review_recommended,
+            "demo": prediction.demo,
+            **prediction.details,
+            "spacing_mm": list(prediction.label_image.spacing_mm),
+            "structures": figures.rows,
+            "lesions": figures.lesions,
+            "seconds": time.perf_counter() - t0,
+        }
 
     def _predict(self, case: Case) -> _Prediction | str:
         """The prediction of a case, or why the study was rejected."""
         if self.predictions is not None:
             source = find_prediction(self.predictions, case.case_id)
-            return _Prediction(_read_label_image(source.path, source.labels),
-                               source.confidence, source.demo,
-                               {"prediction": str(source.path)})
+            return _Prediction(
+                _read_label_image(source.path, source.labels),
+                source.confidence,
+                source.review_recommended,
+                source.demo,
+                {"prediction": str(source.path)},
+            )
         selection = select_series([case.images], self.config.selection)
         if selection.chosen is None:
             return selection.rejection_reason or "no series could be selected"
@@ -185,12 +221,22 @@ class Runner:
         volume = selection.chosen
         result = self._engine.segment(volume)
         label_image = on_volume(result.labelmap, result.labels, volume)
-        details = {"series_instance_uid": selection.chosen_series_uid,
-                   "models": [m.to_dict() for m in result.models],
-                   "fold_dice": {s.value: d for s, d in result.fold_dice.items()}}
+        details = {
+            "series_instance_uid": selection.chosen_series_uid,
+            "models": [m.to_dict() for m in result.models],
+            "fold_dice": {s.value: d for s, d in result.fold_dice.items()},
+        }
         folder = self.out / "predictions"
         write_nifti(label_image, folder / f"{case.case_id}.nii.gz")
-        _write_json({"labels": {str(v): s.value for v, s in result.labels.items()},
-                     "confidence": result.confidence.score, "demo": result.is_demo,
-                     **details}, folder / f"{case.case_id}.json")
-        return _Prediction(label_image, result.confidence.score, result.is_demo, details)
+        review = result.confidence.review_recommended
+        _write_json(
+            {
+                "labels": {str(v): s.value for v, s in result.labels.items()},
+                "confidence": result.confidence.score,
+                "review_recommended": review,
+                "demo": result.is_demo,
+                **details,
+            },
+            folder / f"{case.case_id}.json",
+        )
+        return _Prediction(label_image, result.confidence.score, review, result.is_demo, details)

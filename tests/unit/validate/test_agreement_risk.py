@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -9,11 +10,17 @@ import pytest
 
 from pipeline.validate.metrics.agreement import bland_altman, icc
 from pipeline.validate.metrics.bootstrap import bootstrap_ci, mean_ci
-from pipeline.validate.metrics.risk import risk_coverage
+from pipeline.validate.metrics.risk import operating_point, risk_coverage
 
 # Shrout & Fleiss (1979), Table 2: 6 targets rated by 4 judges.
-SHROUT_FLEISS = [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9],
-                 [6, 2, 4, 7]]
+SHROUT_FLEISS = [
+    [9, 2, 5, 8],
+    [6, 1, 3, 2],
+    [8, 4, 6, 8],
+    [7, 1, 2, 6],
+    [10, 5, 6, 9],
+    [6, 2, 4, 7],
+]
 
 
 def test_icc_matches_shrout_fleiss_table_4() -> None:
@@ -66,6 +73,30 @@ def test_aurc_hand_computed() -> None:
     assert tied.coverage == pytest.approx([2 / 3, 1.0])
     assert tied.aurc == pytest.approx(0.2)
     assert math.isnan(risk_coverage([], []).aurc)
+
+
+def test_random_order_expects_the_mean_risk_and_oracle_is_lowest() -> None:
+    """Averaged over every order of five cases, AURC is the mean risk; none beats the oracle."""
+    risk = np.array([0.0, 0.05, 0.1, 0.3, 0.6])
+    rc = risk_coverage(np.arange(5.0), risk)
+    areas = [
+        risk_coverage(np.array(order, float), risk).aurc
+        for order in itertools.permutations(range(5))
+    ]
+    assert np.mean(areas) == pytest.approx(rc.aurc_random) == pytest.approx(risk.mean())
+    assert min(areas) == pytest.approx(rc.aurc_optimal)
+    assert rc.oracle_coverage == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+    assert rc.oracle_risk == pytest.approx(np.cumsum(risk) / np.arange(1, 6))
+
+
+def test_operating_point_of_a_cut_off() -> None:
+    point = operating_point([0.9, 0.8, 0.7, 0.6], [0.0, 0.1, 0.5, 0.2], 0.75)
+    assert (point.coverage, point.n_flagged) == (0.5, 2)
+    assert point.risk_accepted == pytest.approx(0.05)
+    assert point.risk_flagged == pytest.approx(0.35)
+    # a score at the cut-off is accepted (review only below it); nothing flagged -> NaN
+    none = operating_point([0.75, 0.8], [0.1, 0.2], 0.75)
+    assert none.n_flagged == 0 and math.isnan(none.risk_flagged)
 
 
 def test_bootstrap_is_seeded_and_covers_the_mean() -> None:

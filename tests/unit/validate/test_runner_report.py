@@ -53,8 +53,7 @@ def test_identical_case_is_perfect_and_shift_is_seen() -> None:
     rows = {r["structure"]: r for r in same.rows}
     # every structure the reference mapping can hold gets a row, absent ones flagged
     assert set(rows) == {s.value for s in Structure if s != Structure.LUNG} | {LARGE_METASTASIS}
-    present = {"liver", "couinaud_5", "couinaud_8", "metastasis", LARGE_METASTASIS,
-               "portal_vein"}
+    present = {"liver", "couinaud_5", "couinaud_8", "metastasis", LARGE_METASTASIS, "portal_vein"}
     for name, r in rows.items():
         assert r["reference_empty"] == r["prediction_empty"] == (name not in present)
         assert r["dice"] == 1.0 and r["hd95_mm"] == 0.0 and r["nsd"] == 1.0
@@ -75,20 +74,28 @@ def _case_set(root: Path, preds: Path, n: int) -> None:
         (case / "dicom").mkdir(parents=True)
         ref = image(phantom(lesion=i != 1, radius_mm=20.0 + 2 * i))
         sitk.WriteImage(ref.image, str(case / "reference.nii.gz"))
-        sitk.WriteImage(image(phantom(1.5 * i, lesion=i != 1, radius_mm=20.0 + 2 * i)).image,
-                        str(preds / f"case_{i}.nii.gz"))
-        (preds / f"case_{i}.json").write_text(json.dumps(
-            {"labels": {str(v): s.value for v, s in DEMO_LABELS.items()},
-             "confidence": 1.0 - 0.1 * i, "demo": True}))
-    (root / "labels.json").write_text(json.dumps({str(v): s.value
-                                                  for v, s in DEMO_LABELS.items()}))
+        sitk.WriteImage(
+            image(phantom(1.5 * i, lesion=i != 1, radius_mm=20.0 + 2 * i)).image,
+            str(preds / f"case_{i}.nii.gz"),
+        )
+        (preds / f"case_{i}.json").write_text(
+            json.dumps(
+                {
+                    "labels": {str(v): s.value for v, s in DEMO_LABELS.items()},
+                    "confidence": 1.0 - 0.1 * i,
+                    "review_recommended": i >= 3,
+                    "demo": True,
+                }
+            )
+        )
+    (root / "labels.json").write_text(json.dumps({str(v): s.value for v, s in DEMO_LABELS.items()}))
 
 
 def test_runner_resumes_and_report_is_written(tmp_path: Path) -> None:
     root, preds, out = tmp_path / "cases", tmp_path / "preds", tmp_path / "out"
     _case_set(root, preds, 4)
     cases = discover_cases(root)
-    settings = ValidationSettings(bootstrap=200, seed=1)
+    settings = ValidationSettings(bootstrap=200, seed=1, review_below_score=0.85)
     runner = Runner(out, settings, PipelineConfig(), preds)
     records = runner.run(cases, progress=False)
     assert [r["status"] for r in records] == ["ok"] * 4
@@ -112,14 +119,32 @@ def test_runner_resumes_and_report_is_written(tmp_path: Path) -> None:
     assert agreement["n"] == 4 and -1.0 <= agreement["icc"]["icc2_1"] <= 1.0
     assert summary["confidence"]["n"] == 4
     # confidence falls as the shift grows: the score ranks the cases perfectly
-    assert summary["confidence"]["aurc"] == pytest.approx(summary["confidence"]["aurc_optimal"])
+    conf = summary["confidence"]
+    assert conf["aurc"] == pytest.approx(conf["aurc_optimal"])
+    assert conf["aurc"] < conf["aurc_random"] == pytest.approx(np.mean(conf["case_risk"]))
+    assert conf["gain_over_random"] > 0 and conf["gain_over_random_ci"][0] >= 0
+    assert conf["case_ids"] == [f"case_{i}" for i in range(4)]
+    # the cut-off 0.85 flags the cases scored 0.8 and 0.7, the riskiest two
+    cut = conf["cutoff"]
+    assert (cut["n_flagged"], cut["coverage"]) == (2, 0.5)
+    assert cut["risk_flagged"] == pytest.approx(np.mean(conf["case_risk"][2:]))
+    assert cut["risk_accepted"] == pytest.approx(np.mean(conf["case_risk"][:2]))
+    assert conf["review_flag"]["n_flagged"] == 1
+    assert conf["review_flag"]["risk_flagged"] == pytest.approx(conf["case_risk"][3])
     assert summary["demo"] is True
 
     written = write_report(out, records, summary)
-    assert {p.name for p in written} >= {"metrics.csv", "metrics.json", "summary.csv",
-                                         "summary.json", "lesions.csv", "report.html",
-                                         "box_dice.png", "risk_coverage.png",
-                                         "bland_altman_liver.png"}
+    assert {p.name for p in written} >= {
+        "metrics.csv",
+        "metrics.json",
+        "summary.csv",
+        "summary.json",
+        "lesions.csv",
+        "report.html",
+        "box_dice.png",
+        "risk_coverage.png",
+        "bland_altman_liver.png",
+    }
     with open(out / "metrics.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == sum(len(r["structures"]) for r in records)
@@ -129,10 +154,12 @@ def test_runner_resumes_and_report_is_written(tmp_path: Path) -> None:
     assert missing["hd95_mm"] == "0.0" and missing["reference_empty"] == "True"
     html = (out / "report.html").read_text(encoding="utf-8")
     assert DEMO_NOTICE in html and "0.9707" in html and "data:image/png;base64," in html
+    assert 'id="aurc"' in html and "score &lt; 0.85 (configured cut-off)" in html
     data = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert data["structures"]["liver"]["dice"]["mean"] == pytest.approx(liver["mean"])
-    assert not any(isinstance(v, float) and math.isnan(v) for v in
-                   data["structures"]["liver"]["dice"].values())
+    assert not any(
+        isinstance(v, float) and math.isnan(v) for v in data["structures"]["liver"]["dice"].values()
+    )
 
 
 def test_failed_case_is_recorded_and_retried(tmp_path: Path) -> None:
@@ -163,9 +190,22 @@ def test_cli_reports_case_set_errors(tmp_path: Path) -> None:
 def test_cli_on_existing_predictions(tmp_path: Path) -> None:
     root, preds, out = tmp_path / "cases", tmp_path / "preds", tmp_path / "out"
     _case_set(root, preds, 3)
-    result = CliRunner().invoke(app, ["validate", str(root), "--out", str(out), "--predictions",
-                                      str(preds), "--bootstrap", "20", "--tolerance-mm", "2",
-                                      "--no-progress"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "validate",
+            str(root),
+            "--out",
+            str(out),
+            "--predictions",
+            str(preds),
+            "--bootstrap",
+            "20",
+            "--tolerance-mm",
+            "2",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "3 of 3 cases measured" in result.output and DEMO_NOTICE in result.output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
