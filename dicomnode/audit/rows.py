@@ -262,3 +262,17 @@ class JobDetail:
     deliveries: tuple[DeliveryRow, ...]
     delivery_attempts: tuple[DeliveryAttemptRow, ...]
     admin_actions: tuple[AdminActionRow, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class PlanApprovalRow:
+    """A planner's approval of a re-planned result version of a job."""
+
+    id: int
+    job_id: int
+    result_version: int
+    approved_by: str
+    approved_at: datetime
+    inputs: dict[str, Any]
+    sr_sop_instance_uid: str
+    pdf_sop_instance_uid: str | None
