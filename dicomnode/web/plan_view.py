@@ -38,6 +38,9 @@ DOSE_OF_FLAG = {
 }
 """The dose each guideline flag code judges."""
 
+OVERLAY_COUNT = 4
+"""Key images of the segmentation the job page shows."""
+
 METHOD_LABELS = {
     "bsa": "BSA method",
     "mird": "Single compartment (MIRD)",
@@ -276,6 +279,12 @@ def planning_view(board: Dashboard, detail: JobDetail) -> dict[str, Any]:
             placeholders = planner_placeholders(doc)
     return {
         "can_plan": folder is not None,
+        "overlays": [
+            f"/jobs/{detail.job.id}/overlays/v{current.version}/{k}.png"
+            for k in range(OVERLAY_COUNT)
+        ]
+        if folder is not None and current is not None and (folder / "seg.dcm").is_file()
+        else [],
         "versions": plan_versions(detail, approvals) if detail.outputs else [],
         "current": current,
         "placeholders": placeholders,

@@ -12,10 +12,12 @@ record_plan_outputs`). Both need the planner role and the session's CSRF token.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -29,15 +31,30 @@ from dicomnode.planning.inputs import (
     given_inputs,
     plan_inputs,
 )
-from dicomnode.planning.versions import PlanConflictError, PlanPreview, compute_plan, write_plan
-from dicomnode.web.auth import CSRF_FIELD, Principal, check_csrf, require_planner
+from dicomnode.planning.versions import (
+    PlanConflictError,
+    PlanPreview,
+    compute_plan,
+    result_versions,
+    write_plan,
+)
+from dicomnode.web.auth import CSRF_FIELD, Principal, check_csrf, require_planner, require_user
 from dicomnode.web.context import Dashboard, dashboard
+from dicomnode.web.overlays import territory_overlays
 from dicomnode.web.pages import JobId
-from dicomnode.web.plan_view import compare_rows, plan_summary, planning_view, result_folder
+from dicomnode.web.plan_view import (
+    OVERLAY_COUNT,
+    compare_rows,
+    plan_summary,
+    planning_view,
+    result_folder,
+)
+from pipeline.run.replan_outputs import write_durably
 
 router = APIRouter()
 
 Planner = Annotated[Principal, Depends(require_planner)]
+User = Annotated[Principal, Depends(require_user)]
 Board = Annotated[Dashboard, Depends(dashboard)]
 EXPECTED_VERSION = "expected_version"
 """Form field of the approve button: the version number the reviewed plan would get."""
@@ -187,3 +204,40 @@ def _refused(
     )
     request.session["flash"] = f"not approved: {reason}"
     return _page(request, board, detail, values, preview=preview, status_code=409)
+
+
+@router.get("/jobs/{job_id}/overlays/v{version}/{index}.png", name="overlay")
+def overlay(
+    job_id: JobId,
+    version: Annotated[int, PathParam(ge=1, le=10_000)],
+    index: Annotated[int, PathParam(ge=0, lt=OVERLAY_COUNT)],
+    user: User,
+    board: Board,
+) -> Response:
+    """Key image ``index`` of the job's segmentation with the territory of result version
+    ``version`` highlighted (rendered once, then kept in the result folder)."""
+    detail = _detail(board, job_id)
+    folder = _folder(detail)
+    path = folder / f"territory-overlay.v{version}.{index}.png"
+    if not path.is_file():
+        doc_path = result_versions(folder).get(version)
+        if doc_path is None or not (folder / "seg.dcm").is_file():
+            raise HTTPException(404, f"job {job_id} has no result version {version} with a SEG")
+        target = (json.loads(doc_path.read_text(encoding="utf-8")).get("sirt") or {}).get(
+            "target"
+        ) or {}
+        whole = target.get("territory") in (None, "whole")
+        encode = board.config.pipeline.encode
+        images = territory_overlays(
+            folder / "seg.dcm",
+            {i.sop_instance_uid: i.path for i in detail.instances if i.path},
+            [] if whole else [int(n) for n in target.get("segments") or []],
+            str(target.get("territory") or "not chosen (whole liver shown)"),
+            OVERLAY_COUNT,
+            (encode.overlay_window_center_hu, encode.overlay_window_width_hu),
+        )
+        for number, png in enumerate(images):
+            write_durably(folder / f"territory-overlay.v{version}.{number}.png", png)
+        if index >= len(images):
+            raise HTTPException(404, f"no key image {index} of job {job_id}")
+    return Response(path.read_bytes(), media_type="image/png")
