@@ -5,8 +5,8 @@ folder (``result.json``, SEG, SR, PDF) to a folder of its own and re-plans it wi
 :data:`EXAMPLE_INPUTS` through the ``dicomnode plan`` code path
 (:func:`dicomnode.planning.versions.compute_plan`, ``write_plan``), writing ``result.v2.json``,
 ``sr.v2.dcm`` (naming the job's SR as its predecessor), ``summary.v2.pdf`` and
-``summary-pdf.v2.dcm``. The node's outbox delivers a job's own outputs only: a re-plan is
-not delivered to the demo's destination folder.
+``summary-pdf.v2.dcm``. This example is not delivered to the demo's destination folder (a
+planner's approval on the dashboard delivers a re-plan: :mod:`dicomnode.web.planner`).
 """
 
 from __future__ import annotations

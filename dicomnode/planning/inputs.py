@@ -125,7 +125,7 @@ PLAN_FIELDS: tuple[PlanField, ...] = (
         "tumour_to_normal_ratio",
         "Tumour-to-normal ratio (T/N)",
         _N,
-        "1",
+        "",
         0.0,
         100.0,
         minimum_inclusive=False,
@@ -266,7 +266,7 @@ def _number(spec: PlanField, text: str) -> Decimal:
         else value < Decimal(str(spec.maximum))
     )
     if not (low_ok and high_ok):
-        raise ValueError(f"{text} {spec.unit} is out of range ({spec.range_text()})")
+        raise ValueError(f"{f'{text} {spec.unit}'.strip()} is out of range ({spec.range_text()})")
     return value
 
 

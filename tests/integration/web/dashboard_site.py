@@ -1,6 +1,6 @@
 """Builds the dashboard test site: a synthetic study received by the real SCP from DCMTK
 storescu, the real pipeline run on it by the job runner, a second job failed by the runner,
-two users; imported by this folder's conftest and tests."""
+three users (operator, viewer, planner); imported by this folder's conftest and tests."""
 
 from __future__ import annotations
 
@@ -23,7 +23,11 @@ from dicomnode.scp.spool import SpoolWriter
 CHROMIUM = "/usr/bin/chromium"
 STORESCU = "/usr/bin/storescu"
 """DCMTK storescu (the venv also has pynetdicom's storescu on PATH)."""
-PASSWORDS = {"olivia": "operator-password", "victor": "viewer-password"}
+PASSWORDS = {
+    "olivia": "operator-password",
+    "victor": "viewer-password",
+    "paula": "planner-password",
+}
 JOB_TIMEOUT_S = 400.0
 
 
@@ -61,9 +65,23 @@ def receive(audit: AuditLog, spool: Path, dicom: Path) -> None:
     running = start_scp(scp, SpoolWriter(spool), RecordingSink(audit))
     try:
         subprocess.run(
-            [STORESCU, "-aet", "DEMOSENDER", "-aec", "DICOMNODE", "-nh", "+sd", "+r", "127.0.0.1",
-             str(scp.port), str(dicom)],
-            check=True, capture_output=True, timeout=120, env=dict(os.environ, TCP_NODELAY="1"),
+            [
+                STORESCU,
+                "-aet",
+                "DEMOSENDER",
+                "-aec",
+                "DICOMNODE",
+                "-nh",
+                "+sd",
+                "+r",
+                "127.0.0.1",
+                str(scp.port),
+                str(dicom),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+            env=dict(os.environ, TCP_NODELAY="1"),
         )
     finally:
         running.stop()
@@ -71,8 +89,9 @@ def receive(audit: AuditLog, spool: Path, dicom: Path) -> None:
 
 def run_until_final(audit: AuditLog, handler: str, work: Path, job_id: int) -> None:
     """Run the job runner with ``handler`` until ``job_id`` is final."""
-    config = JobsConfig(handler=handler, workers=1, work_dir=work, poll_interval_s=0.2,
-                        max_attempts=1)
+    config = JobsConfig(
+        handler=handler, workers=1, work_dir=work, poll_interval_s=0.2, max_attempts=1
+    )
     runner = LocalJobRunner(config, audit)
     runner.start()
     try:

@@ -180,7 +180,7 @@ def test_plan_inputs_names_every_wrong_field() -> None:
         "custom_resections",
     }
     assert errors["lung_shunt_percent"] == "120 % is out of range (0 <= value < 100 %)"
-    assert errors["tumour_to_normal_ratio"] == "0 1 is out of range (0 < value <= 100 1)"
+    assert errors["tumour_to_normal_ratio"] == "0 is out of range (0 < value <= 100)"
     assert errors["microspheres"] == "one of resin, glass"
 
 
