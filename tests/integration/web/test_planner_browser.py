@@ -168,3 +168,25 @@ def test_only_a_planner_may_approve(page: Page, site: Site) -> None:
     )
     assert response.status == 403
     assert site.audit.plan_approvals(site.pipeline_job) == approvals
+
+
+def test_a_stale_review_or_a_forged_form_writes_nothing(page: Page, site: Site) -> None:
+    _log_in(page, site, "paula")
+    page.goto(f"{site.base_url}/jobs/{site.pipeline_job}")
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
+    folder = _result_folder(site)
+    newest = max(result_versions(folder))
+    approve = f"{site.base_url}/jobs/{site.pipeline_job}/plan/approve"
+    stale = page.request.post(
+        approve,
+        form={"csrf_token": token, "lung_shunt_percent": "5", "expected_version": str(newest)},
+    )
+    assert stale.status == 409  # reviewed as version `newest`, which exists by now
+    assert "review it again" in stale.text()
+    forged = page.request.post(
+        approve, form={"lung_shunt_percent": "5", "expected_version": str(newest + 1)}
+    )
+    assert forged.status == 403  # no CSRF token
+    assert max(result_versions(folder)) == newest
+    last = site.audit.get_job(site.pipeline_job).admin_actions[-1]
+    assert (last.user, last.action) == ("paula", "approve_plan_refused")
