@@ -4,9 +4,13 @@ PostgreSQL."""
 from __future__ import annotations
 
 import pytest
+from alembic import command
 from audit_testing import SEGMENTATION_STORAGE, STUDY_UID, Receive
+from sqlalchemy import inspect
 
+from dicomnode.audit import migrate
 from dicomnode.audit.delivery_records import PlanOutput
+from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.errors import JobStateError
 from dicomnode.audit.log import AuditLog
 from dicomnode.audit.rows import OutputKind
@@ -110,3 +114,27 @@ def test_an_approved_plans_outputs_are_delivered_once(audit: AuditLog, receive: 
         audit.record_plan_outputs(approval_id, _plan_outputs(version=3))
     with pytest.raises(ValueError, match="no plan approval"):
         audit.record_plan_outputs(approval_id + 100, _plan_outputs())
+
+
+def test_migration_0005_keeps_the_jobs_of_an_earlier_schema(database_url: str) -> None:
+    engine = create_audit_engine(database_url)
+    try:
+        migrate.upgrade(engine, "0004")
+        assert "plan_approvals" not in inspect(engine).get_table_names()
+        before = AuditLog(engine)
+        job_id = before.create_job(
+            study_instance_uid=STUDY_UID, series_instance_uids=["1.2.3.1"], calling_ae=None
+        )
+        migrate.upgrade(engine, "0005")
+        assert migrate.current_revision(engine) == "0005"
+        audit = AuditLog(engine)
+        assert audit.get_job(job_id).job.study_instance_uid == STUDY_UID
+        assert audit.plan_approvals(job_id) == []
+        config = migrate.alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0004")
+        assert "plan_approvals" not in inspect(engine).get_table_names()
+        assert AuditLog(engine).get_job(job_id).job.state == "queued"
+    finally:
+        engine.dispose()
