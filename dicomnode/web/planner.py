@@ -143,6 +143,8 @@ async def approve(request: Request, job_id: JobId, user: Planner, board: Board) 
         preview = await run_in_threadpool(_preview, board, folder, values)
     except PlanInputError as exc:
         return _page(request, board, detail, values, errors=exc.errors, status_code=422)
+    if not (folder / "seg.dcm").is_file():
+        raise HTTPException(409, f"job {job_id}'s folder has no seg.dcm: no SR can be written")
     if values.get(EXPECTED_VERSION) != str(preview.version):
         return _refused(
             request,
@@ -161,8 +163,8 @@ async def approve(request: Request, job_id: JobId, user: Planner, board: Board) 
     outputs = [identify_output(path, folder) for path in written.dicom]
     sr = next((o for o in outputs if o.kind is OutputKind.SR), None)
     pdf = next((o for o in outputs if o.kind is OutputKind.PDF), None)
-    if sr is None:
-        raise HTTPException(409, "the job's folder has no seg.dcm: no SR could be written")
+    if sr is None:  # write_plan writes an SR wherever the folder holds seg.dcm
+        raise HTTPException(500, f"version {written.version} has no SR")
     planner, patient = plan_inputs(values)
     try:
         approval = board.audit.record_plan_approval(
