@@ -81,6 +81,21 @@ def _in_orthanc(orthanc: OrthancPeer, sop_instance_uid: str) -> str:
     return str(found[0]["ID"])
 
 
+def _wait_until_delivered(site: Site, sop_instance_uids: set[str | None]) -> None:
+    """Wait until the audit database records every one of the instances as delivered."""
+    deadline = time.monotonic() + DELIVERY_TIMEOUT_S
+    while True:
+        states = {
+            d.state
+            for d in site.audit.get_job(site.pipeline_job).deliveries
+            if d.sop_instance_uid in sop_instance_uids
+        }
+        if states == {DeliveryState.DELIVERED}:
+            return
+        assert time.monotonic() < deadline, f"deliveries still {states}"
+        time.sleep(0.2)
+
+
 def test_planner_enters_reviews_and_approves_a_plan_that_reaches_pacs(
     page: Page, site: Site, orthanc: OrthancPeer, outbox: Outbox, tmp_path: Path
 ) -> None:
@@ -142,18 +157,15 @@ def test_planner_enters_reviews_and_approves_a_plan_that_reaches_pacs(
         predecessor.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == first_sr.sop_instance_uid
     )
 
+    plan_uids = {approval.sr_sop_instance_uid, approval.pdf_sop_instance_uid}
+    _wait_until_delivered(site, plan_uids)  # Orthanc answered before the outbox recorded it
     page.reload()
-    versions = page.locator("#plan-versions")
-    expect(versions).to_contain_text("pacs: delivered")
+    expect(page.locator("#plan-versions")).to_contain_text("pacs: delivered")
     actions = page.locator("#admin-actions")
     expect(actions).to_contain_text("approve_plan")
     expect(actions).to_contain_text("result version 2")
     detail = site.audit.get_job(site.pipeline_job)
     assert ("paula", "approve_plan") in [(a.user, a.action) for a in detail.admin_actions]
-    plan_uids = {approval.sr_sop_instance_uid, approval.pdf_sop_instance_uid}
-    assert {d.state for d in detail.deliveries if d.sop_instance_uid in plan_uids} == {
-        DeliveryState.DELIVERED
-    }
 
 
 def test_only_a_planner_may_approve(page: Page, site: Site) -> None:
