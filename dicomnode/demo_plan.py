@@ -3,10 +3,10 @@
 After the node has processed the demo study, :func:`plan_example` copies the job's result
 folder (``result.json``, SEG, SR, PDF) to a folder of its own and re-plans it with
 :data:`EXAMPLE_INPUTS` through the ``dicomnode plan`` code path
-(:func:`dicomnode.cli.plan_cmd.replan_folder`), which writes ``result.v2.json``,
+(:func:`dicomnode.planning.versions.compute_plan`, ``write_plan``), writing ``result.v2.json``,
 ``sr.v2.dcm`` (naming the job's SR as its predecessor), ``summary.v2.pdf`` and
-``summary-pdf.v2.dcm``. The node's outbox delivers a job's own outputs only: a re-plan is
-not delivered to the demo's destination folder.
+``summary-pdf.v2.dcm``. This example is not delivered to the demo's destination folder (a
+planner's approval on the dashboard delivers a re-plan: :mod:`dicomnode.web.planner`).
 """
 
 from __future__ import annotations
@@ -18,18 +18,23 @@ from typing import Any
 
 import pydicom
 
-from dicomnode.cli.plan_cmd import newest_result, replan_folder
+from dicomnode.planning.versions import compute_plan, write_plan
 from pipeline.config import PipelineConfig
 from pipeline.quantify.inputs import Microspheres, PatientInfo, PlannerInputs
 
-EXAMPLE_INPUTS = PlannerInputs(lung_shunt_fraction=0.06, tumour_to_normal_ratio=3.0,
-                               territory="right", microspheres=Microspheres.RESIN)
+EXAMPLE_INPUTS = PlannerInputs(
+    lung_shunt_fraction=0.06,
+    tumour_to_normal_ratio=3.0,
+    territory="right",
+    microspheres=Microspheres.RESIN,
+)
 """Example planner inputs (not a patient's): resin microspheres to the right lobe, lung
 shunt fraction 6 %, tumour-to-normal ratio 3. With the demo study's height and weight they
 give a BSA-method and a partition-model plan."""
 
-EXAMPLE_DESCRIPTION = ("resin microspheres, right lobe, lung shunt fraction 6 %, "
-                       "tumour-to-normal ratio (T/N) 3")
+EXAMPLE_DESCRIPTION = (
+    "resin microspheres, right lobe, lung shunt fraction 6 %, tumour-to-normal ratio (T/N) 3"
+)
 """The example inputs in words."""
 
 EXAMPLE_COMMAND = "--microspheres resin --territory right --lsf 0.06 --tn 3"
@@ -90,12 +95,14 @@ def plan_example(job_dir: Path, folder: Path, config: PipelineConfig) -> Example
     folder.mkdir(parents=True)
     for name in _RESULT_FILES:
         shutil.copy2(job_dir / name, folder / name)
-    base, previous = newest_result(folder)
-    doc, written = replan_folder(folder, base, previous, EXAMPLE_INPUTS, PatientInfo(),
-                                 config.quantification, config.encode)
+    preview = compute_plan(folder, EXAMPLE_INPUTS, PatientInfo(), config.quantification)
+    doc, written = preview.doc, write_plan(preview, config.encode).paths
     new_sr = pydicom.dcmread(folder / f"sr.v{doc['result_version']}.dcm")
     predecessor = new_sr.PredecessorDocumentsSequence[0].ReferencedSeriesSequence[0]
     return ExamplePlan(
-        folder=folder, doc=doc, written=written,
+        folder=folder,
+        doc=doc,
+        written=written,
         sr_predecessor_uid=str(predecessor.ReferencedSOPSequence[0].ReferencedSOPInstanceUID),
-        first_sr_uid=str(pydicom.dcmread(folder / "sr.dcm").SOPInstanceUID))
+        first_sr_uid=str(pydicom.dcmread(folder / "sr.dcm").SOPInstanceUID),
+    )

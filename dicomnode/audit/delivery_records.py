@@ -11,7 +11,14 @@ from dicomnode.audit import tables as m
 from dicomnode.audit.convert import delivery_row
 from dicomnode.audit.errors import DeliveryStateError, JobStateError
 from dicomnode.audit.job_records import DELIVERED_STATES, load_job
-from dicomnode.audit.rows import DeliveryRow, DeliveryState, InstanceStatus, JobState, OutputKind
+from dicomnode.audit.rows import (
+    DeliveryRow,
+    DeliveryState,
+    InstanceStatus,
+    JobState,
+    OutputKind,
+    PlanOutput,
+)
 from dicomnode.audit.store import Store, job_target
 
 DELIVERED_STATUSES = ("success", "warning")
@@ -64,6 +71,57 @@ class DeliveryRecords(Store):
             output.created_at = self._now()
             session.flush()
             return output.id
+
+    def record_plan_outputs(self, approval_id: int, outputs: Sequence[PlanOutput]) -> list[int]:
+        """Record the SR and PDF of an approved re-plan as outputs of its finished job, to be
+        delivered to the job's destinations; returns their output ids.
+
+        They join the outputs of the job's final attempt, and the job's deliveries are
+        planned again (:meth:`plan_deliveries` adds entries for the new outputs only), so the
+        outbox sends them with its retries and the job page shows their delivery states.
+        Idempotent per SOP Instance UID.
+
+        Raises
+        ------
+        ValueError
+            No such approval, or an output that is not the approval's SR or PDF.
+        JobStateError
+            The job has not succeeded.
+        """
+        with self._uow.write() as session:
+            approval = session.get(m.PlanApproval, approval_id)
+            if approval is None:
+                raise ValueError(f"no plan approval {approval_id}")
+            approved = {approval.sr_sop_instance_uid, approval.pdf_sop_instance_uid}
+            strangers = [o.sop_instance_uid for o in outputs if o.sop_instance_uid not in approved]
+            if strangers:
+                raise ValueError(f"not the SR or PDF of approval {approval_id}: {strangers}")
+            job = load_job(session, approval.job_id, lock=True)
+            if job.state != JobState.SUCCEEDED.value:
+                raise JobStateError(f"job {job.id} is {job.state}, not succeeded")
+            ids = []
+            for found in outputs:
+                output = session.scalar(
+                    select(m.Output).where(
+                        m.Output.job_id == job.id,
+                        m.Output.sop_instance_uid == found.sop_instance_uid,
+                    )
+                )
+                if output is None:
+                    output = m.Output(
+                        job_id=job.id,
+                        sop_instance_uid=found.sop_instance_uid,
+                        version=job.output_version or job.attempts,
+                        path=found.path,
+                        sop_class_uid=found.sop_class_uid,
+                        kind=OutputKind(found.kind).value,
+                        created_at=self._now(),
+                    )
+                    session.add(output)
+                    session.flush()
+                ids.append(output.id)
+            job.deliveries_planned_at = None
+            return ids
 
     def plan_deliveries(self, job_id: int, *, destinations: Sequence[str]) -> int:
         """Put every output of the job's final attempt (results of a succeeded job, the
@@ -132,10 +190,12 @@ class DeliveryRecords(Store):
             found = session.execute(
                 select(m.Association.calling_ae, m.Association.peer_address)
                 .join(m.Instance, m.Instance.association_id == m.Association.id)
-                .join(m.JobSeries,
-                      m.JobSeries.series_instance_uid == m.Instance.series_instance_uid)
-                .where(m.JobSeries.job_id == job_id,
-                       m.Instance.status != InstanceStatus.REJECTED.value)
+                .join(
+                    m.JobSeries, m.JobSeries.series_instance_uid == m.Instance.series_instance_uid
+                )
+                .where(
+                    m.JobSeries.job_id == job_id, m.Instance.status != InstanceStatus.REJECTED.value
+                )
                 .order_by(m.Instance.received_at.desc(), m.Instance.id.desc())
                 .limit(1)
             ).first()
@@ -180,8 +240,9 @@ class DeliveryRecords(Store):
         if destinations is not None:
             wanted: ColumnElement[bool] = m.Delivery.destination.in_(list(destinations))
             if destination_prefix is not None:
-                wanted = or_(wanted, m.Delivery.destination.startswith(destination_prefix,
-                                                                       autoescape=True))
+                wanted = or_(
+                    wanted, m.Delivery.destination.startswith(destination_prefix, autoescape=True)
+                )
             statement = statement.where(wanted)
         with self._uow.read() as session:
             found = session.execute(

@@ -23,7 +23,7 @@ from dicomnode.audit.convert import (
 )
 from dicomnode.audit.errors import JobNotFoundError, JobStateError
 from dicomnode.audit.intake import latest_stored
-from dicomnode.audit.rows import JobDetail, JobRow, JobState, JobSummaryRow
+from dicomnode.audit.rows import JobDetail, JobRow, JobState, JobSummaryRow, PlanApprovalRow
 from dicomnode.audit.store import Store, job_target
 
 REFRESHABLE = (JobState.QUEUED.value, JobState.FAILED.value)
@@ -251,6 +251,102 @@ class JobRecords(Store):
             message = final.value if reason is None else f"{final.value}: {reason}"
             self._event(session, job, "finished", message)
             return final
+
+    def record_plan_approval(
+        self,
+        job_id: int,
+        *,
+        result_version: int,
+        by_user: str,
+        inputs: dict[str, Any],
+        sr_sop_instance_uid: str,
+        pdf_sop_instance_uid: str | None,
+    ) -> int:
+        """Record that ``by_user`` approved result version ``result_version`` of a succeeded
+        job (an event of the job and an administrator action too); returns the approval's id.
+
+        Parameters
+        ----------
+        job_id : int
+            The job.
+        result_version : int
+            N of the approved ``result.vN.json`` (2 or more).
+        by_user : str
+            The dashboard user who approved.
+        inputs : dict
+            The planner inputs given (JSON values).
+        sr_sop_instance_uid, pdf_sop_instance_uid : str, str or None
+            The SR and encapsulated PDF written for the version.
+
+        Raises
+        ------
+        JobStateError
+            The job has not succeeded, or this version is already approved.
+        """
+        if result_version < 2:
+            raise ValueError("version 1 is the job's own result; approvals start at 2")
+        now = self._now()
+        with self._uow.write() as session:
+            job = load_job(session, job_id, lock=True)
+            if job.state != JobState.SUCCEEDED.value:
+                raise JobStateError(
+                    f"job {job_id} is {job.state}; only a succeeded job's result can be re-planned"
+                )
+            taken = session.scalar(
+                select(m.PlanApproval.id).where(
+                    m.PlanApproval.job_id == job_id, m.PlanApproval.result_version == result_version
+                )
+            )
+            if taken is not None:
+                raise JobStateError(f"version {result_version} of job {job_id} is already approved")
+            approval = m.PlanApproval(
+                job_id=job_id,
+                result_version=result_version,
+                approved_by=by_user,
+                approved_at=now,
+                inputs=inputs,
+                sr_sop_instance_uid=sr_sop_instance_uid,
+                pdf_sop_instance_uid=pdf_sop_instance_uid,
+            )
+            session.add(approval)
+            session.flush()
+            self._event(
+                session,
+                job,
+                "plan_approved",
+                f"result version {result_version} approved by {by_user}",
+            )
+            self._add_admin_action(
+                session,
+                user=by_user,
+                action="approve_plan",
+                target=job_target(job_id),
+                detail=f"result version {result_version}: SR {sr_sop_instance_uid}, "
+                f"PDF {pdf_sop_instance_uid or 'none'}",
+            )
+            return approval.id
+
+    def plan_approvals(self, job_id: int) -> list[PlanApprovalRow]:
+        """The approved re-plans of a job, oldest first."""
+        with self._uow.read() as session:
+            load_job(session, job_id)
+            return [
+                PlanApprovalRow(
+                    id=row.id,
+                    job_id=row.job_id,
+                    result_version=row.result_version,
+                    approved_by=row.approved_by,
+                    approved_at=row.approved_at,
+                    inputs=dict(row.inputs),
+                    sr_sop_instance_uid=row.sr_sop_instance_uid,
+                    pdf_sop_instance_uid=row.pdf_sop_instance_uid,
+                )
+                for row in session.scalars(
+                    select(m.PlanApproval)
+                    .where(m.PlanApproval.job_id == job_id)
+                    .order_by(m.PlanApproval.result_version)
+                )
+            ]
 
     def requeue_job(self, job_id: int, *, by_user: str) -> None:
         """Requeue a ``failed``, ``dead_lettered`` or ``cancelled`` job with a fresh set of

@@ -17,7 +17,9 @@ JobQueue               :mod:`dicomnode.jobs` runners (claim, run and finish atte
 DeliveryLog            :mod:`dicomnode.outbox` (plan and record deliveries)
 JobReader              job lists and details (dashboard pages, ``dicomnode demo``)
 JobAdmin               administrator actions on jobs (dashboard buttons)
-DashboardLog           the web dashboard as a whole (job admin plus its read-only queries)
+PlanApprovalLog        a planner's approval of a re-plan and its delivery (dashboard)
+DashboardLog           the web dashboard as a whole (job admin, plan approvals, read-only
+                       queries)
 =====================  ====================================================================
 
 This module imports no SQLAlchemy at run time; the rows are plain frozen dataclasses.
@@ -30,7 +32,16 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dicomnode.audit.rows import DeliveryRow, JobDetail, JobRow, JobState, JobSummaryRow, OutputKind
+from dicomnode.audit.rows import (
+    DeliveryRow,
+    JobDetail,
+    JobRow,
+    JobState,
+    JobSummaryRow,
+    OutputKind,
+    PlanApprovalRow,
+    PlanOutput,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -300,7 +311,34 @@ class JobAdmin(JobReader, Protocol):
         ...
 
 
-class DashboardLog(JobAdmin, Protocol):
+class PlanApprovalLog(Protocol):
+    """A planner's approval of a re-plan, and the delivery of its SR and PDF."""
+
+    def record_plan_approval(
+        self,
+        job_id: int,
+        *,
+        result_version: int,
+        by_user: str,
+        inputs: dict[str, Any],
+        sr_sop_instance_uid: str,
+        pdf_sop_instance_uid: str | None,
+    ) -> int:
+        """Record that ``by_user`` approved result version ``result_version`` of a succeeded
+        job (also a job event and an administrator action); returns the approval's id."""
+        ...
+
+    def plan_approvals(self, job_id: int) -> list[PlanApprovalRow]:
+        """The job's plan approvals, oldest first."""
+        ...
+
+    def record_plan_outputs(self, approval_id: int, outputs: Sequence[PlanOutput]) -> list[int]:
+        """Record an approved re-plan's SR and PDF as outputs of its finished job, to be
+        delivered by the outbox; idempotent per SOP Instance UID; returns the output ids."""
+        ...
+
+
+class DashboardLog(JobAdmin, PlanApprovalLog, Protocol):
     """What the web dashboard needs: job administration, plus the audit database's engine
     for its read-only queries and its users table (:mod:`dicomnode.web.queries`,
     :mod:`dicomnode.web.users`)."""

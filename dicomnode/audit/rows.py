@@ -262,3 +262,27 @@ class JobDetail:
     deliveries: tuple[DeliveryRow, ...]
     delivery_attempts: tuple[DeliveryAttemptRow, ...]
     admin_actions: tuple[AdminActionRow, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class PlanApprovalRow:
+    """A planner's approval of a re-planned result version of a job."""
+
+    id: int
+    job_id: int
+    result_version: int
+    approved_by: str
+    approved_at: datetime
+    inputs: dict[str, Any]
+    sr_sop_instance_uid: str
+    pdf_sop_instance_uid: str | None
+
+
+@dataclass(frozen=True)
+class PlanOutput:
+    """A DICOM object written for an approved re-plan (its SR or encapsulated PDF)."""
+
+    path: str
+    sop_instance_uid: str
+    sop_class_uid: str
+    kind: OutputKind

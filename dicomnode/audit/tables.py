@@ -304,3 +304,24 @@ class DeliveryAttempt(Base):
     dimse_status: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str] = mapped_column(Text)
     occurred_at: Mapped[datetime]
+
+
+class PlanApproval(Base):
+    """A planner's approval of a re-planned result version of a succeeded job: who, when,
+    with which inputs, and the SR and encapsulated PDF written for it (delivered as outputs
+    of the job)."""
+
+    __tablename__ = "plan_approvals"
+    __table_args__ = (UniqueConstraint("job_id", "result_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    result_version: Mapped[int] = mapped_column(Integer)
+    """N of the ``result.vN.json`` approved (version 1 is the job's own result)."""
+    approved_by: Mapped[str] = mapped_column(String)
+    """The dashboard user who approved."""
+    approved_at: Mapped[datetime]
+    inputs: Mapped[dict[str, Any]]
+    """The planner inputs given (``planner`` and ``patient``), units as in the result."""
+    sr_sop_instance_uid: Mapped[str] = mapped_column(String)
+    pdf_sop_instance_uid: Mapped[str | None] = mapped_column(String)

@@ -29,7 +29,9 @@ UserNameArg = Annotated[str, typer.Argument(help="User name (the login).")]
 PasswordFileOpt = Annotated[
     Path | None,
     typer.Option(
-        "--password-file", exists=True, dir_okay=False,
+        "--password-file",
+        exists=True,
+        dir_okay=False,
         help="Read the password from the first line of this file instead of a prompt.",
     ),
 ]
@@ -48,7 +50,9 @@ def _password(password_file: Path | None) -> str:
 @user_app.command("add")
 def user_add_command(
     name: UserNameArg,
-    role: Annotated[Role, typer.Option("--role", help="viewer or operator.")] = Role.VIEWER,
+    role: Annotated[
+        Role, typer.Option("--role", help="viewer, operator or planner.")
+    ] = Role.VIEWER,
     password_file: PasswordFileOpt = None,
     config: ConfigOpt = None,
     db_url: DbUrlOpt = None,

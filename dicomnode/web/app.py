@@ -1,7 +1,8 @@
 """The dashboard application: pages, actions, ``/health`` and ``/metrics``.
 
 ``/health``, ``/health/ready`` and ``/metrics`` need no login (probes and Prometheus);
-every page needs an authenticated user, and retry/cancel the operator role.
+every page needs an authenticated user, retry/cancel the operator role, and reviewing and
+approving a SIRT re-plan the planner role.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dicomnode.audit.ports import DashboardLog
 from dicomnode.audit.store import utc_now
 from dicomnode.config import DicomNodeConfig
 from dicomnode.scp.watermark import DiskWatermark
-from dicomnode.web import actions, pages
+from dicomnode.web import actions, pages, planner
 from dicomnode.web.auth import Authenticator, LoginRequiredError
 from dicomnode.web.context import Dashboard, build_templates
 from dicomnode.web.headers import STATIC_PREFIX, SecurityHeaders
@@ -76,8 +77,9 @@ def create_app(
         models=ModelStatusCache(config.pipeline.segmentation),
         templates=build_templates(),
         clock=clock,
-        throttle=LoginThrottle(config.web.login_max_failures,
-                               config.web.login_failure_window_s, clock),
+        throttle=LoginThrottle(
+            config.web.login_max_failures, config.web.login_failure_window_s, clock
+        ),
     )
     registry = metrics_registry(AuditCollector(queries, watermark, clock))
     app.add_middleware(
@@ -100,7 +102,10 @@ def create_app(
     def _error_page(request: Request, exc: HTTPException) -> Response:
         board: Dashboard = request.app.state.dashboard
         return board.render(
-            request, "error.html", status_code=exc.status_code, status=exc.status_code,
+            request,
+            "error.html",
+            status_code=exc.status_code,
+            status=exc.status_code,
             message=str(exc.detail),
         )
 
@@ -134,4 +139,5 @@ def create_app(
 
     app.include_router(pages.router)
     app.include_router(actions.router)
+    app.include_router(planner.router)
     return app

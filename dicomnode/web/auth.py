@@ -45,6 +45,11 @@ class Principal:
         """Whether the user may retry and cancel jobs."""
         return self.role is Role.OPERATOR
 
+    @property
+    def is_planner(self) -> bool:
+        """Whether the user may review and approve SIRT re-plans."""
+        return self.role is Role.PLANNER
+
 
 class Authenticator:
     """Finds the user of a request according to the configured mode.
@@ -114,6 +119,14 @@ def require_operator(request: Request) -> Principal:
     principal = require_user(request)
     if not principal.is_operator:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the operator role is required")
+    return principal
+
+
+def require_planner(request: Request) -> Principal:
+    """Dependency: the request's user, who must have the planner role."""
+    principal = require_user(request)
+    if not principal.is_planner:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the planner role is required")
     return principal
 
 

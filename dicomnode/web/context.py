@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-from dicomnode.audit.ports import JobAdmin
+from dicomnode.audit.ports import DashboardLog
 from dicomnode.config import DicomNodeConfig
 from dicomnode.scp.watermark import DiskWatermark
 from dicomnode.web.auth import CSRF_FIELD, csrf_token
@@ -65,8 +65,8 @@ class Dashboard:
     ----------
     config : DicomNodeConfig
         The node's effective configuration.
-    audit : JobAdmin
-        The audit database (job lists, details and actions).
+    audit : DashboardLog
+        The audit database (job lists, details, actions and plan approvals).
     queries : DashboardQueries
         Read-only views of the audit database.
     users : UserStore
@@ -84,7 +84,7 @@ class Dashboard:
     """
 
     config: DicomNodeConfig
-    audit: JobAdmin
+    audit: DashboardLog
     queries: DashboardQueries
     users: UserStore
     watermark: DiskWatermark

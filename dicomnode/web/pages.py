@@ -15,6 +15,7 @@ from dicomnode.config import masked_dump
 from dicomnode.scp.watermark import free_bytes
 from dicomnode.web.auth import Principal, require_user
 from dicomnode.web.context import Dashboard, dashboard
+from dicomnode.web.plan_view import planning_view
 from dicomnode.web.plots import delivery_failures_svg, jobs_per_hour_svg, processing_time_svg
 
 router = APIRouter()
@@ -94,8 +95,9 @@ def job_list(
 ) -> Response:
     """Jobs matching the search form, newest first."""
     if state and state not in {s.value for s in JobState}:
-        raise HTTPException(422, f"unknown job state {state[:32]!r}; one of "
-                                 f"{', '.join(s.value for s in JobState)}")
+        raise HTTPException(
+            422, f"unknown job state {state[:32]!r}; one of {', '.join(s.value for s in JobState)}"
+        )
     first, last = _day(date_from), _day(date_to)
     after_last = None if last is None or last == date.max else last + timedelta(days=1)
     rows = board.audit.list_jobs(
@@ -174,7 +176,16 @@ def job_page(request: Request, job_id: JobId, user: User, board: Board) -> Respo
         detail = board.audit.get_job(job_id)
     except JobNotFoundError as exc:
         raise HTTPException(404, f"no job {job_id}") from exc
-    return board.render(request, "job.html", user=user, d=detail, v=job_view(detail))
+    return board.render(
+        request,
+        "job.html",
+        user=user,
+        d=detail,
+        v=job_view(detail),
+        p=planning_view(board, detail),
+        values={},
+        errors={},
+    )
 
 
 @router.get("/config", name="config")

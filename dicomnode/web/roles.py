@@ -12,3 +12,6 @@ class Role(StrEnum):
     """Read every page."""
     OPERATOR = "operator"
     """Also retry and cancel jobs."""
+    PLANNER = "planner"
+    """Also review and approve SIRT re-plans of succeeded jobs (a clinical sign-off, kept
+    apart from the operator's technical actions)."""

@@ -58,6 +58,7 @@ migrated_url = _backends.migrated_url  # type: ignore[attr-defined]
 clock = _backends.clock  # type: ignore[attr-defined]
 audit = _backends.audit  # type: ignore[attr-defined]
 
+
 @pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The dashboard served over a database with one pipeline job and one failed job."""
@@ -70,23 +71,31 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     header = read_header(first)
     study_uid = header.study_instance_uid
     series = sorted({row.series_instance_uid for row in audit.study_instances(study_uid)})
-    pipeline_job = audit.create_job(study_instance_uid=study_uid, series_instance_uids=series,
-                                    calling_ae="DEMOSENDER")
+    pipeline_job = audit.create_job(
+        study_instance_uid=study_uid, series_instance_uids=series, calling_ae="DEMOSENDER"
+    )
     run_until_final(audit, "dicomnode.pipeline_job:run_job", root / "work", pipeline_job)
-    failed_job = audit.create_job(study_instance_uid=study_uid, series_instance_uids=series[:1],
-                                  calling_ae="DEMOSENDER")
+    failed_job = audit.create_job(
+        study_instance_uid=study_uid, series_instance_uids=series[:1], calling_ae="DEMOSENDER"
+    )
     run_until_final(audit, "failing_handler:run_job", root / "work", failed_job)
     assert audit.get_job(failed_job).job.state is JobState.DEAD_LETTERED
     users = UserStore(audit.engine)
     users.add("olivia", Role.OPERATOR, PASSWORDS["olivia"], by_user="test")
     users.add("victor", Role.VIEWER, PASSWORDS["victor"], by_user="test")
+    users.add("paula", Role.PLANNER, PASSWORDS["paula"], by_user="test")
     config = DicomNodeConfig(spool={"path": str(root / "spool")}, web={"port": free_port()})
     server = WebServer(create_app(config, audit), config.web, audit)
     server.start()
     assert server.port is not None
     try:
-        yield Site(f"http://127.0.0.1:{server.port}", audit, header.fields["PatientID"],
-                   pipeline_job, failed_job)
+        yield Site(
+            f"http://127.0.0.1:{server.port}",
+            audit,
+            header.fields["PatientID"],
+            pipeline_job,
+            failed_job,
+        )
     finally:
         server.stop()
         audit.dispose()

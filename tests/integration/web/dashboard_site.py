@@ -1,6 +1,6 @@
 """Builds the dashboard test site: a synthetic study received by the real SCP from DCMTK
 storescu, the real pipeline run on it by the job runner, a second job failed by the runner,
-two users; imported by this folder's conftest and tests."""
+three users (operator, viewer, planner); imported by this folder's conftest and tests."""
 
 from __future__ import annotations
 
@@ -24,7 +24,11 @@ from pipeline.config import PipelineConfig
 CHROMIUM = "/usr/bin/chromium"
 STORESCU = "/usr/bin/storescu"
 """DCMTK storescu (the venv also has pynetdicom's storescu on PATH)."""
-PASSWORDS = {"olivia": "operator-password", "victor": "viewer-password"}
+PASSWORDS = {
+    "olivia": "operator-password",
+    "victor": "viewer-password",
+    "paula": "planner-password",
+}
 JOB_TIMEOUT_S = 400.0
 
 

@@ -21,6 +21,7 @@ PORTS = [
     ports.DeliveryLog,
     ports.JobReader,
     ports.JobAdmin,
+    ports.PlanApprovalLog,
     ports.DashboardLog,
 ]
 
