@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dicomnode.cli.app import app
+from pipeline.durable import atomic_write
 
 if TYPE_CHECKING:
     from pipeline.encode.config import EncodeConfig
@@ -45,18 +45,7 @@ def write_new_version(result_dir: Path, doc: dict[str, Any]) -> Path:
     version = max(result_versions(result_dir), default=1) + 1
     target = result_dir / f"result.v{version}.json"
     doc["result_version"] = version
-    tmp = target.with_suffix(".json.part")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=2, allow_nan=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    dir_fd = os.open(result_dir, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return target
+    return atomic_write(target, json.dumps(doc, indent=2, allow_nan=False).encode("utf-8"))
 
 
 def newest_result(result_dir: Path) -> tuple[Path, dict[str, Any]]:
