@@ -1,4 +1,4 @@
-"""Future liver remnant (``CLINICAL.md`` §4): FLR, sFLR, FLR/body weight, hypertrophy.
+"""Future liver remnant (``docs/clinical-sources.md`` §4): FLR, sFLR, FLR/body weight, hypertrophy.
 
 FLR = the remnant segments' volume minus the tumour inside them (the functional remnant).
 Vessel-labelled voxels are in no segment, hence in no FLR. Segment 1 stays in the remnant
@@ -77,7 +77,7 @@ def flr_body_weight_percent(flr_ml: float | None, weight_kg: float | None) -> fl
     """FLR-to-body-weight ratio, %: FLR mass over body mass at 1 g/mL.
 
     ``FLR[mL] / (W[kg] x 1000) x 100`` (mL taken as g); 400 mL at 80 kg gives 0.50 %
-    (``CLINICAL.md`` §4 test vector).
+    (``docs/clinical-sources.md`` §4 test vector).
     """
     return _pct(flr_ml, None if weight_kg is None else 1000.0 * weight_kg)
 

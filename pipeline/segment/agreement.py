@@ -1,8 +1,8 @@
 """Fold agreement that measures disagreement about the patient, not about a few voxels.
 
 The folds of a model each predict the study; their mean pairwise Dice per structure is the
-ensemble's agreement (``CLINICAL.md`` §6). For a small or absent structure Dice alone cries
-wolf: one fold predicting a few stray voxels of tumour where the other predicts none has
+ensemble's agreement (``docs/clinical-sources.md`` §6). For a small or absent structure Dice
+alone cries wolf: one fold predicting a few stray voxels of tumour where the other predicts none has
 Dice 0, yet both say the patient has no tumour worth measuring. So a fold *finds* a
 structure only when its mask holds at least a clinically relevant volume (mL, on the fold
 label maps' grid), and a pair of folds counts towards the agreement only when at least one
@@ -25,8 +25,8 @@ METASTASIS_MIN_VOLUME_ML = 0.5
 """Smallest metastasis volume a fold must find for its metastasis mask to count, mL.
 
 A sphere of 10 mm diameter, the smallest lesion RECIST 1.1 calls measurable
-(``CLINICAL.md`` §5), holds pi/6 x (1 cm)^3 = 0.52 mL; less tumour than that in a fold is
-below what a treating team would act on, and is where stray voxels of one fold lie."""
+(``docs/clinical-sources.md`` §5), holds pi/6 x (1 cm)^3 = 0.52 mL; less tumour than that in a
+fold is below what a treating team would act on, and is where stray voxels of one fold lie."""
 
 
 def fold_agreement(masks: Sequence[NDArray[np.bool_]], voxel_ml: float,
