@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import io
 
 import highdicom as hd
 import pytest
+from dicom_roundtrip import reread
 from encode_report_fixture import report_content
 from sirt_sr_reader import ReadGroup, read_groups
 
@@ -68,10 +68,7 @@ def _plan(ct_series, segmentation, seg, planner: PlannerInputs
     content = dataclasses.replace(report_content(volume.series_instance_uid,
                                                  segmentation.algorithm),
                                   sirt=sirt_groups(doc), flr=flr_measurements(doc))
-    buf = io.BytesIO()
-    build_sr(seg, headers, content).save_as(buf)
-    buf.seek(0)
-    return doc, read_groups(hd.sr.srread(buf))
+    return doc, read_groups(reread(build_sr(seg, headers, content), hd.sr.srread))
 
 
 @pytest.mark.parametrize("name", list(PLANS))
