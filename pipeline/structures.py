@@ -3,7 +3,7 @@
 One catalogue shared by every stage: the synthetic generator labels its ground truth with
 these label values, segmentation models map their own labels onto these structures, the
 quantification reads masks by structure, and the DICOM writers take codes and colours from
-here. SNOMED CT codes are those of ``CLINICAL.md`` section 7.
+here. SNOMED CT codes are those of ``docs/clinical-sources.md`` §7.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything dicomnode needs on a Debian machine: system packages (DCMTK, Orthanc,
-# Chromium for the dashboard tests, poppler for PDF checks) and a Python virtual environment
-# with the project and its pinned dependencies. Idempotent: a second run only checks.
+# Chromium for the dashboard tests, poppler for PDF checks), the PostgreSQL server the tests
+# use, running on 127.0.0.1:5432 (scripts/setup-postgres.sh), and a Python virtual
+# environment with the project and its pinned dependencies. Idempotent: a second run only
+# checks.
 #
 # Environment:
 #   DICOMNODE_VENV   where the virtual environment lives (default: ~/.cache/dicomnode-venv)
-#   DICOMNODE_NO_APT set to 1 to skip system packages (e.g. no root)
+#   DICOMNODE_NO_APT set to 1 to skip system packages and PostgreSQL (e.g. no root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,9 @@ if [ "$need_apt" = 1 ] && [ "${DICOMNODE_NO_APT:-0}" != 1 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null
   # Debian starts Orthanc as a service where it can; the node's tests run their own instances.
+fi
+if [ "${DICOMNODE_NO_APT:-0}" != 1 ]; then
+  bash scripts/setup-postgres.sh
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

@@ -1,17 +1,15 @@
 """A folder destination: results written as DICOM files, durably and idempotently.
 
 Each file is copied byte for byte to
-``{root}/{StudyInstanceUID}/{SeriesInstanceUID}/{SOPInstanceUID}.dcm`` through a temporary
-``*.part`` file that is fsync'd and renamed, then the folder is fsync'd: a reader never sees
-a half-written file and a crash never loses an acknowledged one. Sending the same instance
-again overwrites it.
+``{root}/{StudyInstanceUID}/{SeriesInstanceUID}/{SOPInstanceUID}.dcm`` with
+:func:`pipeline.durable.atomic_write` (``*.part``, fsync, rename, fsync of the folder): a
+reader never sees a half-written file and a crash never loses an acknowledged one. Sending
+the same instance again overwrites it.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from pydicom.errors import InvalidDicomError
 
 from dicomnode.delivery.base import DeliveryStatus, InstanceOutcome
 from dicomnode.delivery.config import FolderDestinationConfig
+from pipeline.durable import atomic_write
 
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 """PS3.5 9.1: digits separated by dots (the only UIDs allowed to become path parts)."""
@@ -31,43 +30,6 @@ def _checked_uid(value: object, keyword: str) -> str:
     if len(text) > 64 or not _UID.match(text):
         raise ValueError(f"{keyword} is not a valid UID: {text[:70]!r}")
     return text
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_durably(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` atomically: ``*.part``, fsync, rename, fsync the folder.
-
-    Parameters
-    ----------
-    source : Path
-        File to copy.
-    target : Path
-        Final path; its parent folders are created. An existing file is replaced.
-
-    Raises
-    ------
-    OSError
-        On any disk trouble; the ``*.part`` file is removed.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(f"{target.name}.{os.getpid()}.part")
-    try:
-        with source.open("rb") as src, part.open("wb") as dst:
-            shutil.copyfileobj(src, dst, length=1 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(part, target)
-    except OSError:
-        part.unlink(missing_ok=True)
-        raise
-    _fsync_directory(target.parent)
 
 
 class FolderSender:
@@ -113,7 +75,8 @@ class FolderSender:
                 path, "", DeliveryStatus.PERMANENT, None, f"cannot file this instance: {exc}"
             )
         try:
-            write_durably(path, target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(target, path.read_bytes())
         except OSError as exc:
             return InstanceOutcome(
                 path, sop_uid, DeliveryStatus.TRANSIENT, None, f"cannot write {target}: {exc}"

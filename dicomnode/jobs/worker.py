@@ -19,6 +19,7 @@ from pathlib import Path
 
 from dicomnode.jobs.handler import JobOutcome, JobSpec, resolve_handler
 from dicomnode.logs import configure_logging
+from pipeline.durable import atomic_write
 
 ORPHANED_EXIT_CODE = 70
 """Exit status of a worker whose service process went away."""
@@ -39,12 +40,7 @@ def _exit_with_parent() -> None:
 
 def write_outcome(text: str, outcome_path: Path) -> None:
     """Write a serialised outcome durably and atomically to ``outcome_path``."""
-    part = outcome_path.with_name(outcome_path.name + ".part")
-    with part.open("w", encoding="utf-8") as stream:
-        stream.write(text)
-        stream.flush()
-        os.fsync(stream.fileno())
-    part.replace(outcome_path)
+    atomic_write(outcome_path, text.encode("utf-8"))
 
 
 def run_attempt(handler_path: str, spec: JobSpec, outcome_path: Path, log_level: int) -> None:

@@ -180,7 +180,8 @@ def write_plan(preview: PlanPreview, encode_config: EncodeConfig) -> WrittenPlan
     Exception
         Whatever the writers raise; the version's partial files are removed first.
     """
-    from pipeline.run.replan_outputs import write_durably, write_replan_outputs
+    from pipeline.durable import atomic_write
+    from pipeline.run.replan_outputs import write_replan_outputs
 
     folder, version = preview.result_dir, preview.version
     with _folder_lock(folder):
@@ -196,7 +197,7 @@ def write_plan(preview: PlanPreview, encode_config: EncodeConfig) -> WrittenPlan
             if (folder / "seg.dcm").is_file():
                 outputs = write_replan_outputs(folder, preview.doc, version, encode_config)
             data = json.dumps(preview.doc, indent=2, allow_nan=False).encode("utf-8")
-            result = write_durably(folder / f"result.v{version}.json", data)
+            result = atomic_write(folder / f"result.v{version}.json", data)
         except BaseException:
             _remove_from(folder, version)
             raise

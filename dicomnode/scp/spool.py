@@ -9,17 +9,16 @@ before they reach this module; it checks them again because they become paths.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from dicomnode.scp.uids import uid_problem
+from pipeline.durable import PART_SUFFIX, atomic_write, fsync_directory
 
-PART_SUFFIX = ".part"
-"""Suffix of files still being written; left-overs are removed at start-up."""
+SPOOL_FILE_MODE = 0o640
+"""Permission bits of a spooled instance (before the umask): owner writes, group reads."""
 
 INSTANCE_SUFFIX = ".dcm"
 """Suffix of complete instances."""
@@ -59,15 +58,6 @@ class SpoolEntry:
     series_instance_uid: str
     sop_instance_uid: str
     path: Path
-
-
-def _fsync_directory(path: Path) -> None:
-    """Flush a folder's entries (new names, renames) to disk."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SpoolWriter:
@@ -119,16 +109,11 @@ class SpoolWriter:
             If the file could not be written and flushed; no ``.part`` file is left.
         """
         final = self.path_for(study_uid, series_uid, sop_uid)
-        part = final.with_name(f"{final.name}.{os.getpid()}-{threading.get_ident()}{PART_SUFFIX}")
         try:
             self._make_folders(final.parent)
-            self._write_part(part, data)
             replaced = final.exists()
-            os.replace(part, final)
-            _fsync_directory(final.parent)
+            atomic_write(final, data, mode=SPOOL_FILE_MODE)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                part.unlink(missing_ok=True)
             raise SpoolError(exc.errno, f"spool write failed: {exc.strerror or exc}") from exc
         return SpooledFile(path=final, size_bytes=len(data), replaced=replaced)
 
@@ -144,19 +129,7 @@ class SpoolWriter:
                 path.mkdir()
             except FileExistsError:
                 continue  # another thread or process created it first
-            _fsync_directory(path.parent)
-
-    @staticmethod
-    def _write_part(part: Path, data: bytes) -> None:
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            fsync_directory(path.parent)
 
     def remove_partial_files(self) -> int:
         """Delete ``.part`` files left by an interrupted write; returns how many."""
@@ -181,8 +154,8 @@ class SpoolWriter:
             (entry.study_instance_uid, entry.series_instance_uid, entry.path.name)
         )
         os.replace(entry.path, target)
-        _fsync_directory(folder)
-        _fsync_directory(entry.path.parent)
+        fsync_directory(folder)
+        fsync_directory(entry.path.parent)
         return target
 
     def scan(self) -> Iterator[SpoolEntry]:

@@ -48,7 +48,7 @@ from dicomnode.web.plan_view import (
     planning_view,
     result_folder,
 )
-from pipeline.run.replan_outputs import write_durably
+from pipeline.durable import atomic_write
 
 router = APIRouter()
 
@@ -238,7 +238,7 @@ def overlay(
             (encode.overlay_window_center_hu, encode.overlay_window_width_hu),
         )
         for number, png in enumerate(images):
-            write_durably(folder / f"territory-overlay.v{version}.{number}.png", png)
+            atomic_write(folder / f"territory-overlay.v{version}.{number}.png", png)
         if index >= len(images):
             raise HTTPException(404, f"no key image {index} of job {job_id}")
     return Response(path.read_bytes(), media_type="image/png")

@@ -47,7 +47,7 @@ def _ucum(value: str, meaning: str) -> Code:
     return Code(value, "UCUM", meaning)
 
 
-# Standard concepts (CLINICAL.md section 7).
+# Standard concepts (docs/clinical-sources.md §7).
 VOLUME = Code("118565006", "SCT", "Volume")
 LONG_AXIS = Code("103339001", "SCT", "Long Axis")
 SHORT_AXIS = Code("103340004", "SCT", "Short Axis")

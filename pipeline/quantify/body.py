@@ -1,4 +1,4 @@
-"""Body surface area and total estimated liver volume (``CLINICAL.md`` §2, §4)."""
+"""Body surface area and total estimated liver volume (``docs/clinical-sources.md`` §2, §4)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ GateAction = Literal["withhold", "warn"]
 
 
 class Thresholds(BaseModel):
-    """Advisory thresholds (flags only, never a decision). Sources in ``CLINICAL.md``."""
+    """Advisory thresholds (flags only, never a decision); sources in docs/clinical-sources.md."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

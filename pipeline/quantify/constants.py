@@ -1,4 +1,7 @@
-"""Physical constants of Y-90 dosimetry and their published presets (``CLINICAL.md`` §1)."""
+"""Physical constants of Y-90 dosimetry and their published presets.
+
+Sources: ``docs/clinical-sources.md`` §1.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Activities of a SIRT plan at their reference times: Y-90 physical decay (``CLINICAL.md`` §3).
+"""Activities of a SIRT plan at their reference times: Y-90 physical decay
+(``docs/clinical-sources.md`` §3).
 
 A vial's activity is stated at its calibration time; the plan computes the activity to inject
 at administration. With both times known, the vial activity at calibration is

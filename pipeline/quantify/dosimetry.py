@@ -1,4 +1,4 @@
-"""Y-90 SIRT activity and absorbed-dose formulas (``CLINICAL.md`` §3), pure arithmetic.
+"""Y-90 SIRT activity and absorbed-dose formulas (``docs/clinical-sources.md`` §3), pure arithmetic.
 
 Notation: ``C`` is the energy per activity (Gy·kg/GBq), ``lsf`` the lung shunt fraction
 (0-1), masses in kg, activities in GBq, doses in Gy. ``A_inj`` is the activity leaving the

@@ -1,4 +1,4 @@
-"""Future liver remnant (``CLINICAL.md`` §4): FLR, sFLR, FLR/body weight, hypertrophy.
+"""Future liver remnant (``docs/clinical-sources.md`` §4): FLR, sFLR, FLR/body weight, hypertrophy.
 
 FLR = the remnant segments' volume minus the tumour inside them (the functional remnant).
 Vessel-labelled voxels are in no segment, hence in no FLR. Segment 1 stays in the remnant
@@ -18,9 +18,9 @@ from pipeline.quantify.config import QuantificationConfig
 from pipeline.quantify.inputs import LiverCondition, PatientInfo, PlannerInputs
 from pipeline.quantify.volumetry import SEGMENTS, LiverVolumes
 
-THRESHOLD_SOURCE = "CLINICAL.md §4 (advisory FLR thresholds)"
-TRUANT = "Truant 2007 (remnant liver volume to body weight ratio), CLINICAL.md §4"
-SHINDOH = "Shindoh 2013 (kinetic growth rate after portal-vein embolisation), CLINICAL.md §4"
+THRESHOLD_SOURCE = "docs/clinical-sources.md §4 (advisory FLR thresholds)"
+TRUANT = "Truant 2007 (remnant liver volume to body weight ratio), docs/clinical-sources.md §4"
+SHINDOH = "Shindoh 2013 (kinetic growth rate after portal-vein embolisation), docs/clinical-sources.md §4"
 VESSEL_NOTE = ("Voxels labelled portal vein, hepatic vein or IVC are not liver parenchyma and "
                "are excluded from every liver, segment and FLR volume.")
 
@@ -291,7 +291,7 @@ def flr_body_weight_percent(flr_ml: float | None, weight_kg: float | None) -> fl
     """FLR-to-body-weight ratio, %: FLR mass over body mass at 1 g/mL.
 
     ``FLR[mL] / (W[kg] x 1000) x 100`` (mL taken as g); 400 mL at 80 kg gives 0.50 %
-    (``CLINICAL.md`` §4 test vector).
+    (``docs/clinical-sources.md`` §4 test vector).
     """
     return _pct(flr_ml, None if weight_kg is None else 1000.0 * weight_kg)
 

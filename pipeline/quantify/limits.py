@@ -1,4 +1,5 @@
-"""EANM 2022 advisory dose thresholds of a SIRT plan (``CLINICAL.md`` §3), rule by rule.
+"""EANM 2022 advisory dose thresholds of a SIRT plan, rule by rule (``docs/clinical-sources.md``
+§3).
 
 Each function picks the threshold that applies to the device, territory and patient, as a
 :class:`LimitChoice` naming its rule. An input that selects the threshold but is unknown
@@ -23,10 +24,10 @@ written into ``result.json``, the SR and the PDF:
 =================================  ==========================================================
 
 Normal-liver limits ("< 40 Gy" in the guideline) are compared as maxima (``<=``): the
-partition prescription (``CLINICAL.md`` §3, "activity for a normal-liver dose cap") reaches
-them exactly and is within them. The glass whole-normal-liver limit was derived from unilobar
-treatments, so it applies to
-lobar (and segmental) plans as well as to whole-liver ones; its dose is the energy reaching
+partition prescription (``docs/clinical-sources.md`` §3, "the activity that gives the normal
+liver a chosen dose") reaches them exactly and is within them. The glass whole-normal-liver
+limit was derived from unilobar treatments, so it applies to lobar (and segmental) plans as
+well as to whole-liver ones; its dose is the energy reaching
 the non-tumoral liver of the territory spread over the whole non-tumoral liver.
 """
 

@@ -11,7 +11,6 @@ measurements from the result document; the PDF then has no overlays.
 from __future__ import annotations
 
 import io
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import pydicom
 from pydicom.dataset import Dataset
 
+from pipeline.durable import atomic_write
 from pipeline.encode.config import EncodeConfig
 from pipeline.encode.pdf import build_encapsulated_pdf, build_pdf
 from pipeline.encode.sanitise import TYPE2_PATIENT_STUDY
@@ -37,22 +37,6 @@ def newest(result_dir: Path, stem: str) -> Path | None:
         if match and match.group("stem") == stem and path.is_file():
             found[int(match.group("n") or 1)] = path
     return found[max(found)] if found else None
-
-
-def write_durably(path: Path, data: bytes) -> Path:
-    """Write bytes as ``path`` (temporary file, fsync, rename, fsync of the folder)."""
-    tmp = path.with_name(path.name + ".part")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path
 
 
 def _dicom_bytes(ds: Dataset) -> bytes:
@@ -128,16 +112,16 @@ def write_replan_outputs(result_dir: Path, doc: Mapping[str, Any], version: int,
     sr = build_sr(seg, source_references(seg), content, config,
                   series_instance_uid=previous[0].SeriesInstanceUID if previous else None,
                   previous_versions=previous)
-    written = [write_durably(result_dir / f"sr.v{version}.dcm", _dicom_bytes(sr))]
+    written = [atomic_write(result_dir / f"sr.v{version}.dcm", _dicom_bytes(sr))]
     if not config.write_pdf:
         return written
     pdf = build_pdf(None, seg, None, content, config)
-    written.append(write_durably(result_dir / f"summary.v{version}.pdf", pdf))
+    written.append(atomic_write(result_dir / f"summary.v{version}.pdf", pdf))
     earlier_pdf = newest(result_dir, "summary-pdf")
     series = (pydicom.dcmread(earlier_pdf, stop_before_pixels=True).SeriesInstanceUID
               if earlier_pdf is not None else None)
     encapsulated = build_encapsulated_pdf(pdf, seg, content.algorithm, config,
                                           derived_from=[seg, sr], series_instance_uid=series)
-    written.append(write_durably(result_dir / f"summary-pdf.v{version}.dcm",
+    written.append(atomic_write(result_dir / f"summary-pdf.v{version}.dcm",
                                  _dicom_bytes(encapsulated)))
     return written

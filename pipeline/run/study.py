@@ -9,8 +9,8 @@ that cannot be measured is *rejected* with a reason a person understands; it sti
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +26,7 @@ from pydicom.uid import generate_uid
 
 from pipeline import __name__ as _pkg
 from pipeline.config import PipelineConfig
+from pipeline.durable import atomic_write
 from pipeline.encode.content import (
     QualityFlag,
     RejectionContent,
@@ -129,16 +130,13 @@ def output_uid(seed: str, kind: str) -> str:
 
 
 def _write_dicom(ds: Dataset, path: Path) -> Path:
-    tmp = path.with_suffix(path.suffix + ".part")
-    ds.save_as(tmp, enforce_file_format=True)
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-    return path
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return atomic_write(path, buffer.getvalue())
 
 
 def write_result_json(result: dict[str, Any], out_dir: Path) -> Path:
-    """Write ``out_dir/result.json`` atomically (temp file, fsync, rename).
+    """Write ``out_dir/result.json`` atomically and durably (temp file, fsync, rename).
 
     Parameters
     ----------
@@ -153,14 +151,8 @@ def write_result_json(result: dict[str, Any], out_dir: Path) -> Path:
         The written file.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "result.json"
-    tmp = path.with_suffix(".json.part")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(result, fh, indent=2, sort_keys=False, allow_nan=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-    return path
+    text = json.dumps(result, indent=2, sort_keys=False, allow_nan=False)
+    return atomic_write(out_dir / "result.json", text.encode("utf-8"))
 
 
 def _float_attr(ds: Dataset, keyword: str) -> float | None:
@@ -257,7 +249,7 @@ def _write_rejection_reports(selection: SelectionResult, reason: str, header: Da
                                      series_instance_uid=output_uid(seed, "pdf.series"),
                                      sop_instance_uid=output_uid(seed, "pdf.sop"),
                                      document_title="Liver CT analysis: not performed")
-        (out_dir / "summary.pdf").write_bytes(pdf)
+        atomic_write(out_dir / "summary.pdf", pdf)
         outputs.append(_write_dicom(enc, out_dir / "summary-pdf.dcm"))
     except Exception as exc:  # as above
         failures.append(_report_failure("pdf", exc))
@@ -405,7 +397,7 @@ def _encode(volume: CTVolume, seg: SegmentationResult, quant: QuantResult,
     outputs.append(_write_dicom(sr, out_dir / "sr.dcm"))
     if config.encode.write_pdf:
         pdf = build_pdf(volume, sources[0], seg_content, content, config.encode)
-        (out_dir / "summary.pdf").write_bytes(pdf)
+        atomic_write(out_dir / "summary.pdf", pdf)
         enc = build_encapsulated_pdf(pdf, sources[0], content.algorithm, config.encode,
                                      derived_from=[seg_ds],
                                      series_instance_uid=output_uid(seed, "pdf.series"),

@@ -1,8 +1,8 @@
 """Fold agreement that measures disagreement about the patient, not about a few voxels.
 
 The folds of a model each predict the study; their mean pairwise Dice per structure is the
-ensemble's agreement (``CLINICAL.md`` §6). For a small or absent structure Dice alone cries
-wolf: one fold predicting a few stray voxels of tumour where the other predicts none has
+ensemble's agreement (``docs/clinical-sources.md`` §6). For a small or absent structure Dice
+alone cries wolf: one fold predicting a few stray voxels of tumour where the other predicts none has
 Dice 0, yet both say the patient has no tumour worth measuring. So a fold *finds* a
 structure only when one connected component of its mask (26-connectivity) holds at least a
 clinically relevant volume (mL, on the fold label maps' grid): thirteen scattered blobs of
@@ -28,7 +28,7 @@ METASTASIS_MIN_VOLUME_ML = 0.5
 mask to count, mL.
 
 A sphere of 10 mm diameter, the smallest lesion RECIST 1.1 calls measurable
-(``CLINICAL.md`` §5), holds pi/6 x (1 cm)^3 = 0.52 mL; a smaller lesion is below what a
+(``docs/clinical-sources.md`` §5), holds pi/6 x (1 cm)^3 = 0.52 mL; a smaller lesion is below what a
 treating team would act on, and is where stray voxels of one fold lie."""
 
 

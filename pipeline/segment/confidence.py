@@ -1,8 +1,8 @@
 """Study-level confidence from fold agreement, tumour volume and slice thickness.
 
-Following ``CLINICAL.md`` §6: disagreement between fold predictions (mean pairwise Dice per
-structure) detects failures, and adding tumour volume and slice thickness improves the
-risk-coverage trade-off. Each term lies in [0, 1]:
+Following ``docs/clinical-sources.md`` §6: disagreement between fold predictions (mean
+pairwise Dice per structure) detects failures, and adding tumour volume and slice thickness
+improves the risk-coverage trade-off. Each term lies in [0, 1]:
 
 - agreement: mean fold agreement over ``agreement_structures`` that any fold found as one
   connected component of a clinically relevant size (volume-aware Dice,

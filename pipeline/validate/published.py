@@ -1,4 +1,5 @@
-"""Published figures of the seed studies (``CLINICAL.md`` §8), for the side-by-side table.
+"""Published figures of the seed studies (``docs/clinical-sources.md`` §8), for the side-by-side
+table.
 
 Each entry names how the same figure is read from this site's summary, so the report can
 put the two next to each other. The published figures come from other data sets, other
@@ -19,7 +20,7 @@ class Published:
     Parameters
     ----------
     study : str
-        Study and method, as in ``CLINICAL.md`` §8.
+        Study and method, as in ``docs/clinical-sources.md`` §8.
     figure : str
         What was measured.
     value : str
@@ -69,7 +70,7 @@ PUBLISHED: tuple[Published, ...] = (
     Published(SIRT, "Liver volume ratio within 0.9–1.1", "38/40 cases",
               ("liver_volume_ratio_within",)),
 )
-"""The seed studies' published figures, in ``CLINICAL.md`` §8 order."""
+"""The seed studies' published figures, in ``docs/clinical-sources.md`` §8 order."""
 
 
 def site_value(summary: dict[str, Any], key: tuple[str, ...]) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pipeline.config import PipelineConfig
+from pipeline.durable import atomic_write
 from pipeline.segment.engine import SegmentationEngine
 from pipeline.segment.model_folders import ModelError
 from pipeline.select.selector import select_series
@@ -54,9 +54,8 @@ class _Prediction:
 
 def _write_json(data: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.part")
-    tmp.write_text(json.dumps(finite_or_none(data), indent=1, allow_nan=False), encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(finite_or_none(data), indent=1, allow_nan=False)
+    atomic_write(path, text.encode("utf-8"), fsync_dir=False)
 
 
 def _read_label_image(path: Path, labels: dict[Any, Any]) -> LabelImage:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from twin_clock import Clock as Clock  # re-exported for the audit tests
-
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"

@@ -14,16 +14,15 @@ import psycopg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from audit_testing import (
     CT_IMAGE_STORAGE,
     EXPLICIT_VR_LITTLE_ENDIAN,
     STUDY_UID,
-    Clock,
     Receive,
 )
 from loopback_peers import PG_DSN, postgres_database, require_postgres
+from twin_clock import Clock
 
 from dicomnode.audit import migrate
 from dicomnode.audit.engine import create_audit_engine
@@ -82,12 +81,6 @@ def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     with psycopg.connect(dsn, autocommit=True) as connection:
         connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     return url
-
-
-@pytest.fixture
-def clock() -> Clock:
-    """The clock the audit log reads."""
-    return Clock()
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from audit_testing import SEGMENTATION_STORAGE, STUDY_UID, Clock, Receive
+from audit_testing import SEGMENTATION_STORAGE, STUDY_UID, Receive
+from twin_clock import Clock
 
 from dicomnode.audit.errors import DeliveryStateError, JobStateError
 from dicomnode.audit.log import AuditLog

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from audit_testing import CT_IMAGE_STORAGE, EXPLICIT_VR_LITTLE_ENDIAN, Clock, Receive
+from audit_testing import CT_IMAGE_STORAGE, EXPLICIT_VR_LITTLE_ENDIAN, Receive
+from twin_clock import Clock
 
 from dicomnode.audit.log import AuditLog
 from dicomnode.audit.receipts import ReceiptBatch

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from audit_testing import STUDY_UID, Clock, Receive
+from audit_testing import STUDY_UID, Receive
+from twin_clock import Clock
 
 from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.errors import JobNotFoundError, JobStateError

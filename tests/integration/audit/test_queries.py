@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from audit_testing import SEGMENTATION_STORAGE, Clock, Receive
+from audit_testing import SEGMENTATION_STORAGE, Receive
+from twin_clock import Clock
 
 from dicomnode.audit.errors import JobNotFoundError
 from dicomnode.audit.log import AuditLog

@@ -30,12 +30,6 @@ CONFIG = OutboxConfig(max_attempts=4, backoff_base_s=30, backoff_max_s=60, batch
 
 
 @pytest.fixture
-def clock() -> Clock:
-    """The clock of this test."""
-    return Clock()
-
-
-@pytest.fixture
 def audit(tmp_path: Path, clock: Clock) -> AuditLog:
     """A migrated SQLite audit log reading ``clock``."""
     url = f"sqlite:///{tmp_path / 'audit.sqlite3'}"

@@ -237,6 +237,7 @@ def test_unreadable_data_set_is_refused_with_a_reason(
     assert echoscu(node.port) == 0
 
 
+@pytest.mark.lenient_dicom  # the sender's invalid UIDs, on purpose
 def test_over_long_and_unsafe_uids_are_refused(node: Node, tmp_path: Path) -> None:
     folder = tmp_path / "long"
     paths = write_ct_series(folder, 2, series_uid="1.2." + "3" * 70)

@@ -55,7 +55,6 @@ postgres_available = _backends.postgres_available  # type: ignore[attr-defined]
 sqlite_template = _backends.sqlite_template  # type: ignore[attr-defined]
 postgres_migrated = _backends.postgres_migrated  # type: ignore[attr-defined]
 migrated_url = _backends.migrated_url  # type: ignore[attr-defined]
-clock = _backends.clock  # type: ignore[attr-defined]
 audit = _backends.audit  # type: ignore[attr-defined]
 
 

@@ -14,6 +14,7 @@ import pydicom
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.valuerep import format_number_as_ds
 
 from pipeline.encode.content import AlgorithmInfo, SegmentationContent
 from pipeline.structures import DEMO_LABELS, Structure
@@ -98,8 +99,10 @@ def write_series(
         ds.InstanceNumber = nz - k if geometry.reverse_instances else k + 1
         ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
         ds.KVP, ds.AcquisitionNumber = 120, 1
-        ds.ImageOrientationPatient = [*geometry.row_cosine, *geometry.column_cosine]
-        ds.ImagePositionPatient = list(np.asarray(geometry.origin_mm) + normal * dz * k)
+        ds.ImageOrientationPatient = [
+            format_number_as_ds(float(v)) for v in (*geometry.row_cosine, *geometry.column_cosine)]
+        ds.ImagePositionPatient = [
+            format_number_as_ds(float(v)) for v in np.asarray(geometry.origin_mm) + normal * dz * k]
         ds.SliceThickness, ds.PixelSpacing = dz, [dy, dx]
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
         ds.Rows, ds.Columns = ny, nx

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
-
 import highdicom as hd
 import numpy as np
-import pydicom
 import pytest
+from dicom_roundtrip import reread
 from encode_synthetic_ct import SHAPE
 from pydicom.uid import SegmentationStorage
 
@@ -20,10 +18,7 @@ from pipeline.structures import CATALOGUE, Structure
 
 
 def _roundtrip(seg: hd.seg.Segmentation) -> hd.seg.Segmentation:
-    buf = io.BytesIO()
-    seg.save_as(buf)
-    buf.seek(0)
-    return hd.seg.segread(buf)
+    return reread(seg, hd.seg.segread)
 
 
 def test_new_series_in_the_source_study(ct_series, segmentation) -> None:
@@ -109,8 +104,6 @@ def test_clinical_model_has_no_demo_notice(ct_series, segmentation) -> None:
 
 def test_written_file_parses_with_pydicom(ct_series, segmentation) -> None:
     volume, headers = ct_series
-    buf = io.BytesIO()
-    build_seg(volume, headers, segmentation).save_as(buf)
-    ds = pydicom.dcmread(io.BytesIO(buf.getvalue()))
+    ds = reread(build_seg(volume, headers, segmentation))
     assert ds.Modality == "SEG"
     assert ds.SOPClassUID == SegmentationStorage

@@ -9,13 +9,13 @@ another order than the slices and carry their geometry per frame.
 
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
+from dicom_roundtrip import reread
 from encode_synthetic_ct import SHAPE, Geometry, demo_segmentation, write_series
 
 from pipeline.encode.config import EncodeConfig, SegmentationType
@@ -68,10 +68,7 @@ def _frame_centroids(seg: pydicom.Dataset) -> dict[int, np.ndarray]:
 
 
 def _written(seg) -> pydicom.Dataset:
-    buf = io.BytesIO()
-    seg.save_as(buf)
-    buf.seek(0)
-    return pydicom.dcmread(buf)
+    return reread(seg)
 
 
 CONFIGS = {

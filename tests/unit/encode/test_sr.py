@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
 import highdicom as hd
 import pytest
+from dicom_roundtrip import reread
 from encode_report_fixture import report_content
 
 from pipeline.encode import codes
@@ -16,10 +15,7 @@ from pipeline.encode.sr import build_rejection_sr, build_sr
 
 
 def _roundtrip(ds) -> hd.sr.Comprehensive3DSR:
-    buf = io.BytesIO()
-    ds.save_as(buf)
-    buf.seek(0)
-    sr = hd.sr.srread(buf)
+    sr = reread(ds, hd.sr.srread)
     assert isinstance(sr, hd.sr.Comprehensive3DSR)
     return sr
 

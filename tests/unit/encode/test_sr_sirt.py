@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import io
 
 import highdicom as hd
 import pytest
+from dicom_roundtrip import reread
 from encode_report_fixture import report_content
 from sirt_sr_reader import ReadGroup, read_groups
 
@@ -71,10 +71,7 @@ def _plan(ct_series, segmentation, seg, planner: PlannerInputs
                                   sirt=sirt_groups(quant.sirt, quant.inputs,
                                                    CONFIG.bsa_formula_sirt),
                                   flr=flr_measurements(quant.flr, quant.constants))
-    buf = io.BytesIO()
-    build_sr(seg, headers, content).save_as(buf)
-    buf.seek(0)
-    return doc, read_groups(hd.sr.srread(buf))
+    return doc, read_groups(reread(build_sr(seg, headers, content), hd.sr.srread))
 
 
 @pytest.mark.parametrize("name", list(PLANS))

@@ -59,7 +59,7 @@ SITES = {
 """Finding site the reader must keep per region (None: the territory's first segment)."""
 
 COUINAUD_SITES = tuple(CATALOGUE[s].type.value for s in COUINAUD_SEGMENTS)
-"""SNOMED CT codes of hepatic segments I-VIII (``CLINICAL.md`` §7)."""
+"""SNOMED CT codes of hepatic segments I-VIII (``docs/clinical-sources.md`` §7)."""
 
 TERRITORIES = {
     "left": codes.LEFT_LOBE,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
-from io import BytesIO
 from pathlib import Path
 
 import pytest
+from dicom_roundtrip import dicom_bytes
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian
 
@@ -62,9 +62,7 @@ def _part10(sop_uid: str) -> bytes:
     dataset.Rows = dataset.Columns = 2
     dataset.BitsAllocated = 8
     dataset.PixelData = bytes(4)
-    buffer = BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
+    return dicom_bytes(dataset)
 
 
 def _stored(spool: SpoolWriter, sop_uid: str) -> InstanceStored:

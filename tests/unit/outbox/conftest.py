@@ -9,18 +9,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[2]))  # twin_clock
 
-from outbox_twins import Clock, succeeded_job
+from outbox_twins import succeeded_job
+from twin_clock import Clock
 
 from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.log import AuditLog
-
-
-@pytest.fixture
-def clock() -> Clock:
-    """The clock the audit log and the outbox read."""
-    return Clock()
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from twin_clock import Clock as Clock  # re-exported for the outbox tests
-
 from dicomnode.audit.log import AuditLog
 from dicomnode.delivery.base import DeliveryStatus, InstanceOutcome
 

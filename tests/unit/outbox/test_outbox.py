@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from outbox_twins import Clock, ScriptedSender
+from outbox_twins import ScriptedSender
+from twin_clock import Clock
 
 from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.log import AuditLog

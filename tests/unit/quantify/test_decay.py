@@ -1,4 +1,4 @@
-"""Y-90 decay between calibration and administration (CLINICAL.md §3), by hand calculation."""
+"""Y-90 decay between calibration and administration (docs/clinical-sources.md §3), by hand."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""FLR test vectors of CLINICAL.md §4 and the resection table."""
+"""FLR test vectors of docs/clinical-sources.md §4 and the resection table."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""EANM 2022 Table 3 limits as CLINICAL.md §3 states them, unknown inputs included.
+"""EANM 2022 Table 3 limits as docs/clinical-sources.md §3 states them, unknown inputs included.
 
 Doses are hand-calculated here from C 49.67 Gy·kg/GBq and 1.03 g/mL, not from the code.
 """

@@ -1,4 +1,5 @@
-"""Every SIRT test vector of CLINICAL.md §3 (tolerance 0.5 %), through the formulas and the plan."""
+"""Every SIRT test vector of docs/clinical-sources.md §3 (tolerance 0.5 %), through the formulas
+and the plan."""
 
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from pydicom.uid import (
     SecondaryCaptureImageStorage,
     generate_uid,
 )
+from pydicom.valuerep import format_number_as_ds
 
 CT_TYPE2 = (
     "AccessionNumber", "AcquisitionNumber", "ClinicalTrialCoordinatingCenterName",
@@ -83,7 +84,7 @@ def gantry_tilt(ds: Dataset, k: int) -> Dataset:
     """A 15 degree gantry tilt: each slice shifted along y by tan(15 deg) x its z."""
     ds.GantryDetectorTilt = 15.0
     x, y, z = (float(v) for v in ds.ImagePositionPatient)
-    ds.ImagePositionPatient = [x, y + np.tan(np.radians(15.0)) * z, z]
+    ds.ImagePositionPatient = [x, format_number_as_ds(y + np.tan(np.radians(15.0)) * z), z]
     return ds
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from twin_clock import Clock
+
 from dicomnode.completion import (
     CompletedGroup,
     CompletionConfig,
@@ -13,57 +15,44 @@ from dicomnode.completion import (
 )
 
 
-class FakeClock:
-    """A monotonic clock the test moves by hand (seconds)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+def _tracker(clock: Clock, **config: object) -> CompletionTracker:
+    return CompletionTracker(CompletionConfig.model_validate(config), clock=clock.monotonic)
 
 
-def _tracker(clock: FakeClock, **config: object) -> CompletionTracker:
-    return CompletionTracker(CompletionConfig.model_validate(config), clock=clock)
-
-
-def test_series_completes_only_after_quiet_time_since_last_instance() -> None:
-    clock = FakeClock()
+def test_series_completes_only_after_quiet_time_since_last_instance(clock: Clock) -> None:
     tracker = _tracker(clock, policy="series", series_quiet_s=10)
     tracker.note_instance("1.1", "1.1.1")
-    clock.now += 8
+    clock.advance(8)
     tracker.note_instance("1.1", "1.1.1")  # a second association continues the series
-    clock.now += 8
+    clock.advance(8)
     assert tracker.pop_due() == []
-    clock.now += 2
+    clock.advance(2)
     assert tracker.pop_due() == [CompletedGroup("1.1", ("1.1.1",))]
     assert tracker.pop_due() == []
     assert len(tracker) == 0
 
 
-def test_series_policy_gives_one_group_per_series_oldest_first() -> None:
-    clock = FakeClock()
+def test_series_policy_gives_one_group_per_series_oldest_first(clock: Clock) -> None:
     tracker = _tracker(clock, policy="series", series_quiet_s=5)
     tracker.note_instance("1.1", "1.1.2")
-    clock.now += 1
+    clock.advance(1)
     tracker.note_instance("1.1", "1.1.1")
-    clock.now += 5
+    clock.advance(5)
     assert tracker.pop_due() == [
         CompletedGroup("1.1", ("1.1.2",)),
         CompletedGroup("1.1", ("1.1.1",)),
     ]
 
 
-def test_study_policy_groups_series_and_waits_for_the_whole_study() -> None:
-    clock = FakeClock()
+def test_study_policy_groups_series_and_waits_for_the_whole_study(clock: Clock) -> None:
     tracker = _tracker(clock, policy="study", series_quiet_s=1, study_quiet_s=20)
     tracker.note_instance("1.1", "1.1.1", "PACS_A")
-    clock.now += 15
+    clock.advance(15)
     tracker.note_instance("1.1", "1.1.2")
     tracker.note_instance("2.2", "2.2.1", "PACS_B")
-    clock.now += 15
+    clock.advance(15)
     assert tracker.pop_due() == []
-    clock.now += 5
+    clock.advance(5)
     assert tracker.pop_due() == [
         CompletedGroup("1.1", ("1.1.1", "1.1.2"), "PACS_A"),
         CompletedGroup("2.2", ("2.2.1",), "PACS_B"),
@@ -71,33 +60,30 @@ def test_study_policy_groups_series_and_waits_for_the_whole_study() -> None:
     assert CompletionConfig.model_validate({"policy": "study"}).policy is CompletionPolicy.STUDY
 
 
-def test_restore_gives_each_pending_series_a_full_quiet_period_from_now() -> None:
-    clock = FakeClock()
+def test_restore_gives_each_pending_series_a_full_quiet_period_from_now(clock: Clock) -> None:
     tracker = _tracker(clock, policy="series", series_quiet_s=30)
     tracker.restore([("1.1", "1.1.2"), ("1.1", "1.1.1")])
-    clock.now += 29
+    clock.advance(29)
     assert tracker.pop_due() == []
-    clock.now += 1
+    clock.advance(1)
     assert tracker.pop_due() == [
         CompletedGroup("1.1", ("1.1.2",)),
         CompletedGroup("1.1", ("1.1.1",)),
     ]
 
 
-def test_a_large_series_costs_constant_time_per_instance() -> None:
-    clock = FakeClock()
+def test_a_large_series_costs_constant_time_per_instance(clock: Clock) -> None:
     tracker = _tracker(clock, policy="series", series_quiet_s=1)
     start = time.perf_counter()
     for index in range(50_000):  # quadratic bookkeeping would take minutes here
         tracker.note_instance("1.1", f"1.1.{index % 3}")
     assert time.perf_counter() - start < 10.0
     assert len(tracker) == 3
-    clock.now += 2
+    clock.advance(2)
     assert len(tracker.pop_due()) == 3
 
 
-def test_scheduler_hands_groups_over_and_retries_failures() -> None:
-    clock = FakeClock()
+def test_scheduler_hands_groups_over_and_retries_failures(clock: Clock) -> None:
     tracker = _tracker(clock, policy="series", series_quiet_s=5)
     created: list[CompletedGroup] = []
     failures = [RuntimeError("database locked")]
@@ -109,10 +95,10 @@ def test_scheduler_hands_groups_over_and_retries_failures() -> None:
 
     scheduler = CompletionScheduler(tracker, create_job, interval_s=0.01)
     tracker.note_instance("1.1", "1.1.1")
-    clock.now += 5
+    clock.advance(5)
     assert scheduler.run_once() == 0  # failed: noted again
     assert len(tracker) == 1
-    clock.now += 5
+    clock.advance(5)
     assert scheduler.run_once() == 1
     assert created == [CompletedGroup("1.1", ("1.1.1",))]
 
@@ -130,32 +116,31 @@ def test_scheduler_thread_runs_and_stops() -> None:
     assert created == [CompletedGroup("1.1", ("1.1.1",))]
 
 
-def test_scheduler_waits_while_received_instances_are_not_recorded_yet() -> None:
-    clock = FakeClock()
+def test_scheduler_waits_while_received_instances_are_not_recorded_yet(clock: Clock) -> None:
     tracker = _tracker(clock, policy="series", series_quiet_s=1)
     tracker.note_instance("1.1", "1.1.1")
-    clock.now += 5
+    clock.advance(5)
     backlog = [True]
     created: list[CompletedGroup] = []
-    scheduler = CompletionScheduler(tracker, created.append, interval_s=1.0,
-                                    backlog=lambda: backlog[0])
+    scheduler = CompletionScheduler(
+        tracker, created.append, interval_s=1.0, backlog=lambda: backlog[0]
+    )
     assert scheduler.run_once() == 0  # the recorder is behind: not quiet yet
     backlog[0] = False
     assert scheduler.run_once() == 1
     assert created == [CompletedGroup("1.1", ("1.1.1",))]
 
 
-def test_open_association_holds_its_study_until_it_ends() -> None:
-    clock = FakeClock()
+def test_open_association_holds_its_study_until_it_ends(clock: Clock) -> None:
     tracker = _tracker(clock, policy="study", study_quiet_s=3)
     tracker.note_instance("1.1", "1.1.1", "PACS", association="a1")
     tracker.note_instance("1.2", "1.2.1", "PACS", association="a2")
-    clock.now += 10  # the recorder lags: quiet in the audit DB, but still sending
+    clock.advance(10)  # the recorder lags: quiet in the audit DB, but still sending
     assert tracker.pop_due() == []
     tracker.association_ended("a1")
-    clock.now += 2
+    clock.advance(2)
     assert tracker.pop_due() == []  # a full quiet period after the release
-    clock.now += 1
+    clock.advance(1)
     assert tracker.pop_due() == [CompletedGroup("1.1", ("1.1.1",), "PACS")]
-    clock.now += 3600  # an end that was never recorded holds for at most an hour
+    clock.advance(3600)  # an end that was never recorded holds for at most an hour
     assert tracker.pop_due() == [CompletedGroup("1.2", ("1.2.1",), "PACS")]

@@ -219,6 +219,7 @@ def test_a_bound_dimse_recv_handler_gets_pynetdicoms_message() -> None:
     assert got[0][1]["data"] == b"abcd"
 
 
+@pytest.mark.lenient_dicom
 def test_a_request_with_a_non_ascii_uid_is_left_to_pynetdicom() -> None:
     fast, _ = _provider()
     reference = DIMSEServiceProvider(fast.assoc)

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parents[2]))  # twin_clock
-
 from twin_clock import Clock
 
 from dicomnode.web.throttle import LoginThrottle
 
 
-def test_blocks_after_max_failures_until_the_oldest_leaves_the_window() -> None:
-    clock = Clock()
+def test_blocks_after_max_failures_until_the_oldest_leaves_the_window(clock: Clock) -> None:
     throttle = LoginThrottle(max_failures=3, window_s=600, clock=clock)
     for _ in range(2):
         throttle.failed(["user:a", "address:1"])
@@ -27,8 +21,7 @@ def test_blocks_after_max_failures_until_the_oldest_leaves_the_window() -> None:
     assert throttle.blocked_for_s(["user:a"]) == 0.0
 
 
-def test_success_forgets_the_user_failures() -> None:
-    clock = Clock()
+def test_success_forgets_the_user_failures(clock: Clock) -> None:
     throttle = LoginThrottle(max_failures=2, window_s=600, clock=clock)
     throttle.failed(["user:a", "address:1"])
     throttle.succeeded(["user:a"])
