@@ -1,5 +1,6 @@
-"""The event-driven association reactors (dicomnode.scp.reactor) on loopback: releases,
-aborts, network timeouts and broken PDUs end associations as pynetdicom's own loops do."""
+"""The fork's event-driven reactors (dicomnode.scp._dul_reactor, _assoc_reactor) on
+loopback: releases, aborts, network timeouts (A-ABORT or A-RELEASE) and broken PDUs end
+associations as pynetdicom's own loops do."""
 
 from __future__ import annotations
 

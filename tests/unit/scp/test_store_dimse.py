@@ -17,7 +17,7 @@ from pynetdicom.dimse_messages import C_ECHO_RQ, C_STORE_RQ, C_STORE_RSP
 from pynetdicom.dimse_primitives import C_ECHO, C_STORE
 from pynetdicom.pdu_primitives import P_DATA
 
-from dicomnode.scp.dimse import StoreDimse, c_store_rsp_command, command_elements
+from dicomnode.scp._store_dimse import StoreDimse, c_store_rsp_command, command_elements
 
 
 def _response(message_id: int, sop_class: str, sop_instance: str, status: int) -> C_STORE:
