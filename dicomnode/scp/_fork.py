@@ -67,6 +67,11 @@ class ReceivePath:
         ----------
         guard : ConnectionGuard
             The limits of this receiving process.
+
+        Returns
+        -------
+        list of (event, handler)
+            Empty on the fork; the slot release on pynetdicom's own path.
         """
         if self.forked:
             return []
@@ -83,6 +88,7 @@ class _SlotRelease:
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
+        """Release the slot of ``event.assoc``'s peer, unless already released."""
         with self._lock:
             if event.assoc in self._released:
                 return
