@@ -62,7 +62,9 @@ class ServedNode:
         for key, value in (overrides or {}).items():
             config.setdefault(key, {}).update(value)
         self.config_path.write_text(yaml.safe_dump(config))
-        self.env = dict(os.environ, PYTHONPATH=str(HERE), **(env or {}))
+        # The test handlers' folder first, then the caller's path (a worktree's checkout).
+        python_path = os.pathsep.join(filter(None, (str(HERE), os.environ.get("PYTHONPATH"))))
+        self.env = dict(os.environ, PYTHONPATH=python_path, **(env or {}))
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
