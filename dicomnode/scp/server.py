@@ -34,18 +34,20 @@ from pynetdicom import (
     ALL_TRANSFER_SYNTAXES,
     AllStoragePresentationContexts,
     VerificationPresentationContexts,
+    evt,
 )
 from pynetdicom import _config as pynetdicom_config
+from pynetdicom.events import Event
 from pynetdicom.transport import ThreadedAssociationServer
 
 from dicomnode.logs import protect_logs
+from dicomnode.scp._fork import receive_path
 from dicomnode.scp.access import AccessPolicy
 from dicomnode.scp.config import ScpConfig
 from dicomnode.scp.events import ReceiveEvent, ReceiveSink
 from dicomnode.scp.guard import ConnectionGuard
 from dicomnode.scp.handlers import StorageScpHandlers
 from dicomnode.scp.pdu import RefusalReason
-from dicomnode.scp.reactor import EventDrivenRequestHandler
 from dicomnode.scp.slots import (
     ADDRESS_BUCKETS,
     AddressSlots,
@@ -196,6 +198,12 @@ def _shared_server_class(sock: socket.socket) -> type[SharedSocketAssociationSer
     return type("SharedSocketServer", (SharedSocketAssociationServer,), {"shared_socket": sock})
 
 
+def _set_network_timeout_response(event: Event, response: str) -> None:
+    """Set how an accepted association ends on its network timeout (``EVT_CONN_OPEN``
+    handler: pynetdicom has no setting for its acceptor associations)."""
+    event.assoc.network_timeout_response = response
+
+
 def build_ae(config: ScpConfig, associations: int) -> AE:
     """Build the AE: every storage SOP class and Verification, all transfer syntaxes.
 
@@ -290,6 +298,15 @@ def start_scp(
         The running server; call :meth:`RunningScp.stop` to end it.
     """
     ae = build_ae(config, config.max_associations)
+    path = receive_path(config.direct_store)
+    guard = ConnectionGuard(
+        slots=slots or AddressSlots([0] * ADDRESS_BUCKETS, 0, config.max_connections_per_address),
+        sink=sink,
+        maximum_pdu_size=config.maximum_pdu_size,
+        pdu_timeout_s=config.pdu_timeout_s,
+        association_timeout_s=config.acse_timeout_s,
+        max_data_set_bytes=config.max_data_set_bytes,
+    )
     handlers = StorageScpHandlers(
         AccessPolicy(config),
         spool,
@@ -299,24 +316,21 @@ def start_scp(
         counts=counts,
     )
     server_class: type[GuardedAssociationServer] = (
-        GuardedAssociationServer if shared_socket is None
-        else _shared_server_class(shared_socket))
+        GuardedAssociationServer if shared_socket is None else _shared_server_class(shared_socket)
+    )
     server = ae.make_server(
         (config.host, config.port),
         ae_title=config.ae_title,
         ssl_context=server_ssl_context(config.tls),
-        evt_handlers=handlers.handlers(),
+        evt_handlers=[
+            *handlers.handlers(),
+            *path.handlers(guard),
+            (evt.EVT_CONN_OPEN, _set_network_timeout_response, [config.network_timeout_response]),
+        ],
         server_class=server_class,
-        request_handler=EventDrivenRequestHandler,
+        request_handler=path.request_handler,
     )
-    cast(GuardedAssociationServer, server).guard = ConnectionGuard(
-        slots=slots or AddressSlots([0] * ADDRESS_BUCKETS, 0, config.max_connections_per_address),
-        sink=sink,
-        maximum_pdu_size=config.maximum_pdu_size,
-        pdu_timeout_s=config.pdu_timeout_s,
-        association_timeout_s=config.acse_timeout_s,
-        max_data_set_bytes=config.max_data_set_bytes,
-    )
+    cast(GuardedAssociationServer, server).guard = guard
     ae._servers.append(server)  # as AE.start_server does, so AE.shutdown() reaches it
     thread = threading.Thread(target=server.serve_forever, name="scp-server", daemon=True)
     thread.start()

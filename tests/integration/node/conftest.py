@@ -1,4 +1,10 @@
-"""Fixtures for the node's integration tests: free ports, CT series, DCMTK runners."""
+"""Fixtures for the node's integration tests: free ports, CT series, DCMTK runners, and
+the receive paths an in-process SCP can take.
+
+In-process SCPs run without pynetdicom's standard log handlers, as the receiving processes
+do below DEBUG: bound, they would send every DIMSE message down pynetdicom's path and the
+direct C-STORE decoder would go untested here.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pynetdicom
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -21,7 +28,11 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 from pynetdicom import AE
 from pynetdicom import _config as pynetdicom_config
 
+from dicomnode.scp._store_dimse import direct_store_requests
 from dicomnode.scp.events import ReceiveEvent
+
+UNSUPPORTED_PYNETDICOM = "0.0.0+unsupported"
+"""A pynetdicom version the receive fork does not follow (dicomnode.scp._fork)."""
 
 STORESCU = "/usr/bin/storescu"
 ECHOSCU = "/usr/bin/echoscu"
@@ -89,6 +100,53 @@ def echoscu(port: int, aet: str = SENDER_AET) -> int:
         timeout=60,
         check=False,
     ).returncode
+
+
+@pytest.fixture(autouse=True)
+def _no_pynetdicom_log_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process associations without pynetdicom's standard log handlers (module docs)."""
+    monkeypatch.setattr(pynetdicom_config, "LOG_HANDLER_LEVEL", "none")
+
+
+class ReceivePathProbe:
+    """The receive path a test's SCP is started with, and a check that its C-STORE
+    requests took it.
+
+    Parameters
+    ----------
+    name : str
+        ``direct`` (the fork, ``direct_store: true``), ``pynetdicom-dimse`` (the fork,
+        ``direct_store: false``) or ``unforked`` (an unsupported pynetdicom version:
+        pynetdicom's own reactors and DIMSE).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.direct_store = name == "direct"
+        self._direct_before = direct_store_requests()
+
+    def config(self) -> dict[str, object]:
+        """The SCP settings of this path."""
+        return {"direct_store": self.direct_store}
+
+    def check(self, requests: int) -> None:
+        """Assert that ``requests`` C-STORE requests were decoded by the direct decoder
+        (``direct``) or none was (the other paths: pynetdicom decoded them)."""
+        decoded_directly = direct_store_requests() - self._direct_before
+        assert decoded_directly == (requests if self.direct_store else 0), (
+            f"{decoded_directly} of {requests} C-STORE requests decoded directly on {self.name}"
+        )
+
+
+@pytest.fixture(params=["direct", "pynetdicom-dimse", "unforked"])
+def receive_path(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> ReceivePathProbe:
+    """Each receive path in turn (see :class:`ReceivePathProbe`); ``unforked`` reports an
+    unsupported pynetdicom version while the test runs."""
+    if request.param == "unforked":
+        monkeypatch.setattr(pynetdicom, "__version__", UNSUPPORTED_PYNETDICOM)
+    return ReceivePathProbe(request.param)
 
 
 @pytest.fixture

@@ -5,6 +5,9 @@ from __future__ import annotations
 import socket
 import struct
 
+A_ASSOCIATE_AC = 0x02
+A_RELEASE_RQ = 0x05
+A_RELEASE_RP = 0x06
 A_ABORT = 0x07
 VERIFICATION = "1.2.840.10008.1.1"
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
@@ -30,6 +33,11 @@ def associate_rq(
         body += _item(0x20, struct.pack(">BBBB", context_id, 0, 0, 0) + sub_items)
     body += _item(0x50, _item(0x51, struct.pack(">I", 16384)))
     return struct.pack(">BBI", 0x01, 0, len(body)) + body
+
+
+def a_release_rp() -> bytes:
+    """An A-RELEASE-RP PDU (PS3.8 Section 9.3.7)."""
+    return struct.pack(">BBI", A_RELEASE_RP, 0, 4) + b"\0" * 4
 
 
 def pdu_header(pdu_type: int, claimed_length: int) -> bytes:
@@ -63,3 +71,23 @@ def rss_bytes(pid: int | str = "self") -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS")
+
+
+def read_pdu(sock: socket.socket, timeout_s: float) -> tuple[int, bytes]:
+    """The next PDU the node sends, as ``(PDU type, body)``; raises ``TimeoutError`` if it
+    has not arrived whole after ``timeout_s`` seconds, ``ConnectionError`` if the node
+    closed the connection first."""
+    sock.settimeout(timeout_s)
+    header = _receive(sock, 6)
+    pdu_type, _, length = struct.unpack(">BBI", header)
+    return pdu_type, _receive(sock, length)
+
+
+def _receive(sock: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise ConnectionError(f"closed after {len(data)} of {count} bytes")
+        data += chunk
+    return data

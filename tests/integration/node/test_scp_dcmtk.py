@@ -1,7 +1,9 @@
 """The Storage/Verification SCP against DCMTK (and pynetdicom for malformed data) on loopback.
 
 The SCP runs in this process with a recording sink; every test checks what reached the
-spool, what was reported, and that the node still answers a C-ECHO afterwards.
+spool, what was reported, and that the node still answers a C-ECHO afterwards. Tests that
+store run over every receive path (conftest ``receive_path``) and check that their C-STORE
+requests took it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from conftest import RecordingSink, dcmtk_env, echoscu, free_port, send_raw, storescu
+from conftest import (
+    ReceivePathProbe,
+    RecordingSink,
+    dcmtk_env,
+    echoscu,
+    free_port,
+    send_raw,
+    storescu,
+)
 from ct_series import write_ct_series
 from pydicom.uid import (
     UID,
@@ -37,27 +47,35 @@ pytestmark = pytest.mark.peers
 
 
 class Node:
-    """A running in-process SCP with its spool and sink."""
+    """A running in-process SCP with its spool, sink and receive path."""
 
-    def __init__(self, running: RunningScp, spool: Path, sink: RecordingSink) -> None:
-        self.running, self.spool, self.sink = running, spool, sink
+    def __init__(
+        self, running: RunningScp, spool: Path, sink: RecordingSink, path: ReceivePathProbe
+    ) -> None:
+        self.running, self.spool, self.sink, self.path = running, spool, sink, path
         self.port = running.port
 
     def stored_files(self) -> list[Path]:
         return sorted(self.spool.glob("*/*/*.dcm"))
 
+    def check_path(self) -> None:
+        """Every C-STORE request answered (stored or refused) took the receive path."""
+        self.path.check(len(self.sink.of(InstanceStored)) + len(self.sink.of(InstanceRefused)))
 
-def _start(tmp_path: Path, spool: Path | None = None, **config: object) -> Node:
-    settings = ScpConfig.model_validate({"port": free_port(), **config})
+
+def _start(
+    tmp_path: Path, path: ReceivePathProbe, spool: Path | None = None, **config: object
+) -> Node:
+    settings = ScpConfig.model_validate({"port": free_port(), **path.config(), **config})
     sink = RecordingSink()
     spool = spool or tmp_path / "spool"
     running = start_scp(settings, SpoolWriter(spool), sink)
-    return Node(running, spool, sink)
+    return Node(running, spool, sink, path)
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator[Node]:
-    started = _start(tmp_path)
+def node(tmp_path: Path, receive_path: ReceivePathProbe) -> Iterator[Node]:
+    started = _start(tmp_path, receive_path)
     yield started
     started.running.stop(grace_s=1)
 
@@ -87,6 +105,7 @@ def test_echo_and_plain_series_are_stored_as_sent(node: Node, ct_folder: Path) -
     assert len(events) == 6 and not any(e.replaced for e in events)
     assert events[0].header["Modality"] == "CT"
     assert events[0].association.calling_aet == "DEMOSENDER"
+    node.check_path()
 
 
 def _compress_with_dcmtk(tool: list[str], source: Path, target: Path) -> None:
@@ -147,6 +166,7 @@ def test_compressed_series_are_stored_in_their_transfer_syntax(
             received.pixel_array, _pixels(originals[received.SOPInstanceUID])
         )
     assert {e.transfer_syntax_uid for e in node.sink.of(InstanceStored)} == {syntax}
+    node.check_path()
 
 
 def test_two_senders_at_once_and_a_series_over_two_associations(node: Node, tmp_path: Path) -> None:
@@ -171,6 +191,7 @@ def test_two_senders_at_once_and_a_series_over_two_associations(node: Node, tmp_
     assert len(node.stored_files()) == 24
     keys = {e.association.key for e in node.sink.of(InstanceStored)}
     assert len(keys) == 3
+    node.check_path()
 
 
 def test_duplicates_overwrite_and_are_reported(node: Node, ct_folder: Path) -> None:
@@ -178,6 +199,7 @@ def test_duplicates_overwrite_and_are_reported(node: Node, ct_folder: Path) -> N
     assert storescu(node.port, ct_folder).returncode == 0
     assert len(node.stored_files()) == 6
     assert sum(e.replaced for e in node.sink.of(InstanceStored)) == 6
+    node.check_path()
 
 
 def test_unknown_calling_ae_is_rejected_and_reported(node: Node, ct_folder: Path) -> None:
@@ -199,7 +221,9 @@ def test_wrong_called_ae_is_rejected(node: Node, ct_folder: Path) -> None:
 
 def test_unknown_address_is_rejected(tmp_path: Path, ct_folder: Path) -> None:
     started = _start(
-        tmp_path, allowed_peers=[{"ae_title": "DEMOSENDER", "addresses": ["127.0.0.2"]}]
+        tmp_path,
+        ReceivePathProbe("direct"),
+        allowed_peers=[{"ae_title": "DEMOSENDER", "addresses": ["127.0.0.2"]}],
     )
     try:
         result = storescu(started.port, ct_folder)
@@ -235,6 +259,7 @@ def test_unreadable_data_set_is_refused_with_a_reason(
     assert refused[0].sop_instance_uid == dataset.SOPInstanceUID
     assert node.stored_files() == []
     assert echoscu(node.port) == 0
+    node.check_path()
 
 
 @pytest.mark.lenient_dicom  # the sender's invalid UIDs, on purpose
@@ -253,12 +278,13 @@ def test_over_long_and_unsafe_uids_are_refused(node: Node, tmp_path: Path) -> No
     assert node.stored_files() == []
     assert not (tmp_path / "etc").exists()
     assert echoscu(node.port) == 0
+    node.check_path()
 
 
 def test_full_disk_returns_out_of_resources_and_keeps_serving(
-    tmp_path: Path, tmpfs_1m: Path
+    tmp_path: Path, tmpfs_1m: Path, receive_path: ReceivePathProbe
 ) -> None:
-    started = _start(tmp_path, spool=tmpfs_1m / "spool")
+    started = _start(tmp_path, receive_path, spool=tmpfs_1m / "spool")
     try:
         folder = tmp_path / "big"
         write_ct_series(folder, 12, size=256, seed=5)  # 12 x 128 KiB > 1 MiB
@@ -270,6 +296,7 @@ def test_full_disk_returns_out_of_resources_and_keeps_serving(
         assert len(started.stored_files()) == len(stored)
         assert list(tmpfs_1m.rglob("*.part")) == []
         assert echoscu(started.port) == 0
+        started.check_path()
     finally:
         started.running.stop(grace_s=1)
         for path in tmpfs_1m.rglob("*.dcm"):

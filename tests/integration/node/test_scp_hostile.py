@@ -27,7 +27,6 @@ from hostile_peer import (
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from pynetdicom import AE
-from pynetdicom import _config as pynetdicom_config
 
 from dicomnode.scp.config import ScpConfig
 from dicomnode.scp.events import ConnectionRefused
@@ -189,15 +188,18 @@ def test_requests_pynetdicom_cannot_negotiate_leave_no_thread_or_descriptor(
     assert echoscu(running.port) == 0
 
 
-@pytest.mark.parametrize("log_handlers", ["none", "standard"])
+@pytest.mark.parametrize("direct_store", [True, False], ids=["direct", "pynetdicom-dimse"])
 def test_a_data_set_beyond_the_limit_aborts_the_association(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_handlers: str
+    tmp_path: Path, direct_store: bool
 ) -> None:
-    # Without pynetdicom's log handlers (receiving processes below DEBUG) messages are
-    # assembled by dicomnode.scp.dimse; with them, by pynetdicom: both paths are bounded.
-    monkeypatch.setattr(pynetdicom_config, "LOG_HANDLER_LEVEL", log_handlers)
+    # Assembled by dicomnode.scp._store_dimse (direct_store) or by pynetdicom: both bounded.
     # 16 KiB PDUs: the data set arrives in fragments and is refused after the first 64 KiB.
-    running, sink = _start(tmp_path, max_data_set_bytes=64 * 1024, maximum_pdu_size=16384)
+    running, sink = _start(
+        tmp_path,
+        max_data_set_bytes=64 * 1024,
+        maximum_pdu_size=16384,
+        direct_store=direct_store,
+    )
     try:
         ae = AE(ae_title="DEMOSENDER")
         ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)

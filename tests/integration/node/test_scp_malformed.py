@@ -5,6 +5,7 @@ crashing: cut inside its Pixel Data or right after (0020,0011), a Pixel Data len
 0xFFFFFFF0, implicit-VR bytes on an explicit-VR context, a VR changed to FD with a length
 that is not a multiple of 8, sequences nested 300 deep, a Study Instance UID ending in a
 newline. pynetdicom sends the bytes as they are (its chunked send of a Part 10 file).
+Every case runs over every receive path (conftest ``receive_path``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from conftest import RecordingSink, echoscu, free_port, send_raw
+from conftest import ReceivePathProbe, RecordingSink, echoscu, free_port, send_raw
 from ct_series import write_ct_series
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
@@ -38,10 +39,13 @@ PATIENT_VALUES = ("Synthetic", "SYNTH0001", STUDY_UID)
 
 
 @pytest.fixture
-def scp(tmp_path: Path) -> Iterator[tuple[RunningScp, RecordingSink, Path]]:
+def scp(
+    tmp_path: Path, receive_path: ReceivePathProbe
+) -> Iterator[tuple[RunningScp, RecordingSink, Path]]:
     sink = RecordingSink()
     spool = tmp_path / "spool"
-    running = start_scp(ScpConfig(port=free_port()), SpoolWriter(spool), sink)
+    config = ScpConfig.model_validate({"port": free_port(), **receive_path.config()})
+    running = start_scp(config, SpoolWriter(spool), sink)
     yield running, sink, spool
     running.stop(grace_s=1)
 
@@ -113,6 +117,7 @@ CASES: dict[str, tuple[Callable[[bytes, Path], bytes], StoreStatus]] = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_malformed_data_set_is_refused_and_not_spooled(
     scp: tuple[RunningScp, RecordingSink, Path],
+    receive_path: ReceivePathProbe,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     case: str,
@@ -142,10 +147,11 @@ def test_malformed_data_set_is_refused_and_not_spooled(
     for record in records:
         assert not any(value in record.getMessage() for value in PATIENT_VALUES)
     assert echoscu(running.port) == 0
+    receive_path.check(1)
 
 
 def test_an_empty_sop_class_uid_is_taken_from_the_request_and_noted(
-    scp: tuple[RunningScp, RecordingSink, Path], tmp_path: Path
+    scp: tuple[RunningScp, RecordingSink, Path], receive_path: ReceivePathProbe, tmp_path: Path
 ) -> None:
     running, sink, spool = scp
     [source] = write_ct_series(tmp_path / "ct", 1, study_uid=STUDY_UID, series_uid="1.2.3.4.6")
@@ -165,3 +171,4 @@ def test_an_empty_sop_class_uid_is_taken_from_the_request_and_noted(
     assert read_header(spooled).assumed == (
         "SOP Class UID empty in the data set; taken from the file meta: CT Image Storage",
     )
+    receive_path.check(1)

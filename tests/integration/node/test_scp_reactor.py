@@ -1,5 +1,6 @@
-"""The event-driven association reactors (dicomnode.scp.reactor) on loopback: releases,
-aborts, network timeouts and broken PDUs end associations as pynetdicom's own loops do."""
+"""The fork's event-driven reactors (dicomnode.scp._dul_reactor, _assoc_reactor) on
+loopback: releases, aborts, network timeouts (A-ABORT or A-RELEASE) and broken PDUs end
+associations as pynetdicom's own loops do."""
 
 from __future__ import annotations
 
@@ -9,7 +10,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RecordingSink, echoscu, free_port, wait_for
+from conftest import ReceivePathProbe, RecordingSink, echoscu, free_port, wait_for
+from hostile_peer import (
+    A_ABORT,
+    A_ASSOCIATE_AC,
+    A_RELEASE_RQ,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+    VERIFICATION,
+    a_release_rp,
+    associate_rq,
+    connect,
+    read_pdu,
+    read_until_closed,
+)
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from pynetdicom import AE
@@ -95,3 +108,49 @@ def test_truncated_pdu_closes_the_connection_and_the_node_keeps_serving(
     # As with pynetdicom's own reactors, the acceptor thread ends at the ACSE timeout.
     wait_for(lambda: not running.ae.active_associations)
     assert echoscu(running.port) == 0
+
+
+@pytest.mark.parametrize(
+    ("response", "peer_answers", "aborted"),
+    [("A-ABORT", False, True), ("A-RELEASE", True, False), ("A-RELEASE", False, True)],
+    ids=["abort", "release", "release-unanswered"],
+)
+def test_network_timeout_response_on_a_silent_peer(
+    tmp_path: Path,
+    receive_path: ReceivePathProbe,
+    response: str,
+    peer_answers: bool,
+    aborted: bool,
+) -> None:
+    # A peer that associates and then goes silent: after network_timeout_s the node sends
+    # an A-ABORT, or an A-RELEASE-RQ and waits acse_timeout_s for the A-RELEASE-RP (an
+    # A-ABORT without it), as pynetdicom's own reactor does.
+    config = ScpConfig.model_validate(
+        {
+            "port": free_port(),
+            "network_timeout_s": 0.5,
+            "acse_timeout_s": 1.0,
+            "network_timeout_response": response,
+            **receive_path.config(),
+        }
+    )
+    sink = RecordingSink()
+    running = start_scp(config, SpoolWriter(tmp_path / "spool"), sink)
+    try:
+        with connect(running.port) as peer:
+            peer.sendall(associate_rq([(1, VERIFICATION, [IMPLICIT_VR_LITTLE_ENDIAN])]))
+            assert read_pdu(peer, timeout_s=5.0)[0] == A_ASSOCIATE_AC
+            first, _ = read_pdu(peer, timeout_s=5.0)  # sent after the network timeout
+            if response == "A-ABORT":
+                assert first == A_ABORT
+            else:
+                assert first == A_RELEASE_RQ
+                if peer_answers:
+                    peer.sendall(a_release_rp())
+                    assert read_until_closed(peer, timeout_s=5.0) == b""
+                else:
+                    assert read_pdu(peer, timeout_s=5.0)[0] == A_ABORT
+        wait_for(lambda: [e.aborted for e in sink.of(AssociationEnded)] == [aborted])
+        assert echoscu(running.port) == 0
+    finally:
+        running.stop(grace_s=1)

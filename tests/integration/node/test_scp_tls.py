@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from conftest import free_port
+from conftest import ReceivePathProbe, free_port
 from pydicom.uid import CTImageStorage
 from pynetdicom import AE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
@@ -68,7 +68,9 @@ def _store(port: int, path: Path, context: ssl.SSLContext | None) -> int | None:
 
 
 @pytest.mark.parametrize("require_client_cert", [False, True])
-def test_tls_storage(tmp_path: Path, ct_folder: Path, require_client_cert: bool) -> None:
+def test_tls_storage(
+    tmp_path: Path, ct_folder: Path, receive_path: ReceivePathProbe, require_client_cert: bool
+) -> None:
     server_cert, server_key = _certificate(tmp_path, "server")
     client = _certificate(tmp_path, "client")
     tls = {
@@ -78,7 +80,7 @@ def test_tls_storage(tmp_path: Path, ct_folder: Path, require_client_cert: bool)
         "ca_file": str(client[0]),
         "require_client_cert": require_client_cert,
     }
-    config = ScpConfig.model_validate({"port": free_port(), "tls": tls})
+    config = ScpConfig.model_validate({"port": free_port(), "tls": tls, **receive_path.config()})
     spool = tmp_path / "spool"
     running = start_scp(config, SpoolWriter(spool), _Sink())
     source = sorted(ct_folder.iterdir())[0]
@@ -90,3 +92,4 @@ def test_tls_storage(tmp_path: Path, ct_folder: Path, require_client_cert: bool)
     finally:
         running.stop(grace_s=1)
     assert len(list(spool.glob("*/*/*.dcm"))) == 1
+    receive_path.check(1 if require_client_cert else 2)  # stores that reached the node

@@ -17,7 +17,13 @@ from pynetdicom.dimse_messages import C_ECHO_RQ, C_STORE_RQ, C_STORE_RSP
 from pynetdicom.dimse_primitives import C_ECHO, C_STORE
 from pynetdicom.pdu_primitives import P_DATA
 
-from dicomnode.scp.dimse import StoreDimse, c_store_rsp_command, command_elements
+from dicomnode.scp._store_dimse import (
+    BoundedDimse,
+    StoreDimse,
+    c_store_rsp_command,
+    command_elements,
+    direct_store_requests,
+)
 
 
 def _response(message_id: int, sop_class: str, sop_instance: str, status: int) -> C_STORE:
@@ -45,13 +51,15 @@ class _Dul:
         self.sent.append(primitive.presentation_data_value_list)
 
 
-def _provider(maximum_pdu: int = 0) -> tuple[StoreDimse, _Dul]:
+def _provider(
+    maximum_pdu: int = 0, provider_class: type[BoundedDimse] = StoreDimse
+) -> tuple[BoundedDimse, _Dul]:
     assoc = Association(AE(), MODE_ACCEPTOR)
     assoc.acceptor.maximum_length = maximum_pdu
     assoc.requestor.maximum_length = maximum_pdu
     dul = _Dul()
     assoc.dul = dul  # type: ignore[assignment]
-    provider = StoreDimse(assoc)
+    provider = provider_class(assoc)
     for event in (evt.EVT_DIMSE_SENT, evt.EVT_DIMSE_RECV):  # pynetdicom's logging
         for handler, _ in cast(list[tuple[Any, Any]], assoc.get_handlers(event)):
             assoc.unbind(event, handler)
@@ -186,15 +194,21 @@ def _echo_request(message_id: int) -> C_ECHO:
     return echo
 
 
+@pytest.mark.parametrize("provider_class", [StoreDimse, BoundedDimse])
 @pytest.mark.parametrize("maximum_pdu", [0, 16382, 116794, 1000])
-def test_requests_arrive_as_pynetdicom_makes_them(maximum_pdu: int) -> None:
-    fast, _ = _provider()
+def test_requests_arrive_as_pynetdicom_makes_them(
+    maximum_pdu: int, provider_class: type[BoundedDimse]
+) -> None:
+    fast, _ = _provider(provider_class=provider_class)
     reference = DIMSEServiceProvider(fast.assoc)
+    before = direct_store_requests()
     for primitive, data_set in _messages():
         wire = _wire(primitive, data_set, maximum_pdu, 7)
         expected = _received(reference, wire)
         assert len(expected) == 1
         assert _received(fast, wire) == expected
+    # The three C-STORE requests, decoded directly by StoreDimse only.
+    assert direct_store_requests() - before == (3 if provider_class is StoreDimse else 0)
 
 
 def test_pdvs_of_two_messages_in_one_pdu_are_split() -> None:
@@ -214,9 +228,11 @@ def test_a_bound_dimse_recv_handler_gets_pynetdicoms_message() -> None:
     fast, _ = _provider()
     seen: list[Any] = []
     fast.assoc.bind(evt.EVT_DIMSE_RECV, lambda event: seen.append(event.message))
+    before = direct_store_requests()
     got = _received(fast, _wire(_request(1, "1.2.3.4"), b"abcd", 0, 1))
     assert len(seen) == 1 and isinstance(seen[0], C_STORE_RQ)
     assert got[0][1]["data"] == b"abcd"
+    assert direct_store_requests() == before
 
 
 @pytest.mark.lenient_dicom

@@ -1,26 +1,35 @@
-"""C-STORE requests decoded and responses encoded directly (receive throughput).
+"""The fork's DIMSE provider: C-STORE requests decoded and responses encoded directly.
 
-pynetdicom turns every DIMSE message into a pydicom data set and back: ~0.15 ms of CPU to
-decode a C-STORE-RQ's command set into a primitive and ~0.3 ms to encode the seven
-elements of its response, paid once per received instance. :class:`StoreDimse` does both
-directly for plain C-STORE messages (PS3.7 Section 9.3.1 and Annex E: command sets in
-Implicit VR Little Endian, elements in tag order, UIDs padded with a NUL to even length):
+Part of the pynetdicom fork (:mod:`dicomnode.scp._fork`). pynetdicom turns every DIMSE
+message into a pydicom data set and back: ~0.15 ms of CPU to decode a C-STORE-RQ's command
+set into a primitive and ~0.3 ms to encode the seven elements of its response, paid once
+per received instance. :class:`StoreDimse` does both directly for plain C-STORE messages
+(PS3.7 Section 9.3.1 and Annex E: command sets in Implicit VR Little Endian, elements in
+tag order, UIDs padded with a NUL to even length):
 
 - incoming: it joins the fragments of every message itself; a C-STORE-RQ whose command
   set holds only C-STORE-RQ elements becomes a ``C_STORE`` primitive through the
-  primitive's own setters (which validate as for pynetdicom); any other message is
-  handed to pynetdicom whole, as one command and one data set fragment; a data set that
-  grows beyond the connection's ``max_data_set_bytes`` aborts the association;
+  primitive's own setters (which validate as for pynetdicom) and is counted
+  (:func:`direct_store_requests`); any other message is handed to pynetdicom whole, as
+  one command and one data set fragment;
 - outgoing: a C-STORE-RSP without Error Comment or Offending Element is written byte for
   byte as pynetdicom writes it.
 
-With a handler on ``EVT_DIMSE_RECV`` or ``EVT_DIMSE_SENT`` (pynetdicom's DEBUG logging) or
-pynetdicom's chunked receive configured, messages take pynetdicom's own path.
+With a handler on ``EVT_DIMSE_RECV`` or ``EVT_DIMSE_SENT`` (pynetdicom's standard log
+handlers, bound at DEBUG) or pynetdicom's chunked receive configured, messages take
+pynetdicom's own path. :class:`BoundedDimse` is pynetdicom's path alone (``scp.direct_store:
+false``). On both, a data set that grows beyond the connection's ``max_data_set_bytes``
+aborts the association.
+
+Follows pynetdicom 3.0.4's ``DIMSEServiceProvider.receive_primitive`` and ``send_msg`` and
+its C-STORE message classes; re-check them against the source when upgrading pynetdicom
+(``tests/unit/scp/test_store_dimse.py`` compares the bytes with pynetdicom's own).
 """
 
 from __future__ import annotations
 
 import struct
+import threading
 from io import BytesIO
 from typing import Protocol
 
@@ -36,7 +45,7 @@ from dicomnode.scp.uids import encode_uid
 
 class DataSetLimit(Protocol):
     """The connection's bound on one message's data set
-    (:class:`dicomnode.scp.reactor.GuardedSocket`)."""
+    (:class:`dicomnode.scp._transport.GuardedSocket`)."""
 
     @property
     def max_data_set_bytes(self) -> int:
@@ -46,6 +55,7 @@ class DataSetLimit(Protocol):
     def refuse_data_set(self, size_bytes: int) -> None:
         """Abort the association for a data set of more than ``size_bytes`` bytes."""
         ...
+
 
 C_STORE_RQ_COMMAND_FIELD = 0x0001
 """Command Field (0000,0100) of a C-STORE-RQ."""
@@ -227,31 +237,85 @@ class _IncomingMessage:
         return bool(control & _LAST)
 
 
-class StoreDimse(DIMSEServiceProvider):
-    """pynetdicom's DIMSE provider with the direct C-STORE paths of this module."""
+class _RequestCounter:
+    """A count shared by the threads of one process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def increment(self) -> None:
+        """Count one more."""
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        """The count so far."""
+        return self._count
+
+
+_DIRECT_STORE_REQUESTS = _RequestCounter()
+
+
+def direct_store_requests() -> int:
+    """C-STORE requests decoded by :class:`StoreDimse` itself in this process so far.
+
+    Returns
+    -------
+    int
+        The count since the process started (tests compare it before and after, to know
+        which path a message took; nothing else reads it).
+    """
+    return _DIRECT_STORE_REQUESTS.count
+
+
+class BoundedDimse(DIMSEServiceProvider):
+    """pynetdicom's DIMSE provider, each message's data set bounded by the connection."""
 
     def __init__(self, assoc: Association) -> None:
         super().__init__(assoc)
-        self._incoming: _IncomingMessage | None = None
         self.data_set_limit: DataSetLimit | None = None
         """The connection's bound on a data set (set once the connection is); None: none."""
         self._pynetdicom_data_set_bytes = 0  # of the message pynetdicom is assembling
 
     def receive_primitive(self, primitive: P_DATA) -> None:
+        """Let pynetdicom assemble a message from a P-DATA primitive, aborting the
+        association once the data set of the message grows beyond the limit."""
+        self._pynetdicom_data_set_bytes += sum(
+            len(pdv) - 1
+            for _, pdv in primitive.presentation_data_value_list
+            if not pdv[0] & _COMMAND
+        )
+        if self._over_limit(self._pynetdicom_data_set_bytes):
+            self._pynetdicom_data_set_bytes = 0
+            self.message = None
+            return
+        super().receive_primitive(primitive)
+        if self.message is None:  # pynetdicom completed (queued) the message
+            self._pynetdicom_data_set_bytes = 0
+
+    def _over_limit(self, data_set_bytes: int) -> bool:
+        """Whether a data set of ``data_set_bytes`` so far exceeds the connection's limit;
+        if so, the association is aborted (and the refusal recorded)."""
+        limit = self.data_set_limit
+        if limit is None or data_set_bytes <= limit.max_data_set_bytes:
+            return False
+        limit.refuse_data_set(data_set_bytes)
+        return True
+
+
+class StoreDimse(BoundedDimse):
+    """pynetdicom's DIMSE provider with the direct C-STORE paths of this module."""
+
+    def __init__(self, assoc: Association) -> None:
+        super().__init__(assoc)
+        self._incoming: _IncomingMessage | None = None
+
+    def receive_primitive(self, primitive: P_DATA) -> None:
         """Process a received P-DATA primitive (see the module documentation)."""
         if self.message is not None or (self._incoming is None and self._pynetdicom_receives()):
-            self._pynetdicom_data_set_bytes += sum(
-                len(pdv) - 1
-                for _, pdv in primitive.presentation_data_value_list
-                if not pdv[0] & _COMMAND
-            )
-            if self._over_limit(self._pynetdicom_data_set_bytes):
-                self._pynetdicom_data_set_bytes = 0
-                self.message = None
-                return
             super().receive_primitive(primitive)
-            if self.message is None:  # pynetdicom completed (queued) the message
-                self._pynetdicom_data_set_bytes = 0
             return
         for context_id, pdv in primitive.presentation_data_value_list:
             if self._incoming is None:
@@ -270,15 +334,6 @@ class StoreDimse(DIMSEServiceProvider):
                 self._incoming = None
                 self._deliver(incoming)
 
-    def _over_limit(self, data_set_bytes: int) -> bool:
-        """Whether a data set of ``data_set_bytes`` so far exceeds the connection's limit;
-        if so, the association is aborted (and the refusal recorded)."""
-        limit = self.data_set_limit
-        if limit is None or data_set_bytes <= limit.max_data_set_bytes:
-            return False
-        limit.refuse_data_set(data_set_bytes)
-        return True
-
     def _pynetdicom_receives(self) -> bool:
         """Whether the next message takes pynetdicom's path."""
         return bool(
@@ -290,12 +345,11 @@ class StoreDimse(DIMSEServiceProvider):
         """Queue a complete message: a C-STORE-RQ directly, anything else through pynetdicom."""
         data_set = b"".join(incoming.data_set)
         try:
-            store = c_store_rq_primitive(
-                incoming.elements or {}, data_set, incoming.context_id
-            )
+            store = c_store_rq_primitive(incoming.elements or {}, data_set, incoming.context_id)
         except (ValueError, TypeError):
             store = None  # invalid values: pynetdicom logs and aborts as it does
         if store is not None:
+            _DIRECT_STORE_REQUESTS.increment()
             self.msg_queue.put((incoming.context_id, store))
         else:
             self._hand_over(incoming, data_set)
