@@ -20,7 +20,8 @@ from pipeline.quantify.volumetry import SEGMENTS, LiverVolumes
 
 THRESHOLD_SOURCE = "docs/clinical-sources.md §4 (advisory FLR thresholds)"
 TRUANT = "Truant 2007 (remnant liver volume to body weight ratio), docs/clinical-sources.md §4"
-SHINDOH = "Shindoh 2013 (kinetic growth rate after portal-vein embolisation), docs/clinical-sources.md §4"
+SHINDOH = ("Shindoh 2013 (kinetic growth rate after portal-vein embolisation), "
+           "docs/clinical-sources.md §4")
 VESSEL_NOTE = ("Voxels labelled portal vein, hepatic vein or IVC are not liver parenchyma and "
                "are excluded from every liver, segment and FLR volume.")
 
