@@ -43,14 +43,15 @@ def algorithm_info(segmentation: SegmentationResult) -> AlgorithmInfo:
     Returns
     -------
     AlgorithmInfo
-        Names and versions joined with ``+`` for a composition, the first weights hash.
+        Names, versions and weights hashes joined with ``+`` for a composition, in stage
+        order (each hash identifies one model's checkpoints).
     """
     models = segmentation.models
     return AlgorithmInfo(
         name="+".join(m.name for m in models),
         version="+".join(m.version for m in models),
         is_demo=segmentation.is_demo,
-        weights_sha256=models[0].weights_sha256 if models else "",
+        weights_sha256="+".join(m.weights_sha256 for m in models),
     )
 
 
@@ -241,7 +242,7 @@ def recorded_content(result: Mapping[str, Any], series_description: str) -> Repo
         name="+".join(str(m["name"]) for m in models),
         version="+".join(str(m["version"]) for m in models),
         is_demo=bool(seg.get("demo")),
-        weights_sha256=str(models[0].get("weights_sha256") or "") if models else "")
+        weights_sha256="+".join(str(m.get("weights_sha256") or "") for m in models))
     conf = result.get("confidence") or {}
     confidence = Confidence(
         score=conf.get("score"), review_required=bool(conf.get("review_recommended")),
