@@ -4,6 +4,9 @@ Defaults run the bundled demo model (``models/demo_liver``; Demo model — not f
 use) on the CPU or a GPU when one is available. The models folder is the environment
 variable ``DICOMNODE_MODELS_DIR`` when set, else the repository's ``models/`` folder found
 from this package's location; a model's ``folder`` may also be an absolute path.
+``preset: totalsegmentator`` fills the registry and stages with TotalSegmentator's liver
+cascade (:mod:`pipeline.segment.presets`) and looks for its folders where TotalSegmentator
+keeps them.
 """
 
 from __future__ import annotations
