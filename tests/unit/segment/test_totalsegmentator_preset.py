@@ -215,7 +215,12 @@ def test_missing_weights_are_a_clear_message(tmp_path: Path) -> None:
         f"pipeline:\n  segmentation:\n    preset: totalsegmentator\n"
         f"    models_dir: {tmp_path / 'nowhere'}\n"
     )
-    for command in (["models", "check"], ["config", "check"]):
+    commands = (
+        ["models", "check"],
+        ["config", "check"],
+        ["run", str(tmp_path), "--out", str(tmp_path / "out")],
+    )
+    for command in commands:
         run = CliRunner().invoke(app, [*command, "--config", str(config)])
         assert run.exit_code == 2, run.output
         assert run.exception is None or isinstance(run.exception, SystemExit)
