@@ -6,6 +6,8 @@ its structure, and the SEG, SR and result.json name the models and their weights
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -112,6 +114,11 @@ def test_stages_crop_to_the_liver_and_resample_to_each_models_plans(run: dict[st
         expected = bounding_box(liver, spacing, margin)
         assert expected is not None
         assert stages[key]["box_zyx"] == [[b.start, b.stop] for b in expected], key
+    # the tumour stage crops to every liver part found so far (liver and segments)
+    around_liver = bounding_box(liver, spacing, 20.0)
+    assert around_liver is not None
+    for (start, stop), part in zip(stages["liver_vessels"]["box_zyx"], around_liver, strict=True):
+        assert start <= part.start and stop >= part.stop
     crop = stages["liver_segments"]["box_zyx"]
     assert any(stop - start < n for (start, stop), n in zip(crop, volume.shape, strict=True))
     for key, task in TASKS.items():
@@ -141,3 +148,16 @@ def test_seg_and_sr_name_the_site_models_not_the_demo(run: dict[str, Any]) -> No
     assert NAMES in texts and not any(DEMO_NOTICE in t for t in texts)
     assert f"weights_sha256={'+'.join(hashes)}" in texts
     assert np.asarray(seg.pixel_array).any()
+    pdf = subprocess.run(
+        [
+            shutil.which("pdftotext") or "/usr/bin/pdftotext",
+            "-layout",
+            str(run["out"] / "summary.pdf"),
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert f"Model: {NAMES}" in " ".join(pdf.split())
+    assert "DEMO MODEL" not in pdf
