@@ -241,7 +241,8 @@ class SegmentationEngine:
         """Run one stage (cropping and extra channels from earlier stages) and collect it.
 
         Returns the stage's record: model, box on the (canonically flipped) CT grid, the
-        network grid's shape and spacing, or why the stage was skipped.
+        network grid's shape and spacing, the axes mirrored at test time, or why the stage
+        was skipped.
         """
         assert self._infos is not None
         shape = (hu.shape[0], hu.shape[1], hu.shape[2])
@@ -267,9 +268,11 @@ class SegmentationEngine:
         info = self._infos[stage.model]
         maps.add(StageMap(box, prediction.labelmap, dict(info.labels)))
         self._fold_dice(info, prediction, *agreement)
+        runner = self._runners[stage.model]
         return {**record, "box_zyx": [[b.start, b.stop] for b in box],
                 "network_shape": list(prediction.fold_labelmaps[0].shape),
-                "network_spacing_mm": self._runners[stage.model].network_spacing_mm}
+                "network_spacing_mm": runner.network_spacing_mm,
+                "mirror_axes": runner.mirror_axes}
 
     def _fold_dice(self, info: ModelInfo, prediction: FoldPrediction,
                    fold_dice: dict[Structure, float | None],

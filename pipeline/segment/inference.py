@@ -99,6 +99,13 @@ class ModelRunner:
         order (the input's when the plans do not transpose)."""
         return [float(v) for v in self._predictor.configuration_manager.spacing]
 
+    @property
+    def mirror_axes(self) -> list[int]:
+        """Axes test-time mirroring flips: those the checkpoint allows, when mirroring is on
+        (empty for models trained without mirroring or run without it)."""
+        p = self._predictor
+        return [int(a) for a in p.allowed_mirroring_axes or ()] if p.use_mirroring else []
+
     def preprocess(self, image: NDArray[np.float32],
                    spacing_mm: tuple[float, float, float]) -> tuple[torch.Tensor, dict[str, Any]]:
         """Crop, resample and normalise as nnU-Net did in training.

@@ -53,7 +53,8 @@ class SegmentationResult:
     stages : list[dict]
         Per stage: ``model``; ``box_zyx``, the [start, stop) voxel ranges of the CT the
         model ran on (None when skipped, with ``skipped`` saying why); ``network_shape``
-        and ``network_spacing_mm`` (mm), the grid nnU-Net resampled the box to.
+        and ``network_spacing_mm`` (mm), the grid nnU-Net resampled the box to;
+        ``mirror_axes``, the axes flipped for test-time mirroring (empty: none).
     """
 
     labelmap: NDArray[np.uint8]

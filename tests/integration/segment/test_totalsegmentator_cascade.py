@@ -125,6 +125,7 @@ def test_stages_crop_to_the_liver_and_resample_to_each_models_plans(run: dict[st
         box = stages[key]["box_zyx"]
         shape = [stop - start for start, stop in box]
         assert stages[key]["network_spacing_mm"] == pytest.approx(task.spacing)
+        assert stages[key]["mirror_axes"] == []  # as TotalSegmentator runs them
         assert stages[key]["network_shape"] == list(
             compute_new_shape(shape, spacing, list(task.spacing))
         ), key

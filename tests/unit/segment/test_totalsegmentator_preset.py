@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from dicomnode.cli import app
 from pipeline.segment.composition import StageMap, StageMaps
 from pipeline.segment.config import SegmentationConfig
+from pipeline.segment.engine import SegmentationEngine
 from pipeline.segment.model_folders import (
     check_config,
     combined_sha256,
@@ -230,3 +231,26 @@ def test_missing_weights_are_a_clear_message(tmp_path: Path) -> None:
             "TotalSegmentator_part1_organs_1559subj/nnUNetTrainerNoMirroring__nnUNetPlans"
             "__3d_fullres does not exist"
         ) in run.output
+
+
+def test_mirroring_as_configured_per_model(results: Path) -> None:
+    """Task 8 was trained with mirroring (its checkpoint allows all axes): the preset runs it
+    without, as TotalSegmentator does, and a site may turn it on for that model alone."""
+    from pipeline.segment.training.toy import toy_case
+
+    from .conftest import toy_volume
+
+    volume = toy_volume(toy_case(7)[0])
+    mirrored: dict[bool, list[int]] = {}
+    for setting in (False, True):
+        config = preset(
+            results,
+            stages=[{"model": "liver_vessels"}],
+            models={"liver_vessels": {"use_mirroring": setting}},
+        )
+        (stage,) = SegmentationEngine(config).segment(volume).stages
+        mirrored[setting] = stage["mirror_axes"]
+    assert mirrored == {False: [], True: [0, 1, 2]}
+    assert (
+        SegmentationConfig(preset="totalsegmentator").models["liver_vessels"].use_mirroring is False
+    )
