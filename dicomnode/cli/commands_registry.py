@@ -5,6 +5,7 @@ Add each new command module to the import below (kept sorted).
 from dicomnode.cli import (
     admin_cmds,
     demo_cmd,
+    models_cmd,
     net_cmds,
     node_cmds,
     plan_cmd,

@@ -87,8 +87,10 @@ def config_show(
 
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
-    """Validate the configuration and the files it names; exit 2 when it is not usable."""
+    """Validate the configuration and the files it names (TLS, model folders and
+    checkpoints, not hashed); exit 2 when it is not usable."""
     from dicomnode.scp.tls import server_ssl_context
+    from pipeline.segment.model_folders import check_config
 
     settings = _load(config)
     try:
@@ -96,4 +98,18 @@ def config_check(config: ConfigOption = None) -> None:
     except OSError as exc:
         typer.echo(f"invalid configuration:\n  scp.tls: {exc}", err=True)
         raise typer.Exit(code=2) from exc
+    problems = [
+        p
+        for r in check_config(settings.pipeline.segmentation, hash_weights=False)
+        if r.used
+        for p in r.problems
+    ]
+    if problems:
+        typer.echo(
+            "invalid configuration:\n"
+            + "\n".join(f"  pipeline.segmentation: {p}" for p in problems)
+            + "\n  (details: dicomnode models check)",
+            err=True,
+        )
+        raise typer.Exit(code=2)
     typer.echo("configuration OK")

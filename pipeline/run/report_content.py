@@ -50,13 +50,14 @@ def algorithm_info(models: Sequence[ModelInfo]) -> AlgorithmInfo:
     Returns
     -------
     AlgorithmInfo
-        Names and versions joined with ``+`` for a composition, the first weights hash.
+        Names, versions and weights hashes joined with ``+`` for a composition, in stage
+        order (each hash identifies one model's checkpoints).
     """
     return AlgorithmInfo(
         name="+".join(m.name for m in models),
         version="+".join(m.version for m in models),
         is_demo=any(m.is_demo for m in models),
-        weights_sha256=models[0].weights_sha256 if models else "",
+        weights_sha256="+".join(m.weights_sha256 for m in models),
     )
 
 
@@ -262,7 +263,7 @@ def recorded_content(result: Mapping[str, Any], series_description: str) -> Repo
         name="+".join(str(m["name"]) for m in models),
         version="+".join(str(m["version"]) for m in models),
         is_demo=bool(seg.get("demo")),
-        weights_sha256=str(models[0].get("weights_sha256") or "") if models else "")
+        weights_sha256="+".join(str(m.get("weights_sha256") or "") for m in models))
     conf = result.get("confidence")
     quant = QuantResult.from_dict(result)
     return report_content(quant, series_choice(result.get("series") or {}, series_description),

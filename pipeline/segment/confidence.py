@@ -12,15 +12,18 @@ improves the risk-coverage trade-off. Each term lies in [0, 1]:
 - thickness term: 1 at or below ``slice_thickness_good_mm``, 0 at or above
   ``slice_thickness_poor_mm``, linear between.
 
-score = weighted mean of the terms. Review is recommended, with a reason each, when the score
-is below ``review_below_score``, a structure's fold Dice is below its ``min_fold_dice``, the
-smallest tumour is below ``tumour_volume_full_ml`` or the slices are thicker than
-``slice_thickness_poor_mm``.
+score = weighted mean of the terms. A model run with a single fold has no fold agreement:
+its structures give no agreement figure (never a perfect one), and when none of the
+``agreement_structures`` has one for that reason the agreement term is left out, the score
+is the weighted mean of the tumour and thickness terms, and ``notes`` says so.
+Review is recommended, with a reason each, when the score is below ``review_below_score``, a
+structure's fold Dice is below its ``min_fold_dice``, the smallest tumour is below
+``tumour_volume_full_ml`` or the slices are thicker than ``slice_thickness_poor_mm``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,7 +73,10 @@ class Confidence:
     per_structure : dict[Structure, StructureConfidence]
         Figures per segmented structure.
     terms : dict[str, float]
-        ``agreement``, ``tumour_volume``, ``slice_thickness`` terms in [0, 1].
+        ``agreement``, ``tumour_volume``, ``slice_thickness`` terms in [0, 1] (no
+        ``agreement`` when it is unavailable).
+    notes : list[str]
+        How the score was made where it differs from the usual (agreement unavailable).
     """
 
     score: float
@@ -78,6 +84,7 @@ class Confidence:
     reasons: list[str] = field(default_factory=list)
     per_structure: dict[Structure, StructureConfidence] = field(default_factory=dict)
     terms: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary."""
@@ -86,6 +93,7 @@ class Confidence:
             "review_recommended": self.review_recommended,
             "reasons": list(self.reasons),
             "terms": {k: round(v, 4) for k, v in self.terms.items()},
+            "notes": list(self.notes),
             "per_structure": {
                 s.value: {
                     "fold_dice": None if c.fold_dice is None else round(c.fold_dice, 4),
@@ -112,7 +120,8 @@ class Confidence:
             per_structure={Structure(k): StructureConfidence(
                 v.get("fold_dice"), float(v.get("volume_ml") or 0.0), bool(v.get("flagged")))
                 for k, v in (data.get("per_structure") or {}).items()},
-            terms={k: float(v) for k, v in (data.get("terms") or {}).items()})
+            terms={k: float(v) for k, v in (data.get("terms") or {}).items()},
+            notes=[str(n) for n in data.get("notes") or []])
 
 
 def lesion_volumes_ml(mask: NDArray[np.bool_], spacing_mm: Sequence[float]) -> list[float]:
@@ -135,6 +144,8 @@ def combine(
     smallest_tumour_ml: float | None,
     slice_thickness_mm: float,
     config: ConfidenceConfig,
+    *,
+    single_fold: Collection[Structure] = (),
 ) -> Confidence:
     """Combine the figures into a study score and a review recommendation.
 
@@ -150,15 +161,31 @@ def combine(
         Slice thickness of the CT series, mm.
     config : ConfidenceConfig
         Weights and thresholds.
+    single_fold : collection of Structure
+        Structures segmented by a model run with one fold: they have no agreement figure.
+        When every agreement structure segmented is among them, the agreement term is
+        left out of the score (weights of the other terms renormalised) and a note says so.
 
     Returns
     -------
     Confidence
-        Score, flag, reasons and per-structure figures.
+        Score, flag, reasons, notes and per-structure figures.
     """
     reasons: list[str] = []
-    agreeing = [d for d in (fold_dice.get(s) for s in config.agreement_structures) if d is not None]
-    agreement = float(np.mean(agreeing)) if agreeing else 1.0
+    notes: list[str] = []
+    agreeing = [d for s in config.agreement_structures
+                if s not in single_fold and (d := fold_dice.get(s)) is not None]
+    unavailable = [s.value for s in config.agreement_structures
+                   if s in single_fold and s in fold_dice]
+    agreement: float | None = float(np.mean(agreeing)) if agreeing else 1.0
+    if unavailable and not agreeing:
+        agreement = None
+        notes.append(f"fold agreement unavailable: {', '.join(unavailable)} segmented by a "
+                     "single-fold model; the score uses the tumour-volume and "
+                     "slice-thickness terms only")
+    elif unavailable:
+        notes.append(f"fold agreement of {', '.join(unavailable)} unavailable (single-fold "
+                     "model); the agreement term uses the other structures")
     if smallest_tumour_ml is None:
         tumour = 1.0
     else:
@@ -175,10 +202,13 @@ def combine(
         reasons.append(
             f"thick slices ({slice_thickness_mm:g} mm >= {config.slice_thickness_poor_mm:g} mm)"
         )
-    weights = (config.weight_agreement, config.weight_tumour_volume, config.weight_slice_thickness)
-    total = sum(weights)
-    terms = (agreement, tumour, thickness)
-    score = sum(w * t for w, t in zip(weights, terms, strict=True)) / total if total > 0 else 1.0
+    weighted = {"agreement": (config.weight_agreement, agreement),
+                "tumour_volume": (config.weight_tumour_volume, tumour),
+                "slice_thickness": (config.weight_slice_thickness, thickness)}
+    terms = {k: t for k, (_, t) in weighted.items() if t is not None}
+    total = sum(w for k, (w, _) in weighted.items() if k in terms)
+    score = (sum(weighted[k][0] * t for k, t in terms.items()) / total if total > 0
+             else 1.0)
     per_structure: dict[Structure, StructureConfidence] = {}
     for s in sorted(set(fold_dice) | set(volumes_ml), key=lambda x: list(Structure).index(x)):
         d = fold_dice.get(s)
@@ -194,5 +224,6 @@ def combine(
         review_recommended=bool(reasons),
         reasons=reasons,
         per_structure=per_structure,
-        terms={"agreement": agreement, "tumour_volume": tumour, "slice_thickness": thickness},
+        terms=terms,
+        notes=notes,
     )

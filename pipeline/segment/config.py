@@ -4,17 +4,21 @@ Defaults run the bundled demo model (``models/demo_liver``; Demo model — not f
 use) on the CPU or a GPU when one is available. The models folder is the environment
 variable ``DICOMNODE_MODELS_DIR`` when set, else the repository's ``models/`` folder found
 from this package's location; a model's ``folder`` may also be an absolute path.
+``preset: totalsegmentator`` fills the registry and stages with TotalSegmentator's liver
+cascade (:mod:`pipeline.segment.presets`) and looks for its folders where TotalSegmentator
+keeps them.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.segment.agreement import METASTASIS_MIN_VOLUME_ML
+from pipeline.segment.presets import TOTALSEGMENTATOR, preset_fields, totalsegmentator_weights_dir
 from pipeline.structures import COUINAUD_SEGMENTS, Structure
 
 MODELS_DIR_ENV = "DICOMNODE_MODELS_DIR"
@@ -62,6 +66,41 @@ class ModelConfig(BaseModel):
         default=None,
         description="Expected combined SHA-256 of the checkpoints (see ModelInfo); a "
                     "mismatch stops verification. None: the hash is recorded, not checked.")
+    unmapped_labels: Literal["error", "background"] = Field(
+        default="error",
+        description="'error': every non-background label of dataset.json must be mapped in "
+                    "'labels'; 'background': labels not mapped count as background (a model "
+                    "with more classes than the pipeline uses, e.g. TotalSegmentator's).")
+    label_names: dict[int, str] = Field(
+        default_factory=dict,
+        description="Expected dataset.json name of label values (checked by 'dicomnode "
+                    "models check': a different name is reported as a warning).")
+    name: str | None = Field(
+        default=None,
+        description="Model name written in results, SEG and SR; None: dicomnode.json's "
+                    "'name', else the folder name.")
+    version: str | None = Field(
+        default=None,
+        description="Model version; None: dicomnode.json's 'version', else 'unversioned'.")
+    description: str | None = Field(
+        default=None,
+        description="What the model provides (and does not); None: dicomnode.json's.")
+    trainer: str | None = Field(
+        default=None,
+        description="nnU-Net trainer class the model was trained with; verification checks "
+                    "that the installed nnU-Net has it. None: not checked.")
+    plans: str | None = Field(
+        default=None,
+        description="nnU-Net plans identifier; verification checks plans.json's "
+                    "'plans_name'. None: not checked.")
+    configuration: str | None = Field(
+        default=None,
+        description="nnU-Net configuration; verification checks plans.json has it. None: "
+                    "not checked.")
+    use_mirroring: bool | None = Field(
+        default=None,
+        description="Test-time mirroring for this model; None: the segmentation-wide "
+                    "'use_mirroring'. Axes a model was trained without are never mirrored.")
 
 
 class StageConfig(BaseModel):
@@ -177,10 +216,19 @@ class SegmentationConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    preset: Literal["totalsegmentator"] | None = Field(
+        default=None,
+        description="A ready model registry and stage list: 'totalsegmentator' runs "
+                    "TotalSegmentator's liver cascade from the folders TotalSegmentator's "
+                    "tools installed (docs/totalsegmentator.md). 'models' entries given "
+                    "beside it override the preset's fields per model; 'stages' given "
+                    "replace its stages. None: no preset.")
     models_dir: Path | None = Field(
         default=None,
         description="Folder holding the model folders; None: $DICOMNODE_MODELS_DIR, else "
-                    "the repository's models/.")
+                    "the repository's models/ (with the 'totalsegmentator' preset: "
+                    "$TOTALSEG_WEIGHTS_PATH, else $TOTALSEG_HOME_DIR/nnunet/results, else "
+                    "~/.totalsegmentator/nnunet/results).")
     models: dict[str, ModelConfig] = Field(
         default_factory=lambda: {"demo": ModelConfig()},
         description="Model registry: key -> nnU-Net v2 trained-model folder and use.")
@@ -212,9 +260,30 @@ class SegmentationConfig(BaseModel):
         description="Sliding-window step as a fraction of the patch (0.5 = 50 % overlap; "
                     "larger is faster).")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_preset(cls, data: Any) -> Any:
+        """Fill 'models' and 'stages' from the preset; given models refine its entries."""
+        if not isinstance(data, dict) or not data.get("preset"):
+            return data
+        fields = preset_fields(str(data["preset"]))
+        merged = dict(data)
+        models = fields["models"]
+        for key, given in dict(data.get("models") or {}).items():
+            if isinstance(given, BaseModel):
+                given = given.model_dump(exclude_unset=True)
+            models[key] = {**models.get(key, {}), **dict(given)}
+        merged["models"] = models
+        merged.setdefault("stages", fields["stages"])
+        return merged
+
     def resolved_models_dir(self) -> Path:
         """The models folder this configuration uses."""
-        return self.models_dir if self.models_dir is not None else default_models_dir()
+        if self.models_dir is not None:
+            return self.models_dir
+        if self.preset == TOTALSEGMENTATOR:
+            return totalsegmentator_weights_dir()
+        return default_models_dir()
 
     def model_folder(self, key: str) -> Path:
         """Absolute folder of registry entry ``key``."""

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,6 +49,17 @@ def _torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def _in_input_order(record: dict[str, Any], flips: tuple[int, ...],
+                    shape: tuple[int, ...]) -> dict[str, Any]:
+    """A stage record with its box given on the input volume's grid (flips undone)."""
+    box = record.get("box_zyx")
+    if box is None:
+        return record
+    unflipped = [[shape[a] - stop, shape[a] - start] if a in flips else [start, stop]
+                 for a, (start, stop) in enumerate(box)]
+    return {**record, "box_zyx": unflipped}
 
 
 def _resolve_device(setting: str) -> torch.device:
@@ -114,9 +126,14 @@ class SegmentationEngine:
     def _build_runners(self) -> None:
         assert self._infos is not None
         self._runners = {
-            key: ModelRunner(info, self._device, self.config.use_mirroring,
+            key: ModelRunner(info, self._device, self._mirroring(key),
                              self.config.tile_step_size)
             for key, info in self._infos.items()}
+
+    def _mirroring(self, key: str) -> bool:
+        """Test-time mirroring of model ``key`` (its own setting, else the engine's)."""
+        own = self.config.models[key].use_mirroring
+        return self.config.use_mirroring if own is None else own
 
     def _fall_back_to_cpu(self, exc: BaseException) -> None:
         message = f"CUDA failed ({type(exc).__name__}: {exc}); fell back to CPU"
@@ -178,10 +195,14 @@ class SegmentationEngine:
         hu = np.ascontiguousarray(np.flip(np.asarray(volume.hu, dtype=np.float32), flips))
         maps = StageMaps(shape)
         fold_dice: dict[Structure, float | None] = {}
+        single_fold: set[Structure] = set()
+        stages: list[dict[str, Any]] = []
         threads = self.config.cpu_threads if self._device.type == "cpu" else torch.get_num_threads()
         with _torch_threads(threads):
             for index, stage in enumerate(self.config.stages):
-                self._run_stage(index, stage, hu, spacing_zyx, maps, fold_dice, timings)
+                record = self._run_stage(index, stage, hu, spacing_zyx, maps,
+                                         (fold_dice, single_fold), timings)
+                stages.append(_in_input_order(record, flips, shape))
         t0 = time.perf_counter()
         labels = {OUTPUT_LABEL_VALUES[s]: s for s in maps.structures}
         labelmap = maps.compose(self.config.priority)
@@ -194,7 +215,8 @@ class SegmentationEngine:
         metastasis = labelmap == OUTPUT_LABEL_VALUES[Structure.METASTASIS]
         lesions = lesion_volumes_ml(metastasis, spacing_zyx) if metastasis.any() else []
         confidence = combine(fold_dice, volumes, min(lesions) if lesions else None,
-                             float(volume.slice_thickness_mm), self.config.confidence)
+                             float(volume.slice_thickness_mm), self.config.confidence,
+                             single_fold=single_fold)
         timings["confidence"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_start
         return SegmentationResult(
@@ -208,26 +230,34 @@ class SegmentationEngine:
             volumes_ml=volumes,
             spacing_mm=spacing_zyx,
             warnings=list(self._warnings),
+            stages=stages,
         )
 
     def _run_stage(self, index: int, stage: StageConfig, hu: NDArray[np.float32],
                    spacing: tuple[float, float, float],
                    maps: StageMaps,
-                   fold_dice: dict[Structure, float | None],
-                   timings: dict[str, float]) -> None:
-        """Run one stage (cropping and extra channels from earlier stages) and collect it."""
+                   agreement: tuple[dict[Structure, float | None], set[Structure]],
+                   timings: dict[str, float]) -> dict[str, Any]:
+        """Run one stage (cropping and extra channels from earlier stages) and collect it.
+
+        Returns the stage's record: model, box on the (canonically flipped) CT grid, the
+        network grid's shape and spacing, the axes mirrored at test time, or why the stage
+        was skipped.
+        """
         assert self._infos is not None
         shape = (hu.shape[0], hu.shape[1], hu.shape[2])
-        box: tuple[slice, ...] = (slice(None),) * 3
+        box: tuple[slice, ...] = tuple(slice(0, n) for n in shape)
+        record: dict[str, Any] = {"model": stage.model}
         if stage.crop_to:
             region = np.zeros(shape, bool)
             for s in stage.crop_to:
                 region |= self._region(maps, s)
             found = bounding_box(region, spacing, stage.crop_margin_mm)
             if found is None:
-                self._warnings.append(f"stage {index} ({stage.model}) skipped: no "
-                                      f"{'/'.join(s.value for s in stage.crop_to)} to crop to")
-                return
+                message = (f"stage {index} ({stage.model}) skipped: no "
+                           f"{'/'.join(s.value for s in stage.crop_to)} to crop to")
+                self._warnings.append(message)
+                return {**record, "box_zyx": None, "skipped": message}
             box = found
         extra = [self._region(maps, s)[box].astype(np.float32) for s in stage.extra_channels]
         image = np.stack([hu[box], *extra]) if extra else hu[box][None]  # no copy of the CT
@@ -237,23 +267,35 @@ class SegmentationEngine:
             timings[key] = timings.get(key, 0.0) + seconds
         info = self._infos[stage.model]
         maps.add(StageMap(box, prediction.labelmap, dict(info.labels)))
-        self._fold_dice(info, prediction, fold_dice)
+        self._fold_dice(info, prediction, *agreement)
+        runner = self._runners[stage.model]
+        return {**record, "box_zyx": [[b.start, b.stop] for b in box],
+                "network_shape": list(prediction.fold_labelmaps[0].shape),
+                "network_spacing_mm": runner.network_spacing_mm,
+                "mirror_axes": runner.mirror_axes}
 
     def _fold_dice(self, info: ModelInfo, prediction: FoldPrediction,
-                   fold_dice: dict[Structure, float | None]) -> None:
+                   fold_dice: dict[Structure, float | None],
+                   single_fold: set[Structure]) -> None:
         """Fold agreement (volume-aware mean pairwise Dice, :mod:`pipeline.segment.agreement`)
-        per structure of a stage (and of the liver)."""
+        per structure of a stage (and of the liver); a model run with one fold has none, and
+        its structures are noted in ``single_fold``."""
         minimum = self.config.confidence.agreement_min_volume_ml
         voxel_ml = prediction.fold_voxel_ml
+        values: dict[Structure, list[int]] = {}
         for value, structure in info.labels.items():
-            fold_dice[structure] = fold_agreement(
-                [fm == value for fm in prediction.fold_labelmaps], voxel_ml,
-                minimum.get(structure, 0.0))
+            values.setdefault(structure, []).append(value)
         parts = [v for v, s in info.labels.items() if s in _LIVER_PARTS]
-        if parts and Structure.LIVER not in info.labels.values():
-            fold_dice[Structure.LIVER] = fold_agreement(
-                [np.isin(fm, parts) for fm in prediction.fold_labelmaps], voxel_ml,
-                minimum.get(Structure.LIVER, 0.0))
+        if parts and Structure.LIVER not in values:
+            values[Structure.LIVER] = parts
+        for structure, wanted in values.items():
+            fold_dice[structure] = fold_agreement(
+                [np.isin(fm, wanted) for fm in prediction.fold_labelmaps], voxel_ml,
+                minimum.get(structure, 0.0))
+            if len(info.folds) < 2:
+                single_fold.add(structure)
+            else:
+                single_fold.discard(structure)
 
     @staticmethod
     def _volumes(labelmap: NDArray[np.uint8], labels: dict[int, Structure],

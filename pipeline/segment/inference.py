@@ -93,6 +93,19 @@ class ModelRunner:
                              f"{type(exc).__name__}: {exc}") from exc
         self._parameters: list[dict[str, Any]] = list(self._predictor.list_of_parameters)
 
+    @property
+    def network_spacing_mm(self) -> list[float]:
+        """Spacing the network runs at (the plans' configuration), mm, in the plans' axis
+        order (the input's when the plans do not transpose)."""
+        return [float(v) for v in self._predictor.configuration_manager.spacing]
+
+    @property
+    def mirror_axes(self) -> list[int]:
+        """Axes test-time mirroring flips: those the checkpoint allows, when mirroring is on
+        (empty for models trained without mirroring or run without it)."""
+        p = self._predictor
+        return [int(a) for a in p.allowed_mirroring_axes or ()] if p.use_mirroring else []
+
     def preprocess(self, image: NDArray[np.float32],
                    spacing_mm: tuple[float, float, float]) -> tuple[torch.Tensor, dict[str, Any]]:
         """Crop, resample and normalise as nnU-Net did in training.

@@ -50,6 +50,11 @@ class SegmentationResult:
         Voxel spacing (z, y, x) of the label map, mm.
     warnings : list[str]
         Non-fatal events (CUDA fallback, skipped cascade stage).
+    stages : list[dict]
+        Per stage: ``model``; ``box_zyx``, the [start, stop) voxel ranges of the CT the
+        model ran on (None when skipped, with ``skipped`` saying why); ``network_shape``
+        and ``network_spacing_mm`` (mm), the grid nnU-Net resampled the box to;
+        ``mirror_axes``, the axes flipped for test-time mirroring (empty: none).
     """
 
     labelmap: NDArray[np.uint8]
@@ -62,6 +67,7 @@ class SegmentationResult:
     volumes_ml: dict[Structure, float] = field(default_factory=dict)
     spacing_mm: tuple[float, float, float] = (1.0, 1.0, 1.0)
     warnings: list[str] = field(default_factory=list)
+    stages: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_demo(self) -> bool:
@@ -89,4 +95,5 @@ class SegmentationResult:
             "device": self.device,
             "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
             "warnings": list(self.warnings),
+            "stages": [dict(s) for s in self.stages],
         }

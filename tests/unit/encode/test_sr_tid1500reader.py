@@ -104,7 +104,7 @@ def plans(ct_series, segmentation, seg, tmp_path_factory) -> dict[str, Plan]:
     folder = tmp_path_factory.mktemp("tid1500")
     out: dict[str, Plan] = {}
     for name, planner in PLANS.items():
-        doc = quantify(
+        quant = quantify(
             segmentation.labelmap,
             segmentation.labels,
             volume.spacing_mm,
@@ -112,11 +112,12 @@ def plans(ct_series, segmentation, seg, tmp_path_factory) -> dict[str, Plan]:
             planner,
             QualityContext(slice_thickness_mm=2.5),
             CONFIG,
-        ).to_dict()
+        )
+        doc = quant.to_dict()
         content = dataclasses.replace(
             report_content(volume.series_instance_uid, segmentation.algorithm),
-            sirt=sirt_groups(doc),
-            flr=flr_measurements(doc),
+            sirt=sirt_groups(quant.sirt, quant.inputs, CONFIG.bsa_formula_sirt),
+            flr=flr_measurements(quant.flr, quant.constants),
         )
         buf = io.BytesIO()
         build_sr(seg, headers, content).save_as(buf)

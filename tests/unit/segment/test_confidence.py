@@ -52,3 +52,33 @@ def test_weights_are_configurable() -> None:
     conf = combine({Structure.LIVER: 0.7}, {}, None, 8.0, cfg)
     assert conf.score == pytest.approx(0.7)
     assert conf.review_recommended   # below 0.75 and thick slices
+
+
+def test_single_fold_models_give_no_agreement_not_a_perfect_one() -> None:
+    """One fold has nothing to agree with: the agreement term is left out and said so."""
+    cfg = ConfidenceConfig()
+    single = {Structure.LIVER, Structure.METASTASIS}
+    conf = combine({Structure.LIVER: None, Structure.METASTASIS: None},
+                   {Structure.LIVER: 1500.0}, 0.5, 3.25, cfg, single_fold=single)
+    assert "agreement" not in conf.terms
+    assert conf.score == pytest.approx((0.2 * 0.5 + 0.2 * 0.5) / 0.4)
+    assert conf.notes == ["fold agreement unavailable: liver, metastasis segmented by a "
+                          "single-fold model; the score uses the tumour-volume and "
+                          "slice-thickness terms only"]
+    assert conf.to_dict()["notes"] == conf.notes
+    assert conf.per_structure[Structure.LIVER].fold_dice is None
+    # the same figures from a multi-fold model that found nothing would count as agreeing
+    multi = combine({Structure.LIVER: None, Structure.METASTASIS: None},
+                    {Structure.LIVER: 1500.0}, 0.5, 3.25, cfg)
+    assert multi.terms["agreement"] == 1.0 and multi.notes == []
+
+
+def test_agreement_of_multi_fold_structures_is_kept_beside_single_fold_ones() -> None:
+    cfg = ConfidenceConfig()
+    conf = combine({Structure.LIVER: 0.96, Structure.METASTASIS: None},
+                   {Structure.LIVER: 1500.0}, None, 1.0, cfg,
+                   single_fold={Structure.METASTASIS})
+    assert conf.terms["agreement"] == pytest.approx(0.96)
+    assert conf.score == pytest.approx(0.6 * 0.96 + 0.4)
+    assert conf.notes == ["fold agreement of metastasis unavailable (single-fold model); the "
+                          "agreement term uses the other structures"]

@@ -137,3 +137,15 @@ def test_prone_series_gives_the_same_anatomy_in_patient_coordinates(
 def test_canonical_flips(row: tuple[float, float, float], column: tuple[float, float, float],
                          axes: tuple[int, ...]) -> None:
     assert canonical_flips(row, column) == axes
+
+
+def test_single_fold_model_reports_agreement_unavailable(toy: Any) -> None:
+    hu, _ = toy
+    config = organ_config(models={"organ": ModelConfig(folder="tiny_organ", folds=(0,))})
+    result = SegmentationEngine(config).segment(toy_volume(hu))
+    assert result.fold_dice == {}
+    assert "agreement" not in result.confidence.terms
+    assert result.confidence.notes and "single-fold" in result.confidence.notes[0]
+    assert result.stages == [{"model": "organ", "box_zyx": [[0, 24], [0, 40], [0, 40]],
+                              "network_shape": [24, 40, 40],
+                              "network_spacing_mm": [3.0, 2.0, 2.0], "mirror_axes": []}]
