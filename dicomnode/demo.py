@@ -70,11 +70,6 @@ class DemoPaths:
         return self.work / "results"
 
     @property
-    def plan(self) -> Path:
-        """The planner step's copy of the job's results and its new version."""
-        return self.work / "plan"
-
-    @property
     def audit_db(self) -> Path:
         """The SQLite audit database."""
         return self.work / "audit.sqlite3"
@@ -217,6 +212,29 @@ def wait_for_job(audit: JobReader, study_instance_uid: str, node: subprocess.Pop
                 return detail
         time.sleep(1.0)
     raise DemoError(f"the job did not finish within {timeout_s:.0f} s; see {paths.node_log}")
+
+
+def wait_for_deliveries(audit: JobReader, job_id: int, sop_instance_uids: set[str],
+                        node: subprocess.Popen[bytes], paths: DemoPaths,
+                        timeout_s: float) -> JobDetail:
+    """Wait until the deliveries of the given outputs of a job have left the outbox.
+
+    Raises
+    ------
+    DemoError
+        The node exited, or the deliveries did not finish within ``timeout_s`` seconds.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if node.poll() is not None:
+            raise DemoError(f"the node exited with code {node.returncode}:\n{_log_tail(paths)}")
+        detail = audit.get_job(job_id)
+        wanted = [d for d in detail.deliveries if d.sop_instance_uid in sop_instance_uids]
+        if wanted and all(d.state is not DeliveryState.PENDING for d in wanted):
+            return detail
+        time.sleep(0.5)
+    raise DemoError(f"the re-plan's deliveries did not finish within {timeout_s:.0f} s; "
+                    f"see {paths.node_log}")
 
 
 def stop_node(node: subprocess.Popen[bytes], timeout_s: float = 60.0) -> int | None:

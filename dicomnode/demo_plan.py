@@ -1,24 +1,23 @@
 """The demo's planner step: the automatic result re-planned with example planner inputs.
 
-After the node has processed the demo study, :func:`plan_example` copies the job's result
-folder (``result.json``, SEG, SR, PDF) to a folder of its own and re-plans it with
-:data:`EXAMPLE_INPUTS` through the ``dicomnode plan`` code path
-(:func:`dicomnode.planning.versions.compute_plan`, ``write_plan``), writing ``result.v2.json``,
-``sr.v2.dcm`` (naming the job's SR as its predecessor), ``summary.v2.pdf`` and
-``summary-pdf.v2.dcm``. This example is not delivered to the demo's destination folder (a
-planner's approval on the dashboard delivers a re-plan: :mod:`dicomnode.web.planner`).
+After the node has processed the demo study, :func:`plan_example` re-plans the job's result
+folder with :data:`EXAMPLE_INPUTS` through the code path of ``dicomnode plan`` and of the
+dashboard's planner form (:func:`dicomnode.planning.versions.compute_plan`, ``write_plan``),
+writing ``result.v2.json``, ``sr.v2.dcm`` (naming the job's SR as its predecessor),
+``summary.v2.pdf`` and ``summary-pdf.v2.dcm`` beside the job's files. The demo then approves
+it as the dashboard's "Approve" does (:func:`dicomnode.planning.approval.approve_written_plan`)
+so that the node's outbox delivers the new SR and PDF.
 """
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pydicom
 
-from dicomnode.planning.versions import compute_plan, write_plan
+from dicomnode.planning.versions import WrittenPlan, compute_plan, write_plan
 from pipeline.config import PipelineConfig
 from pipeline.quantify.inputs import Microspheres, PatientInfo, PlannerInputs
 
@@ -40,9 +39,6 @@ EXAMPLE_DESCRIPTION = (
 EXAMPLE_COMMAND = "--microspheres resin --territory right --lsf 0.06 --tn 3"
 """The same inputs as ``dicomnode plan`` options."""
 
-_RESULT_FILES = ("result.json", "seg.dcm", "sr.dcm", "summary-pdf.dcm", "summary.pdf")
-
-
 @dataclass(frozen=True)
 class ExamplePlan:
     """The outcome of the planner step.
@@ -50,10 +46,10 @@ class ExamplePlan:
     Parameters
     ----------
     folder : Path
-        The re-planned copy of the job's result folder.
+        The job's result folder, re-planned.
     doc : dict
         The new result document (version 2).
-    written : list of Path
+    written : WrittenPlan
         The files of the new version.
     sr_predecessor_uid : str
         SOP Instance UID the new SR names in its Predecessor Documents Sequence.
@@ -63,20 +59,18 @@ class ExamplePlan:
 
     folder: Path
     doc: dict[str, Any]
-    written: list[Path]
+    written: WrittenPlan
     sr_predecessor_uid: str
     first_sr_uid: str
 
 
-def plan_example(job_dir: Path, folder: Path, config: PipelineConfig) -> ExamplePlan:
-    """Copy a job's results to ``folder`` and re-plan them with :data:`EXAMPLE_INPUTS`.
+def plan_example(folder: Path, config: PipelineConfig) -> ExamplePlan:
+    """Re-plan a job's results with :data:`EXAMPLE_INPUTS`; the new version goes beside them.
 
     Parameters
     ----------
-    job_dir : Path
-        The job's work folder (its ``result.json`` and DICOM outputs).
     folder : Path
-        Where the copy and the new version go (created; must not exist).
+        The job's result folder (its ``result.json`` and DICOM outputs).
     config : PipelineConfig
         The node's pipeline settings (quantification and writers).
 
@@ -89,14 +83,11 @@ def plan_example(job_dir: Path, folder: Path, config: PipelineConfig) -> Example
     ------
     ValueError
         The job's result has no quantification (a rejected study).
-    FileNotFoundError
-        The job folder lacks one of its result files.
+    OSError
+        The job folder lacks one of its result files, or a file cannot be written.
     """
-    folder.mkdir(parents=True)
-    for name in _RESULT_FILES:
-        shutil.copy2(job_dir / name, folder / name)
     preview = compute_plan(folder, EXAMPLE_INPUTS, PatientInfo(), config.quantification)
-    doc, written = preview.doc, write_plan(preview, config.encode).paths
+    doc, written = preview.doc, write_plan(preview, config.encode)
     new_sr = pydicom.dcmread(folder / f"sr.v{doc['result_version']}.dcm")
     predecessor = new_sr.PredecessorDocumentsSequence[0].ReferencedSeriesSequence[0]
     return ExamplePlan(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -13,8 +14,13 @@ from rich.table import Table
 from dicomnode.cli.app import app
 
 if TYPE_CHECKING:
+    from dicomnode.audit.log import AuditLog
     from dicomnode.audit.rows import JobDetail
     from dicomnode.demo import DemoPaths
+    from dicomnode.demo_plan import ExamplePlan
+
+DEMO_APPROVER = "demo (example inputs)"
+"""The name the demo's approval of its example plan is recorded under."""
 
 
 def _print_truth(console: Console, volumes_ml: dict[str, Any], truth: dict[str, Any]) -> None:
@@ -45,11 +51,12 @@ def _print_deliveries(console: Console, detail: JobDetail, results: Path) -> Non
         console.print(f"  {path.relative_to(results)}  ({path.stat().st_size / 1e3:.0f} kB)")
 
 
-def planner_step(console: Console, job_dir: Path, paths: DemoPaths) -> bool:
+def planner_step(console: Console, job_dir: Path, paths: DemoPaths) -> ExamplePlan | None:
     """Re-plan a job's result (its work folder) with the example inputs; print the plan and
     its new files.
 
-    Returns True when a plan was computed and its SR names the job's SR as predecessor.
+    Returns the plan when it was computed and its SR names the job's SR as predecessor,
+    None otherwise (the reason printed).
     """
     from dicomnode.cli.show_worksheet import print_worksheet
     from dicomnode.config import load_config
@@ -58,28 +65,51 @@ def planner_step(console: Console, job_dir: Path, paths: DemoPaths) -> bool:
 
     console.rule("6. the planner's step, with EXAMPLE inputs")
     console.print(f"[bold yellow]EXAMPLE planner inputs, not a patient's[/bold yellow]: "
-                  f"{EXAMPLE_DESCRIPTION} (dicomnode plan FOLDER {EXAMPLE_COMMAND})")
+                  f"{EXAMPLE_DESCRIPTION} (dicomnode plan FOLDER {EXAMPLE_COMMAND}, or the "
+                  "dashboard's SIRT plan form)")
     try:
-        plan = plan_example(job_dir, paths.plan, load_config(paths.config).pipeline)
+        plan = plan_example(job_dir, load_config(paths.config).pipeline)
     except (ValueError, OSError) as exc:
         console.print(f"[red]planner step failed: {exc}")
-        return False
+        return None
     worksheet = recorded_content(plan.doc, "").worksheet
     if worksheet is None:
         console.print("[red]the re-plan has no SIRT section")
-        return False
+        return None
     print_worksheet(console, worksheet)
     console.print(f"[bold]New version {plan.doc['result_version']}[/bold] in {plan.folder} "
-                  "(written by the dicomnode plan code path; earlier files kept):")
-    for path in plan.written:
+                  "(earlier files kept):")
+    for path in plan.written.paths:
         console.print(f"  {path.name}  ({path.stat().st_size / 1e3:.0f} kB)")
     linked = plan.sr_predecessor_uid == plan.first_sr_uid
     console.print(f"  the new SR names the job's SR {plan.first_sr_uid} as its predecessor: "
                   f"{'yes' if linked else 'NO'}")
-    console.print("  not delivered: the node's outbox delivers a job's own outputs; "
-                  "delivering an approved re-plan needs the planner's approval step, not "
-                  "built yet")
-    return bool(worksheet.methods) and linked
+    return plan if worksheet.methods and linked else None
+
+
+def deliver_plan(console: Console, audit: AuditLog, job_id: int, plan: ExamplePlan,
+                 node: subprocess.Popen[bytes], paths: DemoPaths, timeout_s: float) -> bool:
+    """Approve the example plan as the dashboard's "Approve" does, wait for the node's
+    outbox to deliver its SR and PDF, and print their delivery.
+
+    Returns True when every delivery of the new version succeeded.
+    """
+    from dicomnode.audit.rows import DeliveryState
+    from dicomnode.demo import wait_for_deliveries
+    from dicomnode.demo_plan import EXAMPLE_INPUTS
+    from dicomnode.jobs.outputs import identify_output
+    from dicomnode.planning.approval import approve_written_plan
+    from pipeline.quantify.inputs import PatientInfo
+
+    approval = approve_written_plan(audit, job_id, plan.written, plan.folder, EXAMPLE_INPUTS,
+                                    PatientInfo(), by_user=DEMO_APPROVER)
+    console.print(f"approved by {DEMO_APPROVER!r} (plan approval {approval}, recorded in "
+                  "the audit database); the node's outbox delivers the new SR and PDF")
+    uids = {identify_output(p, plan.folder).sop_instance_uid for p in plan.written.dicom}
+    detail = wait_for_deliveries(audit, job_id, uids, node, paths, timeout_s)
+    _print_deliveries(console, detail, paths.results)
+    return all(d.state is DeliveryState.DELIVERED
+               for d in detail.deliveries if d.sop_instance_uid in uids)
 
 
 @app.command("demo")
@@ -97,9 +127,9 @@ def demo(
     """Start the node on the embedded defaults, send it a synthetic study over DICOM like a
     PACS would, wait for the job and its deliveries, show the result, and stop the node.
 
-    Then re-plan the result with example planner inputs and show the plan and its new
-    SR/PDF version. Exit 0 when the study was processed, every result delivered and the
-    example plan computed, 1 otherwise.
+    Then re-plan the result with example planner inputs, show the plan, approve it and show
+    its new SR/PDF version delivered. Exit 0 when the study was processed, every result
+    delivered and the example plan computed and delivered, 1 otherwise.
     """
     from dicomnode.audit.log import AuditLog
     from dicomnode.audit.rows import DeliveryState, JobState
@@ -176,7 +206,9 @@ def demo(
         ok = (detail.job.state is JobState.SUCCEEDED and bool(detail.deliveries)
               and all(d.state is DeliveryState.DELIVERED for d in detail.deliveries))
         if ok:
-            ok = planner_step(console, Path(detail.outputs[0].path).parent, paths)
+            plan = planner_step(console, Path(detail.outputs[0].path).parent, paths)
+            ok = plan is not None and deliver_plan(console, audit, detail.job.id, plan, node,
+                                                   paths, timeout)
     except DemoError as exc:
         console.print(f"[red]demo failed: {exc}")
         ok = False

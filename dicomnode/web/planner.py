@@ -22,12 +22,11 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from dicomnode.audit.errors import JobNotFoundError, JobStateError
-from dicomnode.audit.rows import JobDetail, OutputKind, PlanOutput
+from dicomnode.audit.rows import JobDetail
 from dicomnode.audit.store import job_target
-from dicomnode.jobs.outputs import identify_output
+from dicomnode.planning.approval import approve_written_plan
 from dicomnode.planning.inputs import (
     PlanInputError,
-    given_inputs,
     plan_inputs,
 )
 from dicomnode.planning.versions import (
@@ -159,27 +158,15 @@ async def approve(request: Request, job_id: JobId, user: Planner, board: Board) 
         written = await run_in_threadpool(write_plan, preview, board.config.pipeline.encode)
     except PlanConflictError as exc:
         return _refused(request, board, user, detail, values, preview, str(exc))
-    outputs = [identify_output(path, folder) for path in written.dicom]
-    sr = next((o for o in outputs if o.kind is OutputKind.SR), None)
-    pdf = next((o for o in outputs if o.kind is OutputKind.PDF), None)
-    if sr is None:  # write_plan writes an SR wherever the folder holds seg.dcm
-        raise HTTPException(500, f"version {written.version} has no SR")
     planner, patient = plan_inputs(values)
     try:
-        approval = board.audit.record_plan_approval(
-            job_id,
-            result_version=written.version,
-            by_user=user.name,
-            inputs=given_inputs(planner, patient),
-            sr_sop_instance_uid=sr.sop_instance_uid,
-            pdf_sop_instance_uid=None if pdf is None else pdf.sop_instance_uid,
+        approve_written_plan(
+            board.audit, job_id, written, folder, planner, patient, by_user=user.name
         )
     except JobStateError as exc:
         raise HTTPException(409, str(exc)) from exc
-    board.audit.record_plan_outputs(
-        approval,
-        [PlanOutput(str(o.path), o.sop_instance_uid, o.sop_class_uid, o.kind) for o in outputs],
-    )
+    except ValueError as exc:  # write_plan writes an SR wherever the folder holds seg.dcm
+        raise HTTPException(500, str(exc)) from exc
     request.session["flash"] = (
         f"plan version {written.version} approved by {user.name}; "
         f"its SR and PDF are queued for delivery"

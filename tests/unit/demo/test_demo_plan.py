@@ -1,4 +1,5 @@
-"""The demo's planner step: example inputs, the plan printed, the new SR/PDF version."""
+"""The demo's planner step: example inputs, the plan printed, the new SR/PDF version beside
+the job's files."""
 
 from __future__ import annotations
 
@@ -23,12 +24,13 @@ def test_planner_step_prints_the_example_plan_and_writes_its_version(job_dir: Pa
                                                                      tmp_path: Path) -> None:
     paths = _demo_paths(tmp_path)
     console = Console(record=True, width=300)
-    assert planner_step(console, job_dir, paths)
+    plan = planner_step(console, job_dir, paths)
+    assert plan is not None and plan.folder == job_dir
     out = " ".join(console.export_text().split())  # one space between table cells
     assert ("EXAMPLE planner inputs, not a patient's: resin microspheres, right lobe, lung "
             "shunt fraction 6 %, tumour-to-normal ratio (T/N) 3") in out
     assert "Lung shunt fraction 6 % (planner)" in out and "Body height 1.75 m (CT header)" in out
-    doc = json.loads((paths.plan / "result.v2.json").read_text())
+    doc = json.loads((job_dir / "result.v2.json").read_text())
     bsa = doc["sirt"]["methods"]["bsa"]
     assert doc["sirt"]["computed_methods"] and doc["inputs"]["planner"]["territory"] == "right"
     assert "Plan: BSA method (resin) - the device's convention" in out
@@ -42,15 +44,16 @@ def test_planner_step_prints_the_example_plan_and_writes_its_version(job_dir: Pa
     assert f"EANM2022-RESIN-NL-UNILOBAR: <= 40 Gy (unilobar, pretreated or not) │ {status}" in out
     assert "EANM2022-LUNG-SESSION: <= 30 Gy (per session) │ met" in out
     for name in NEW_FILES:
-        assert (paths.plan / name).is_file() and f" {name} (" in out
+        assert (job_dir / name).is_file() and f" {name} (" in out
     assert "the new SR names the job's SR" in out and "as its predecessor: yes" in out
-    assert "not delivered" in out
-    assert not [p.name for p in job_dir.iterdir() if ".v" in p.name]  # the job's folder is kept
+    assert {p.name for p in plan.written.dicom} == {"sr.v2.dcm", "summary-pdf.v2.dcm"}
+    for name in ("result.json", "seg.dcm", "sr.dcm", "summary-pdf.dcm", "summary.pdf"):
+        assert (job_dir / name).is_file()  # the job's own version is kept
 
 
 def test_planner_step_fails_on_a_rejected_result(job_dir: Path, tmp_path: Path) -> None:
     (job_dir / "result.json").write_text(json.dumps({"status": "rejected", "reason": "tilt"}))
     paths = _demo_paths(tmp_path)
     console = Console(record=True, width=300)
-    assert not planner_step(console, job_dir, paths)
+    assert planner_step(console, job_dir, paths) is None
     assert "planner step failed: result.json has no quantification" in console.export_text()
