@@ -1,9 +1,8 @@
 """The fork's DIMSE provider: C-STORE requests decoded and responses encoded directly.
 
 Part of the pynetdicom fork (:mod:`dicomnode.scp._fork`). pynetdicom turns every DIMSE
-message into a pydicom data set and back: ~0.15 ms of CPU to decode a C-STORE-RQ's command
-set into a primitive and ~0.3 ms to encode the seven elements of its response, paid once
-per received instance. :class:`StoreDimse` does both directly for plain C-STORE messages
+message into a pydicom data set and back, once per received instance (the cost is in
+``docs/receive.md``). :class:`StoreDimse` does both directly for plain C-STORE messages
 (PS3.7 Section 9.3.1 and Annex E: command sets in Implicit VR Little Endian, elements in
 tag order, UIDs padded with a NUL to even length):
 

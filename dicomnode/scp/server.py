@@ -357,7 +357,8 @@ def configure_receiving_process(log_level: int) -> None:
     is logged, are not bound at all, and pydicom does not validate the values of the
     command sets and headers it decodes and encodes here (the node validates the UIDs it
     uses itself, :mod:`dicomnode.scp.uids`; pydicom's warnings would also write received
-    values, possibly PHI, into the log). Together ~0.15 ms of CPU per instance.
+    values, possibly PHI, into the log). Both cost CPU for every instance
+    (``docs/receive.md``).
 
     Parameters
     ----------
