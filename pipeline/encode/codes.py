@@ -161,13 +161,13 @@ FORMULAS: dict[str, Code] = {
 """BSA and TELV formulas by their configuration name (values of BSAFORMULA / TELVFORMULA)."""
 
 RULES: dict[str, str] = {
-    "EANM2022-RESIN-NL-UNILOBAR": "Resin unilobar: territory normal liver < 40 Gy",
-    "EANM2022-RESIN-NL-BILOBAR": "Resin bilobar, not pretreated: normal liver < 40 Gy",
-    "EANM2022-RESIN-NL-BILOBAR-PRE": "Resin bilobar, pretreated/compromised: normal liver < 30 Gy",
+    "EANM2022-RESIN-NL-UNILOBAR": "Resin unilobar: territory normal liver <= 40 Gy",
+    "EANM2022-RESIN-NL-BILOBAR": "Resin bilobar, not pretreated: normal liver <= 40 Gy",
+    "EANM2022-RESIN-NL-BILOBAR-PRE": "Resin bilobar, pretreated/compromised: normal liver <= 30 Gy",
     "EANM2022-RESIN-TUMOUR-MCRC": "Resin mCRC: tumour > 100 Gy",
     "EANM2022-RESIN-SEGMENTECTOMY": "Resin segmentectomy: perfused territory > 150 Gy",
-    "EANM2022-GLASS-WNL": "Glass: whole normal liver < 75 Gy",
-    "EANM2022-GLASS-WNL-BILIRUBIN": "Glass, bilirubin > 1.1 mg/dL: whole normal liver < 50 Gy",
+    "EANM2022-GLASS-WNL": "Glass: whole normal liver <= 75 Gy",
+    "EANM2022-GLASS-WNL-BILIRUBIN": "Glass, bilirubin > 1.1 mg/dL: whole normal liver <= 50 Gy",
     "EANM2022-GLASS-TUMOUR-HCC": "Glass HCC: tumour >= 205 Gy",
     "EANM2022-GLASS-TUMOUR-MCRC": "Glass mCRC: tumour >= 189 Gy",
     "EANM2022-GLASS-SEGMENTECTOMY": "Glass segmentectomy: perfused territory > 400 Gy",

@@ -69,11 +69,10 @@ def _algorithm_id(algorithm: AlgorithmInfo) -> hd.sr.AlgorithmIdentification:
                                          parameters=parameters)
 
 
-def _measurement(q: NamedQuantity, algorithm: hd.sr.AlgorithmIdentification | None,
-                 finding_site: CodedConcept | None = None) -> hd.sr.Measurement:
-    sites = [hd.sr.FindingSite(finding_site)] if finding_site is not None else None
+def _measurement(q: NamedQuantity, algorithm: hd.sr.AlgorithmIdentification | None
+                 ) -> hd.sr.Measurement:
     return hd.sr.Measurement(name=coded(q.concept), value=float(q.value), unit=coded(q.unit),
-                             algorithm_id=algorithm, finding_sites=sites)
+                             algorithm_id=algorithm)
 
 
 def _yes_no(name: CodedConcept, flag: bool) -> hd.sr.QualitativeEvaluation:
@@ -121,11 +120,16 @@ class _SegmentIndex:
             qualitative_evaluations=evaluations or None)
 
 
+def _segment_tracking_id(structure: Structure) -> str:
+    """Tracking ID of the SEG segment of a structure (all metastases are one segment)."""
+    return (ALL_LESIONS_LABEL if structure is Structure.METASTASIS
+            else structure_tracking_id(structure))
+
+
 def _structure_group(m: StructureMeasurement, index: _SegmentIndex,
                      algorithm: hd.sr.AlgorithmIdentification) -> Group:
     info = CATALOGUE[m.structure]
-    tracking_id = (ALL_LESIONS_LABEL if m.structure is Structure.METASTASIS
-                   else structure_tracking_id(m.structure))
+    tracking_id = _segment_tracking_id(m.structure)
     volume = NamedQuantity(codes.VOLUME, m.volume_ml, codes.unit("mL"))
     evaluations = []
     if m.incomplete_coverage:
@@ -205,22 +209,37 @@ def _quantity_group(g: QuantityGroup, index: _SegmentIndex
         qualitative_evaluations=[_evaluation(e) for e in g.evaluations] or None)
 
 
-def _confidence_group(c: Confidence, algorithm: hd.sr.AlgorithmIdentification
-                      ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+def _confidence_groups(c: Confidence, index: _SegmentIndex,
+                       algorithm: hd.sr.AlgorithmIdentification
+                       ) -> list[hd.sr.MeasurementsAndQualitativeEvaluations]:
+    """The study's confidence score and review flag, then one group per structure with a
+    fold agreement: its finding site and its SEG segment at group level, so that a reader
+    which keeps one finding site per group (dcmqi's tid1500reader) still knows whose value
+    it is."""
     ratio = codes.unit("1")
-    measurements = []
-    measurements.append(_measurement(NamedQuantity(codes.CONFIDENCE_SCORE, c.score, ratio),
-                                     algorithm))
-    for structure, value in c.fold_dice.items():
-        measurements.append(_measurement(
-            NamedQuantity(codes.STRUCTURE_CONFIDENCE, value, ratio), algorithm,
-            finding_site=coded(CATALOGUE[structure].type)))
-    return hd.sr.MeasurementsAndQualitativeEvaluations(
+    groups = [hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(),
                                                      identifier="Segmentation confidence"),
         finding_type=coded(codes.CONFIDENCE_ASSESSMENT),
-        measurements=measurements or None,
-        qualitative_evaluations=[_yes_no(coded(codes.REVIEW_REQUIRED), c.review_recommended)])
+        measurements=[_measurement(NamedQuantity(codes.CONFIDENCE_SCORE, c.score, ratio),
+                                   algorithm)],
+        qualitative_evaluations=[_yes_no(coded(codes.REVIEW_REQUIRED), c.review_recommended)])]
+    for structure, value in c.fold_dice.items():
+        info = CATALOGUE[structure]
+        measurement = _measurement(NamedQuantity(codes.STRUCTURE_CONFIDENCE, value, ratio),
+                                   algorithm)
+        segment = index.by_tracking_id.get(_segment_tracking_id(structure))
+        if segment is not None:
+            items = list(getattr(measurement[0], "ContentSequence", []))
+            measurement[0].ContentSequence = hd.sr.ContentSequence(
+                [*items, _segment_source(index.seg, [int(segment.SegmentNumber)])])
+        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(
+                uid=hd.UID(), identifier=f"Segmentation confidence: {info.type.meaning}"[:64]),
+            finding_type=coded(codes.CONFIDENCE_ASSESSMENT),
+            finding_sites=[hd.sr.FindingSite(coded(info.type))],
+            measurements=[measurement]))
+    return groups
 
 
 def flag_code(flag: QualityFlag) -> CodedConcept:
@@ -289,7 +308,7 @@ def measurement_groups(content: ReportContent, seg: Dataset) -> list[Group]:
         groups.append(_plain_group("Constants", coded(codes.SIRT_CONSTANTS), content.constants,
                                    None))
     if content.confidence is not None:
-        groups.append(_confidence_group(content.confidence, algorithm))
+        groups += _confidence_groups(content.confidence, index, algorithm)
     if content.flags:
         groups.append(_flags_group("Quality flags", coded(codes.QUALITY_ASSESSMENT),
                                    coded(codes.QUALITY_FLAG), content.flags))

@@ -12,6 +12,7 @@ from pipeline.encode.config import EncodeConfig, SegmentationType
 from pipeline.encode.content import QualityFlag, RejectionContent, SeriesChoice
 from pipeline.encode.seg import build_seg
 from pipeline.encode.sr import build_rejection_sr, build_sr
+from pipeline.structures import CATALOGUE, Structure
 
 
 def _roundtrip(ds) -> hd.sr.Comprehensive3DSR:
@@ -104,6 +105,11 @@ def test_confidence_review_flag_and_quality_flags(seg_and_sr) -> None:
     assert _value(confidence, codes.CONFIDENCE_SCORE)[0] == pytest.approx(0.91)
     review = confidence.get_qualitative_evaluations(name=codes.coded(codes.REVIEW_REQUIRED))
     assert review[0].value == codes.coded(codes.NO)
+    for structure, expected in ((Structure.LIVER, 0.97), (Structure.METASTASIS, 0.71)):
+        site = CATALOGUE[structure].type
+        group = _plain(sr, f"Segmentation confidence: {site.meaning}")
+        assert [s.value.value for s in group.finding_sites] == [site.value]
+        assert _value(group, codes.STRUCTURE_CONFIDENCE)[0] == pytest.approx(expected)
     flags = _plain(sr, "Quality flags").get_qualitative_evaluations()
     assert [f.value.value for f in flags] == ["INCOMPLETE"]
 

@@ -40,7 +40,7 @@ from pipeline.quantify.inputs import PatientInfo, QualityContext
 from pipeline.quantify.quantify import quantify
 from pipeline.run.report_content import flr_measurements
 from pipeline.run.sirt_report import sirt_groups
-from pipeline.structures import CATALOGUE, COUINAUD_SEGMENTS
+from pipeline.structures import CATALOGUE, COUINAUD_SEGMENTS, Structure
 
 READER = (
     shutil.which("tid1500reader", path=str(Path(sys.executable).parent))
@@ -280,3 +280,18 @@ def test_territory_microspheres_and_sources_come_back(plans, name: str) -> None:
     for method in plan.doc["sirt"]["computed_methods"]:
         lungs = plan.dcmqi[f"{PREFIX[method]}: lungs"]
         assert _evaluations(lungs)[codes.LUNG_MASS_SOURCE.value] == codes.FROM_SITE_DEFAULT.value
+
+
+def test_each_structure_confidence_comes_back_with_its_structure(plans) -> None:
+    """One group per structure: the reader keeps its finding site, so a value is never
+    separated from the structure it belongs to."""
+    plan = next(iter(plans.values()))
+    read = {}
+    for title, group in plan.dcmqi.items():
+        if title.startswith("Segmentation confidence: "):
+            values = _measurements(group)
+            read[_code(group["FindingSite"])] = values[codes.STRUCTURE_CONFIDENCE.value][0]
+    # The fold agreements of encode_report_fixture's confidence.
+    expected = {CATALOGUE[Structure.LIVER].type.value: 0.97,
+                CATALOGUE[Structure.METASTASIS].type.value: 0.71}
+    assert read == pytest.approx(expected)
