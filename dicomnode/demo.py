@@ -187,6 +187,27 @@ def _delivery_done(detail: JobDetail) -> bool:
         d.state is not DeliveryState.PENDING for d in detail.deliveries)
 
 
+def _poll(node: subprocess.Popen[bytes], paths: DemoPaths, timeout_s: float, interval_s: float,
+          check: Callable[[], JobDetail | None], what: str) -> JobDetail:
+    """Call ``check`` every ``interval_s`` until it returns a job detail.
+
+    Raises
+    ------
+    DemoError
+        The node exited, or ``check`` gave nothing within ``timeout_s`` seconds (``what``
+        did not finish).
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if node.poll() is not None:
+            raise DemoError(f"the node exited with code {node.returncode}:\n{_log_tail(paths)}")
+        detail = check()
+        if detail is not None:
+            return detail
+        time.sleep(interval_s)
+    raise DemoError(f"{what} did not finish within {timeout_s:.0f} s; see {paths.node_log}")
+
+
 def wait_for_job(audit: JobReader, study_instance_uid: str, node: subprocess.Popen[bytes],
                  paths: DemoPaths, timeout_s: float,
                  on_progress: Callable[[str], None]) -> JobDetail:
@@ -197,21 +218,17 @@ def wait_for_job(audit: JobReader, study_instance_uid: str, node: subprocess.Pop
     DemoError
         The node exited, or the job did not finish within ``timeout_s`` seconds.
     """
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if node.poll() is not None:
-            raise DemoError(f"the node exited with code {node.returncode}:\n{_log_tail(paths)}")
+    def finished() -> JobDetail | None:
         jobs = audit.list_jobs(study_instance_uid=study_instance_uid, limit=1)
         if not jobs:
             on_progress("waiting for the study to be complete (quiet timer)")
-        else:
-            detail = audit.get_job(jobs[0].job.id)
-            stage = detail.events[-1].stage if detail.events else "queued"
-            on_progress(f"job {detail.job.id}: {detail.job.state.value} ({stage})")
-            if detail.job.state.final and _delivery_done(detail):
-                return detail
-        time.sleep(1.0)
-    raise DemoError(f"the job did not finish within {timeout_s:.0f} s; see {paths.node_log}")
+            return None
+        detail = audit.get_job(jobs[0].job.id)
+        stage = detail.events[-1].stage if detail.events else "queued"
+        on_progress(f"job {detail.job.id}: {detail.job.state.value} ({stage})")
+        return detail if detail.job.state.final and _delivery_done(detail) else None
+
+    return _poll(node, paths, timeout_s, 1.0, finished, "the job")
 
 
 def wait_for_deliveries(audit: JobReader, job_id: int, sop_instance_uids: set[str],
@@ -224,17 +241,13 @@ def wait_for_deliveries(audit: JobReader, job_id: int, sop_instance_uids: set[st
     DemoError
         The node exited, or the deliveries did not finish within ``timeout_s`` seconds.
     """
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if node.poll() is not None:
-            raise DemoError(f"the node exited with code {node.returncode}:\n{_log_tail(paths)}")
+    def delivered() -> JobDetail | None:
         detail = audit.get_job(job_id)
         wanted = [d for d in detail.deliveries if d.sop_instance_uid in sop_instance_uids]
-        if wanted and all(d.state is not DeliveryState.PENDING for d in wanted):
-            return detail
-        time.sleep(0.5)
-    raise DemoError(f"the re-plan's deliveries did not finish within {timeout_s:.0f} s; "
-                    f"see {paths.node_log}")
+        done = wanted and all(d.state is not DeliveryState.PENDING for d in wanted)
+        return detail if done else None
+
+    return _poll(node, paths, timeout_s, 0.5, delivered, "the re-plan's deliveries")
 
 
 def stop_node(node: subprocess.Popen[bytes], timeout_s: float = 60.0) -> int | None:

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from playwright.sync_api import Page, expect
+
 from dicomnode.audit.log import AuditLog
 from dicomnode.completion import CompletionConfig, CompletionTracker
 from dicomnode.intake.recorder import ReceiveRecorder
@@ -103,3 +105,12 @@ def run_until_final(audit: AuditLog, handler: str, work: Path, job_id: int) -> N
             time.sleep(0.5)
     finally:
         runner.stop()
+
+
+def log_in(page: Page, site: Site, name: str) -> None:
+    """Log ``name`` in on the dashboard's login form (password from :data:`PASSWORDS`)."""
+    page.goto(f"{site.base_url}/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORDS[name])
+    page.click("button[type=submit]")
+    expect(page.locator("header .who")).to_contain_text(name)

@@ -3,31 +3,13 @@ failed job and see its state change; anonymous and viewer access refused."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from dashboard_site import PASSWORDS, Site
-from playwright.sync_api import Browser, Page, expect
+from dashboard_site import Site, log_in
+from playwright.sync_api import Page, expect
 
 from dicomnode.audit.rows import JobState
 
 pytestmark = pytest.mark.slow  # the site runs the real pipeline once (~70 s on 2 idle cores)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context (no cookies) and page."""
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    yield context.new_page()
-    context.close()
-
-
-def _log_in(page: Page, site: Site, name: str) -> None:
-    page.goto(f"{site.base_url}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORDS[name])
-    page.click("button[type=submit]")
-    expect(page.locator("header .who")).to_contain_text(name)
 
 
 def test_anonymous_is_sent_to_the_login_form(page: Page, site: Site) -> None:
@@ -40,7 +22,7 @@ def test_anonymous_is_sent_to_the_login_form(page: Page, site: Site) -> None:
 
 
 def test_operator_finds_and_opens_the_pipeline_job(page: Page, site: Site) -> None:
-    _log_in(page, site, "olivia")
+    log_in(page, site, "olivia")
     page.click("text=Jobs")
     page.fill("input[name=patient_id]", site.patient_id)
     page.select_option("select[name=state]", "succeeded")
@@ -63,7 +45,7 @@ def test_operator_finds_and_opens_the_pipeline_job(page: Page, site: Site) -> No
 
 
 def test_viewer_cannot_retry(page: Page, site: Site) -> None:
-    _log_in(page, site, "victor")
+    log_in(page, site, "victor")
     page.goto(f"{site.base_url}/jobs/{site.failed_job}")
     expect(page.locator("#job-state")).to_have_text("dead_lettered")
     expect(page.locator("#retry")).to_have_count(0)
@@ -76,7 +58,7 @@ def test_viewer_cannot_retry(page: Page, site: Site) -> None:
 
 
 def test_operator_retries_the_failed_job(page: Page, site: Site) -> None:
-    _log_in(page, site, "olivia")
+    log_in(page, site, "olivia")
     page.goto(f"{site.base_url}/jobs?state=dead_lettered")
     page.click(f"#job-list a[href='/jobs/{site.failed_job}']")
     expect(page.locator("#job-state")).to_have_text("dead_lettered")

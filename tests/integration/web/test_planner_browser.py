@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from dashboard_site import PASSWORDS, Site
+from dashboard_site import Site, log_in
 from loopback_peers import OrthancPeer, run_orthanc
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from dicomnode.audit.rows import DeliveryState, OutputKind
 from dicomnode.delivery.config import DimseDestinationConfig
@@ -51,22 +51,6 @@ def outbox(site: Site, orthanc: OrthancPeer) -> Iterator[Outbox]:
     running.stop()
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context (no cookies) and page."""
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    yield context.new_page()
-    context.close()
-
-
-def _log_in(page: Page, site: Site, name: str) -> None:
-    page.goto(f"{site.base_url}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORDS[name])
-    page.click("button[type=submit]")
-    expect(page.locator("header .who")).to_contain_text(name)
-
-
 def _result_folder(site: Site) -> Path:
     seg = next(o for o in site.audit.get_job(site.pipeline_job).outputs if o.kind is OutputKind.SEG)
     return Path(seg.path).parent
@@ -101,7 +85,7 @@ def test_planner_enters_reviews_and_approves_a_plan_that_reaches_pacs(
 ) -> None:
     folder = _result_folder(site)
     versions_before = sorted(result_versions(folder))
-    _log_in(page, site, "paula")
+    log_in(page, site, "paula")
     page.goto(f"{site.base_url}/jobs/{site.pipeline_job}")
     expect(page.locator("#plan-versions")).to_contain_text("automatic result")
     for image in page.locator("#overlays img").all():  # the SEG over the CT, rendered
@@ -169,7 +153,7 @@ def test_planner_enters_reviews_and_approves_a_plan_that_reaches_pacs(
 
 
 def test_only_a_planner_may_approve(page: Page, site: Site) -> None:
-    _log_in(page, site, "olivia")
+    log_in(page, site, "olivia")
     page.goto(f"{site.base_url}/jobs/{site.pipeline_job}")
     expect(page.locator("#plan-form")).to_have_count(0)
     token = page.locator("input[name=csrf_token]").first.get_attribute("value")
@@ -183,7 +167,7 @@ def test_only_a_planner_may_approve(page: Page, site: Site) -> None:
 
 
 def test_a_stale_review_or_a_forged_form_writes_nothing(page: Page, site: Site) -> None:
-    _log_in(page, site, "paula")
+    log_in(page, site, "paula")
     page.goto(f"{site.base_url}/jobs/{site.pipeline_job}")
     token = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
     folder = _result_folder(site)
