@@ -8,9 +8,8 @@ when a job times out (the process is killed) and after ``max_jobs_per_worker`` a
 
 from __future__ import annotations
 
-import logging
 import contextlib
-import multiprocessing
+import logging
 from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
