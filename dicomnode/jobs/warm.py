@@ -71,9 +71,12 @@ def resolve_warm_handler(import_path: str) -> WarmHandler:
     Raises
     ------
     ValueError, ImportError, AttributeError, TypeError
-        As :func:`~dicomnode.jobs.handler.resolve_handler`.
+        As :func:`~dicomnode.jobs.handler.resolve_handler`; TypeError also for a warm
+        handler class (an instance is what runs).
     """
     handler = import_object(import_path)
-    if isinstance(handler, WarmHandler) and not isinstance(handler, type):
+    if isinstance(handler, WarmHandler):
+        if isinstance(handler, type):
+            raise TypeError(f"handler {import_path!r} is a class; name an instance of it")
         return handler
     return PlainHandler(resolve_handler(import_path))
