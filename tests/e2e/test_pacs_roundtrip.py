@@ -75,6 +75,11 @@ def test_pacs_to_node_to_pacs(multiphase_study: Study, pacs: OrthancPeer, node: 
     timed = {e.stage: e.duration_s for e in detail.events if e.duration_s is not None}
     assert {"select", "segment", "coverage", "quantify", "encode"} <= set(timed)
 
+    # the warm job worker loaded the model at service start, not for this job
+    (start,) = [e for e in detail.events if e.stage == "worker start"]
+    assert "before this job was sent" in start.message
+    assert "model load" not in timed and result["segmentation"]["timings_s"]["load"] == 0.0
+
     # inputs: every instance Orthanc sent, all stored and linked to the job
     assert {i.sop_instance_uid for i in detail.instances} == study.sop_instance_uids
     assert set(job.series_instance_uids) == {s["series_instance_uid"] for s in study.series}
