@@ -75,22 +75,49 @@ def realistic_spec(seed: int, slices: int) -> StudySpec:
     centre = (float(lo[2]) + float(hi[2])) / 2.0
     half = (slices - 1) * THIN_SPACING_MM / 2.0
     z_range = (centre - half, centre + half)
-    return StudySpec(seed=seed, profile="realistic", series=(
-        SeriesSpec(phase=Phase.ARTERIAL, slice_thickness_mm=5.0, z_range_mm=z_range,
-                   description="Arterial 5mm"),
-        SeriesSpec(phase=Phase.PORTAL_VENOUS, slice_thickness_mm=1.25,
-                   spacing_mm=THIN_SPACING_MM, z_range_mm=z_range,
-                   description="Portal venous 1.25mm"),
-        SeriesSpec(phase=Phase.PORTAL_VENOUS, slice_thickness_mm=5.0, z_range_mm=z_range,
-                   description="Portal venous 5mm"),
-    ))
+    return StudySpec(
+        seed=seed,
+        profile="realistic",
+        series=(
+            SeriesSpec(
+                phase=Phase.ARTERIAL,
+                slice_thickness_mm=5.0,
+                z_range_mm=z_range,
+                description="Arterial 5mm",
+            ),
+            SeriesSpec(
+                phase=Phase.PORTAL_VENOUS,
+                slice_thickness_mm=1.25,
+                spacing_mm=THIN_SPACING_MM,
+                z_range_mm=z_range,
+                description="Portal venous 1.25mm",
+            ),
+            SeriesSpec(
+                phase=Phase.PORTAL_VENOUS,
+                slice_thickness_mm=5.0,
+                z_range_mm=z_range,
+                description="Portal venous 5mm",
+            ),
+        ),
+    )
 
 
 def storescu_seconds(folder: Path, work: Path) -> float:
     """Seconds for DCMTK storescu to send ``folder`` to a fresh Orthanc (one association)."""
     with run_orthanc(work / "orthanc-baseline", aet="BASELINE", dicomweb=False) as peer:
-        command = [STORESCU, "-aet", "MODALITY", "-aec", peer.aet, "-nh", "+sd", "+r",
-                   "127.0.0.1", str(peer.dicom_port), str(folder)]
+        command = [
+            STORESCU,
+            "-aet",
+            "MODALITY",
+            "-aec",
+            peer.aet,
+            "-nh",
+            "+sd",
+            "+r",
+            "127.0.0.1",
+            str(peer.dicom_port),
+            str(folder),
+        ]
         started = time.perf_counter()
         subprocess.run(command, env=PEER_ENV, check=True, capture_output=True, timeout=1800)
         return time.perf_counter() - started
@@ -105,12 +132,17 @@ def breakdown(detail: JobDetail) -> list[tuple[str, float]]:
     """(what, seconds) from the last instance received to the last output acknowledged."""
     job = detail.job
     last_received = max(i.received_at for i in detail.instances)
-    stage_s = {e.stage: float(e.duration_s) for e in detail.events
-               if e.stage in STAGES and e.duration_s is not None}
+    stage_s = {
+        e.stage: float(e.duration_s)
+        for e in detail.events
+        if e.stage in STAGES and e.duration_s is not None
+    }
     run_s = _s(job.finished_at, job.started_at)
     delivered = [a.occurred_at for a in detail.delivery_attempts if a.status == "success"]
-    rows = [("completion (study quiet timer)", _s(job.created_at, last_received)),
-            ("queue (job picked up)", _s(job.started_at, job.created_at))]
+    rows = [
+        ("completion (study quiet timer)", _s(job.created_at, last_received)),
+        ("queue (job picked up)", _s(job.started_at, job.created_at)),
+    ]
     rows += [(f"pipeline: {stage}", stage_s.get(stage, 0.0)) for stage in STAGES]
     rows.append((REST, run_s - sum(stage_s.values())))
     rows.append(("delivery (plan, C-STORE, ack)", _s(max(delivered), job.finished_at)))
@@ -130,8 +162,7 @@ def segment_detail(detail: JobDetail) -> list[tuple[str, float]]:
     """The segmentation stage's own timings (model load, preprocessing, each fold, resampling
     to the CT grid, post-processing, confidence), seconds."""
     timings = ((detail.job.result or {}).get("segmentation") or {}).get("timings_s") or {}
-    return [(str(name), float(seconds)) for name, seconds in timings.items()
-            if name != "total"]
+    return [(str(name), float(seconds)) for name, seconds in timings.items() if name != "total"]
 
 
 @dataclass(frozen=True)
@@ -155,8 +186,16 @@ def measure(detail: JobDetail, push_s: float, instances: int, megabytes: float) 
     delivered = [a.occurred_at for a in detail.delivery_attempts if a.status == "success"]
     total_s = _s(max(delivered), max(i.received_at for i in detail.instances))
     start_s, ahead = worker_start(detail)
-    return Measured(breakdown(detail), segment_detail(detail), start_s, ahead, total_s,
-                    push_s, instances, megabytes)
+    return Measured(
+        breakdown(detail),
+        segment_detail(detail),
+        start_s,
+        ahead,
+        total_s,
+        push_s,
+        instances,
+        megabytes,
+    )
 
 
 def print_table(studies: list[Measured], baseline_s: float, warm: bool) -> None:
@@ -165,8 +204,10 @@ def print_table(studies: list[Measured], baseline_s: float, warm: bool) -> None:
     first = studies[0]
     names = [name for name, _ in first.rows] + [name for name, _ in first.parts]
     width = max(len(name) for name in names) + 6
-    print(f"study: {first.instances} instances, {first.megabytes:.0f} MB; "
-          f"{os.cpu_count()} CPU cores; jobs.warm_workers: {str(warm).lower()}")
+    print(
+        f"study: {first.instances} instances, {first.megabytes:.0f} MB; "
+        f"{os.cpu_count()} CPU cores; jobs.warm_workers: {str(warm).lower()}"
+    )
 
     def line(name: str, values: list[str]) -> None:
         print(f"{name:<{width}}" + "".join(f"{v:>12}" for v in values))
@@ -178,8 +219,10 @@ def print_table(studies: list[Measured], baseline_s: float, warm: bool) -> None:
         if name == "pipeline: segment":
             for part, _ in first.parts:
                 line("    " + part, [f"{dict(m.parts).get(part, 0.0):.1f}" for m in studies])
-    line("worker start stage (* before the job)",
-         [f"{m.worker_start_s:.1f}{'*' if m.worker_start_ahead else ' '}" for m in studies])
+    line(
+        "worker start stage (* before the job)",
+        [f"{m.worker_start_s:.1f}{'*' if m.worker_start_ahead else ' '}" for m in studies],
+    )
     line("total: last received -> last ack", [f"{m.total_s:.1f}" for m in studies])
     print()
     print(f"{'baseline: storescu study -> Orthanc':<{width}}{baseline_s:>12.1f}")
@@ -192,12 +235,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slices", type=int, default=300, help="slices of the thin series")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--studies", type=int, default=1,
-                        help="studies sent one after the other to the same node")
-    parser.add_argument("--cold-workers", action="store_true",
-                        help="jobs.warm_workers: false (a fresh process per job attempt)")
-    parser.add_argument("--study-quiet-s", type=float, default=5.0,
-                        help="completion.study_quiet_s of the node (120 s in production)")
+    parser.add_argument(
+        "--studies", type=int, default=1, help="studies sent one after the other to the same node"
+    )
+    parser.add_argument(
+        "--cold-workers",
+        action="store_true",
+        help="jobs.warm_workers: false (a fresh process per job attempt)",
+    )
+    parser.add_argument(
+        "--study-quiet-s",
+        type=float,
+        default=5.0,
+        help="completion.study_quiet_s of the node (120 s in production)",
+    )
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (kept)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-e2e-"))
@@ -206,8 +257,7 @@ def main() -> None:
         study_dir = work / ("study" if number == 0 else f"study-{number + 1}")
         if not (study_dir / "truth" / "series.json").exists():
             print(f"writing study {number + 1} to {study_dir} ...", flush=True)
-            write_study(study_dir, realistic_spec(args.seed + number, args.slices),
-                        volumes=False)
+            write_study(study_dir, realistic_spec(args.seed + number, args.slices), volumes=False)
         study_dirs.append(study_dir)
 
     baseline_s = storescu_seconds(study_dirs[0] / "dicom", work)
@@ -216,9 +266,13 @@ def main() -> None:
     measured: list[Measured] = []
     with run_orthanc(run / "orthanc", aet="PACS", dicomweb=False) as pacs:
         audit_url = f"sqlite:///{run / 'audit.sqlite3'}"
-        node = start_node(run / "node", free_port(), pacs, audit_url,
-                          {"completion": {"study_quiet_s": args.study_quiet_s},
-                           "jobs": {"warm_workers": warm}})
+        node = start_node(
+            run / "node",
+            free_port(),
+            pacs,
+            audit_url,
+            {"completion": {"study_quiet_s": args.study_quiet_s}, "jobs": {"warm_workers": warm}},
+        )
         try:
             for study_dir in study_dirs:
                 study = load_study(study_dir)
@@ -230,25 +284,38 @@ def main() -> None:
                 push_s = time.perf_counter() - started
                 audit = AuditLog.from_url(audit_url)
                 try:
-                    detail = wait_for_job(audit, study.study_instance_uid, node,
-                                          timeout_s=3600)
+                    detail = wait_for_job(audit, study.study_instance_uid, node, timeout_s=3600)
                 finally:
                     audit.dispose()
                 measured.append(measure(detail, push_s, len(files), megabytes))
         finally:
             node.stop()
     print_table(measured, baseline_s, warm)
-    print(json.dumps({
-        "node_aet": NODE_AET, "thin_slices": args.slices, "cpu_count": os.cpu_count(),
-        "warm_workers": warm, "baseline_storescu_s": round(baseline_s, 2),
-        "studies": [{
-            "instances": m.instances, "megabytes": round(m.megabytes, 1),
-            "stages_s": {k: round(v, 2) for k, v in m.rows},
-            "worker_start_s": round(m.worker_start_s, 2),
-            "worker_start_before_job": m.worker_start_ahead,
-            "total_s": round(m.total_s, 2), "orthanc_push_s": round(m.push_s, 2),
-            "ratio": round(m.total_s / baseline_s, 1),
-            "segment_parts_s": {k: round(v, 2) for k, v in m.parts}} for m in measured]}))
+    print(
+        json.dumps(
+            {
+                "node_aet": NODE_AET,
+                "thin_slices": args.slices,
+                "cpu_count": os.cpu_count(),
+                "warm_workers": warm,
+                "baseline_storescu_s": round(baseline_s, 2),
+                "studies": [
+                    {
+                        "instances": m.instances,
+                        "megabytes": round(m.megabytes, 1),
+                        "stages_s": {k: round(v, 2) for k, v in m.rows},
+                        "worker_start_s": round(m.worker_start_s, 2),
+                        "worker_start_before_job": m.worker_start_ahead,
+                        "total_s": round(m.total_s, 2),
+                        "orthanc_push_s": round(m.push_s, 2),
+                        "ratio": round(m.total_s / baseline_s, 1),
+                        "segment_parts_s": {k: round(v, 2) for k, v in m.parts},
+                    }
+                    for m in measured
+                ],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
