@@ -15,12 +15,26 @@ class JobsConfig(BaseModel):
 
     backend: Literal["local", "celery"] = Field(
         default="local",
-        description="'local': a pool of worker processes inside the service (one process "
-        "per job). 'celery' is reserved for dispatching through a Celery broker and is not "
-        "available in this version (the service refuses to start with it).",
+        description="'local': a pool of worker processes inside the service (warm workers "
+        "or one process per job attempt, see warm_workers). 'celery' is reserved for "
+        "dispatching through a Celery broker and is not available in this version (the "
+        "service refuses to start with it).",
     )
     workers: int = Field(
         default=1, ge=1, description="Jobs run at the same time (worker processes)."
+    )
+    warm_workers: bool = Field(
+        default=True,
+        description="Keep one long-lived worker process per slot that imports the handler and "
+        "prepares it (the pipeline: models loaded) once, at service start, then runs the job "
+        "attempts sent to it one after another. False: a fresh process per job attempt "
+        "(imports and model load paid by every job).",
+    )
+    max_jobs_per_worker: int = Field(
+        default=50,
+        ge=1,
+        description="With warm_workers: a worker process is replaced by a fresh one after this "
+        "many job attempts (bounds the memory a library may leak between jobs).",
     )
     max_attempts: int = Field(
         default=3,
@@ -31,8 +45,9 @@ class JobsConfig(BaseModel):
     handler: str = Field(
         default="dicomnode.pipeline_job:run_job",
         pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
-        description="Import path 'module:function' of the job handler, resolved inside the "
-        "worker process; it takes a JobSpec and returns a JobOutcome.",
+        description="Import path 'module:name' of the job handler, resolved inside the worker "
+        "process: a function that takes a JobSpec and returns a JobOutcome, or a warm handler "
+        "(prepare(pipeline) once, run(spec) per job; see dicomnode.jobs.warm).",
     )
     work_dir: Path = Field(
         default=Path("data/work"),
@@ -47,8 +62,8 @@ class JobsConfig(BaseModel):
     timeout_s: float | None = Field(
         default=10800.0,
         gt=0,
-        description="Seconds after which a running job's process is killed and the attempt "
-        "counts as failed; None for no limit.",
+        description="Seconds after which a running job's process is killed (a warm worker is "
+        "replaced by a fresh one) and the attempt counts as failed; None for no limit.",
     )
     stop_grace_s: float = Field(
         default=30.0,
@@ -60,6 +75,7 @@ class JobsConfig(BaseModel):
         default="spawn",
         description="multiprocessing start method of the worker processes (never 'fork': "
         "the service has threads and open database connections). 'forkserver' imports the "
-        "handler's module once in a fork server, so each job starts without re-importing "
-        "it (seconds saved per job with torch); 'spawn' starts a fresh interpreter per job.",
+        "handler's module once in a fork server, so each worker process starts without "
+        "re-importing it (seconds saved per process with torch); 'spawn' starts a fresh "
+        "interpreter per process.",
     )

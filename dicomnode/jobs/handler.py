@@ -25,7 +25,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pipeline.config import PipelineConfig
 
@@ -118,6 +118,22 @@ JobHandler = Callable[[JobSpec], JobOutcome]
 """A function that processes one job attempt."""
 
 
+def import_object(import_path: str) -> object:
+    """Import the object named ``"package.module:name"``.
+
+    Raises
+    ------
+    ValueError
+        The string is not of the form ``module:name``.
+    ImportError, AttributeError
+        The module or name does not exist.
+    """
+    module_name, sep, name = import_path.partition(":")
+    if not sep or not module_name or not name:
+        raise ValueError(f"handler must be 'module:function', got {import_path!r}")
+    return getattr(importlib.import_module(module_name), name)
+
+
 def resolve_handler(import_path: str) -> JobHandler:
     """Import the handler named ``"package.module:function"``.
 
@@ -127,14 +143,13 @@ def resolve_handler(import_path: str) -> JobHandler:
         The string is not of the form ``module:function``.
     ImportError, AttributeError
         The module or function does not exist.
+    TypeError
+        The object is not callable.
     """
-    module_name, sep, function_name = import_path.partition(":")
-    if not sep or not module_name or not function_name:
-        raise ValueError(f"handler must be 'module:function', got {import_path!r}")
-    handler = getattr(importlib.import_module(module_name), function_name)
+    handler = import_object(import_path)
     if not callable(handler):
         raise TypeError(f"handler {import_path!r} is not callable")
-    return handler
+    return cast(JobHandler, handler)
 
 
 def stage_events(result: dict[str, Any]) -> list[tuple[str, str, float | None]]:

@@ -1,10 +1,15 @@
 """Run jobs in worker processes on this machine (the embedded default backend).
 
-One scheduler thread claims queued jobs from the audit database and starts one process per
-job attempt (``spawn`` or ``forkserver``, never ``fork``), at most ``workers`` at a time.
+One scheduler thread claims queued jobs from the audit database and runs each attempt in a
+worker process (``spawn`` or ``forkserver``, never ``fork``), at most ``workers`` at a time.
+With ``warm_workers`` (the default) each slot has a long-lived process, started with the
+runner, that prepares the handler once (imports, models loaded: :mod:`dicomnode.jobs.warm`)
+and runs the attempts sent to it one after another (:mod:`dicomnode.jobs.pool`); it is
+replaced after ``max_jobs_per_worker`` attempts. Otherwise each attempt gets a fresh process.
 A crash of the job's process (an exception, ``os._exit``, SIGKILL, running out of memory)
-cannot take the service down: the attempt ends as ``failed`` with the reason, the job is
-claimed again while it has attempts left, then dead-lettered.
+cannot take the service down: the attempt ends as ``failed`` with the reason (a warm worker
+is replaced by a fresh one), the job is claimed again while it has attempts left, then
+dead-lettered. A job that runs past ``timeout_s`` has its process killed (and replaced).
 
 Exactly once: a job is ``running`` in the database while its process runs. When the service
 dies (``kill -9``) its worker processes exit with it (they watch the parent), and the next
@@ -39,6 +44,7 @@ from dicomnode.audit.rows import JobRow
 from dicomnode.jobs.config import JobsConfig
 from dicomnode.jobs.handler import JobOutcome, JobSpec, stage_events
 from dicomnode.jobs.outputs import OutputError, identify_output
+from dicomnode.jobs.pool import WarmWorker
 from dicomnode.jobs.runner import JobFinished
 from dicomnode.jobs.worker import run_attempt
 from pipeline.config import PipelineConfig
@@ -57,6 +63,10 @@ class _Attempt:
     process: BaseProcess
     work_dir: Path
     started: float
+    worker: WarmWorker | None = None
+    """The warm worker running it (None: a process of its own)."""
+    answer: str | None = None
+    """The outcome JSON the warm worker answered with."""
     killed_reason: str | None = None
 
 
@@ -114,6 +124,7 @@ class LocalJobRunner:
                 ["__main__", run_attempt.__module__, handler_module]
             )
         self._active: dict[int, _Attempt] = {}
+        self._idle: list[WarmWorker] = []
         self._unrecorded: list[tuple[JobRow, Path, JobOutcome]] = []
         self._stopping = threading.Event()
         self._wake_reader, self._wake_writer = multiprocessing.Pipe(duplex=False)
@@ -132,6 +143,8 @@ class LocalJobRunner:
         recovered = self._audit.requeue_stale_running_jobs(worker_prefix=f"{self._node}/")
         if recovered:
             log.warning("recovered %d job(s) interrupted by a previous stop", len(recovered))
+        if self._config.warm_workers:
+            self._idle = [self._new_worker() for _ in range(self._config.workers)]
         self._thread = threading.Thread(target=self._loop, name="job-runner", daemon=True)
         self._thread.start()
 
@@ -171,6 +184,35 @@ class LocalJobRunner:
                 return
             self._launch(job)
 
+    def _new_worker(self) -> WarmWorker:
+        return WarmWorker(
+            self._context,
+            self._config.handler,
+            self._pipeline,
+            logging.getLogger().getEffectiveLevel(),
+            name="dicomnode-job-worker",
+        )
+
+    def _replace(self, worker: WarmWorker) -> None:
+        """End a warm worker and start its successor (unless the service stops)."""
+        worker.kill()
+        if not self._stopping.is_set():
+            self._idle.append(self._new_worker())
+
+    def _idle_worker(self) -> WarmWorker:
+        """A live idle warm worker (one that died while idle is dropped), or a new one."""
+        while self._idle:
+            worker = self._idle.pop(0)
+            if worker.process.is_alive():
+                return worker
+            log.warning(
+                "warm job worker %s ended while idle (%s)",
+                worker.pid,
+                _exit_reason(worker.process.exitcode),
+            )
+            worker.kill()
+        return self._new_worker()
+
     def _launch(self, job: JobRow) -> None:
         work_dir = self._config.work_dir.resolve() / f"job-{job.id}" / f"attempt-{job.attempts}"
         try:
@@ -186,27 +228,45 @@ class LocalJobRunner:
                 calling_ae=job.calling_ae,
                 pipeline=self._pipeline,
             )
-            process = self._context.Process(
-                target=run_attempt,
-                args=(
-                    self._config.handler,
-                    spec,
-                    work_dir / OUTCOME_FILE,
-                    logging.getLogger().getEffectiveLevel(),
-                ),
-                name=f"dicomnode-job-{job.id}",
-            )
-            process.start()
+            if self._config.warm_workers:
+                attempt = self._send(job, spec)
+            else:
+                process = self._context.Process(
+                    target=run_attempt,
+                    args=(
+                        self._config.handler,
+                        spec,
+                        work_dir / OUTCOME_FILE,
+                        logging.getLogger().getEffectiveLevel(),
+                    ),
+                    name=f"dicomnode-job-{job.id}",
+                )
+                process.start()
+                attempt = _Attempt(job, process, work_dir, time.monotonic())
         except OSError as exc:
             failed = JobOutcome(state="failed", reason=f"cannot start: {exc}")
             self._unrecorded.append((job, work_dir, failed))
             return
-        log.info("job %d attempt %d started (pid %s)", job.id, job.attempts, process.pid)
-        self._active[job.id] = _Attempt(job, process, work_dir, time.monotonic())
+        log.info("job %d attempt %d started (pid %s)", job.id, job.attempts, attempt.process.pid)
+        self._active[job.id] = attempt
+
+    def _send(self, job: JobRow, spec: JobSpec) -> _Attempt:
+        """Hand the attempt to an idle warm worker."""
+        worker = self._idle_worker()
+        try:
+            worker.send(spec, spec.work_dir / OUTCOME_FILE)
+        except OSError:
+            self._replace(worker)
+            raise
+        return _Attempt(job, worker.process, spec.work_dir, time.monotonic(), worker=worker)
 
     def _wait(self, timeout_s: float) -> None:
         handles: list[Any] = [self._wake_reader]
-        handles += [attempt.process.sentinel for attempt in self._active.values()]
+        for attempt in self._active.values():
+            if attempt.worker is not None:
+                handles += attempt.worker.handles()
+            else:
+                handles.append(attempt.process.sentinel)
         if self._config.timeout_s is not None and self._active:
             oldest = min(attempt.started for attempt in self._active.values())
             left = oldest + self._config.timeout_s - time.monotonic()
@@ -219,17 +279,36 @@ class LocalJobRunner:
     def _reap(self) -> None:
         now = time.monotonic()
         for job_id, attempt in list(self._active.items()):
+            if attempt.worker is not None and attempt.answer is None:
+                attempt.answer = attempt.worker.answer()
             limit = self._config.timeout_s
-            if attempt.process.is_alive() and limit is not None and now - attempt.started > limit:
+            running = attempt.answer is None and attempt.process.is_alive()
+            if running and limit is not None and now - attempt.started > limit:
                 attempt.killed_reason = f"timed out after {limit:g} s"
                 attempt.process.kill()
                 attempt.process.join()
-            if attempt.process.is_alive():
+            elif running:
                 continue
-            attempt.process.join()
             del self._active[job_id]
+            self._release(attempt)
             self._unrecorded.append((attempt.job, attempt.work_dir, self._outcome(attempt)))
         self._record_pending()
+
+    def _release(self, attempt: _Attempt) -> None:
+        """After an attempt: its own process is reaped; its warm worker goes back to the idle
+        ones, or is replaced when it died, was killed or has run its share of jobs."""
+        worker = attempt.worker
+        if worker is None:
+            attempt.process.join()
+        elif attempt.answer is None:
+            log.warning("warm job worker %s lost with job %d; replaced", worker.pid, attempt.job.id)
+            self._replace(worker)
+        elif worker.jobs_sent >= self._config.max_jobs_per_worker:
+            log.info("warm job worker %s ran %d jobs; replaced", worker.pid, worker.jobs_sent)
+            worker.retire()
+            self._replace(worker)
+        else:
+            self._idle.append(worker)
 
     def _record_pending(self) -> None:
         """Record ended attempts; one the database refuses now is tried again next time."""
@@ -243,9 +322,10 @@ class LocalJobRunner:
 
     def _outcome(self, attempt: _Attempt) -> JobOutcome:
         outcome_file = attempt.work_dir / OUTCOME_FILE
-        if attempt.killed_reason is None and outcome_file.exists():
+        if attempt.killed_reason is None and (attempt.answer or outcome_file.exists()):
             try:
-                return JobOutcome.from_json(outcome_file.read_text(encoding="utf-8"))
+                text = attempt.answer or outcome_file.read_text(encoding="utf-8")
+                return JobOutcome.from_json(text)
             except (ValueError, KeyError, TypeError) as exc:
                 return JobOutcome(state="failed", reason=f"unreadable outcome: {exc}")
         reason = attempt.killed_reason or _exit_reason(attempt.process.exitcode)
@@ -288,8 +368,13 @@ class LocalJobRunner:
         for attempt in self._active.values():
             attempt.process.kill()
             attempt.process.join()
+            if attempt.worker is not None:
+                attempt.worker.kill()
             log.warning("job %d interrupted by the service stop; it runs again", attempt.job.id)
         self._active.clear()
+        for worker in self._idle:
+            worker.kill()  # idle: no job to lose
+        self._idle.clear()
         try:
             self._audit.requeue_stale_running_jobs(worker_prefix=self._worker)
         except SQLAlchemyError:

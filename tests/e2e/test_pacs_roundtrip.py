@@ -49,8 +49,9 @@ OUTPUT_SOP_CLASSES = {
 }
 
 
-def test_pacs_to_node_to_pacs(multiphase_study: Study, pacs: OrthancPeer, node: ServedNode,
-                              audit_url: str, tmp_path: Path) -> None:
+def test_pacs_to_node_to_pacs(
+    multiphase_study: Study, pacs: OrthancPeer, node: ServedNode, audit_url: str, tmp_path: Path
+) -> None:
     study = multiphase_study
     expected = study.expected_series_uid
     assert expected is not None
@@ -75,6 +76,11 @@ def test_pacs_to_node_to_pacs(multiphase_study: Study, pacs: OrthancPeer, node: 
     timed = {e.stage: e.duration_s for e in detail.events if e.duration_s is not None}
     assert {"select", "segment", "coverage", "quantify", "encode"} <= set(timed)
 
+    # the warm job worker loaded the model at service start, not for this job
+    (start,) = [e for e in detail.events if e.stage == "worker start"]
+    assert "before this job was sent" in start.message
+    assert "model load" not in timed and result["segmentation"]["timings_s"]["load"] == 0.0
+
     # inputs: every instance Orthanc sent, all stored and linked to the job
     assert {i.sop_instance_uid for i in detail.instances} == study.sop_instance_uids
     assert set(job.series_instance_uids) == {s["series_instance_uid"] for s in study.series}
@@ -83,9 +89,13 @@ def test_pacs_to_node_to_pacs(multiphase_study: Study, pacs: OrthancPeer, node: 
     assert sorted(o.kind for o in detail.outputs) == sorted(OUTPUT_SOP_CLASSES)
     assert all(o.job_id == job.id for o in detail.outputs)
     assert {(d.output_id, d.destination, d.state) for d in detail.deliveries} == {
-        (o.id, DESTINATION, DeliveryState.DELIVERED) for o in detail.outputs}
-    acknowledged = {a.delivery_id for a in detail.delivery_attempts
-                    if a.status == "success" and a.dimse_status == 0}
+        (o.id, DESTINATION, DeliveryState.DELIVERED) for o in detail.outputs
+    }
+    acknowledged = {
+        a.delivery_id
+        for a in detail.delivery_attempts
+        if a.status == "success" and a.dimse_status == 0
+    }
     assert acknowledged == {d.id for d in detail.deliveries}
 
     # model provenance is part of the chain
@@ -106,7 +116,8 @@ def test_pacs_to_node_to_pacs(multiphase_study: Study, pacs: OrthancPeer, node: 
     (referenced,) = seg.ReferencedSeriesSequence
     assert referenced.SeriesInstanceUID == expected
     assert {r.ReferencedSOPInstanceUID for r in referenced.ReferencedInstanceSequence} == (
-        study.series_sop_instance_uids(expected))
+        study.series_sop_instance_uids(expected)
+    )
 
     # every output says it comes from the demo model and is not for clinical use
     assert DEMO_NOTICE.search(str(seg.SeriesDescription))
@@ -121,7 +132,9 @@ def test_pacs_to_node_to_pacs(multiphase_study: Study, pacs: OrthancPeer, node: 
     # volumes against the exact ground truth, within the demo model's measured accuracy
     volumes, truth = result["volumes_ml"], study.volumes_ml
     assert volumes["liver"] == pytest.approx(truth["liver"], rel=LIVER_VOLUME_TOLERANCE)
-    assert volumes["metastasis"] == pytest.approx(truth["metastasis"],
-                                                  rel=METASTASIS_VOLUME_TOLERANCE)
+    assert volumes["metastasis"] == pytest.approx(
+        truth["metastasis"], rel=METASTASIS_VOLUME_TOLERANCE
+    )
     assert sum(volumes[name] for name in COUINAUD) + volumes["metastasis"] == pytest.approx(
-        volumes["liver"], abs=0.5)
+        volumes["liver"], abs=0.5
+    )

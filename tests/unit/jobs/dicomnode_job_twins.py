@@ -2,8 +2,9 @@
 a folder Sender that keeps a ledger of every send, and a small service for kill -9 tests.
 
 Run as a script it is the service: ``python dicomnode_job_twins.py DB_URL WORK_DIR OUT_DIR
-HANDLER START_METHOD`` runs the local job runner (handler HANDLER of this module, worker
-processes started by START_METHOD) and the outbox until killed.
+HANDLER START_METHOD WARM`` runs the local job runner (handler HANDLER of this module, worker
+processes started by START_METHOD, warm workers if WARM is ``warm``) and the outbox until
+killed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, SegmentationStorage
 
 from dicomnode.delivery.base import DeliveryStatus, InstanceOutcome
 from dicomnode.jobs.handler import JobOutcome, JobSpec
+from pipeline.config import PipelineConfig
 
 UID_ROOT = "1.2.826.0.1.3680043.10.1234"
 
@@ -98,6 +100,37 @@ def hang(spec: JobSpec) -> JobOutcome:
     raise AssertionError("unreachable")
 
 
+def hang_first(spec: JobSpec) -> JobOutcome:
+    """Hang on the first attempt (as :func:`hang`), succeed on the next."""
+    if attempt_of(spec) == 1:
+        return hang(spec)
+    return succeed(spec)
+
+
+class Counting:
+    """A warm handler that counts its preparations (as a model load would happen)."""
+
+    def __init__(self) -> None:
+        self.prepared = 0
+
+    def prepare(self, pipeline: PipelineConfig) -> None:
+        """Count one preparation."""
+        self.prepared += 1
+
+    def run(self, spec: JobSpec) -> JobOutcome:
+        """Succeed, reporting how often this process prepared."""
+        outcome = succeed(spec)
+        return JobOutcome(
+            state="succeeded",
+            output_paths=outcome.output_paths,
+            result={**outcome.result, "prepared": self.prepared},
+        )
+
+
+counting = Counting()
+"""Handler ``dicomnode_job_twins:counting``."""
+
+
 def outside_output(spec: JobSpec) -> JobOutcome:
     """Claim an output outside the work folder."""
     return JobOutcome(state="succeeded", output_paths=[spec.work_dir.parent / "elsewhere.dcm"])
@@ -132,6 +165,7 @@ def serve(
     out_dir: Path,
     handler: str,
     start_method: Literal["spawn", "forkserver"],
+    warm: bool,
 ) -> None:
     """Run the local job runner and the outbox until the process is killed."""
     from dicomnode.audit.log import AuditLog
@@ -139,7 +173,6 @@ def serve(
     from dicomnode.jobs.local import LocalJobRunner
     from dicomnode.outbox.config import OutboxConfig
     from dicomnode.outbox.outbox import Outbox
-    from pipeline.config import PipelineConfig
 
     audit = AuditLog.from_url(db_url, max_job_attempts=10)
     outbox = Outbox(
@@ -151,6 +184,7 @@ def serve(
         workers=2,
         handler=f"dicomnode_job_twins:{handler}",
         start_method=start_method,
+        warm_workers=warm,
         work_dir=work_dir,
         poll_interval_s=0.2,
         stop_grace_s=1.0,
@@ -172,4 +206,11 @@ if __name__ == "__main__":
     method: Literal["spawn", "forkserver"] = (
         "forkserver" if sys.argv[5] == "forkserver" else "spawn"
     )
-    serve(sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], method)
+    serve(
+        sys.argv[1],
+        Path(sys.argv[2]),
+        Path(sys.argv[3]),
+        sys.argv[4],
+        method,
+        sys.argv[6] == "warm",
+    )

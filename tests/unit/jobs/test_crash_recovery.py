@@ -20,7 +20,7 @@ TWINS = Path(__file__).with_name("dicomnode_job_twins.py")
 
 
 def _service(
-    db_url: str, tmp_path: Path, handler: str, start_method: str
+    db_url: str, tmp_path: Path, handler: str, start_method: str, warm: str = "warm"
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
@@ -31,6 +31,7 @@ def _service(
             str(tmp_path / "out"),
             handler,
             start_method,
+            warm,
         ],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": _python_path(TWINS.parent)},
@@ -129,13 +130,14 @@ def test_kill_9_at_random_moments_then_restart(db_url: str, tmp_path: Path) -> N
     audit.dispose()
 
 
+@pytest.mark.parametrize("warm", ["warm", "per-attempt"])
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
 def test_worker_processes_exit_with_a_killed_service(
-    db_url: str, tmp_path: Path, start_method: str
+    db_url: str, tmp_path: Path, start_method: str, warm: str
 ) -> None:
     audit = AuditLog.from_url(db_url)
     (job_id,) = _queue(audit, 1)
-    service = _service(db_url, tmp_path, "hang", start_method)
+    service = _service(db_url, tmp_path, "hang", start_method, warm)
     marker = tmp_path / "work" / f"job-{job_id}" / "attempt-1" / "started"
     try:
         deadline = time.monotonic() + 30

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dicomnode_job_twins import counting
 from pydicom import Dataset
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian, SegmentationStorage
@@ -13,6 +14,7 @@ from dicomnode.audit.rows import OutputKind
 from dicomnode.jobs.config import JobsConfig
 from dicomnode.jobs.handler import JobOutcome, resolve_handler, stage_events
 from dicomnode.jobs.outputs import OutputError, identify_output
+from dicomnode.jobs.warm import PlainHandler, resolve_warm_handler
 
 
 def test_resolve_handler() -> None:
@@ -23,6 +25,13 @@ def test_resolve_handler() -> None:
         resolve_handler("dicomnode_job_twins:missing")
     with pytest.raises(TypeError):
         resolve_handler("dicomnode_job_twins:UID_ROOT")
+
+
+def test_resolve_warm_handler() -> None:
+    assert isinstance(resolve_warm_handler("dicomnode_job_twins:succeed"), PlainHandler)
+    assert resolve_warm_handler("dicomnode_job_twins:counting") is counting
+    with pytest.raises(TypeError):  # the class, not a handler object
+        resolve_warm_handler("dicomnode_job_twins:Counting")
 
 
 def test_outcome_round_trip_and_validation() -> None:
@@ -94,6 +103,13 @@ def test_jobs_config_defaults_and_validation() -> None:
         "spawn",
     )
     assert config.handler == "dicomnode.pipeline_job:run_job"
-    for bad in ({"workers": 0}, {"handler": "no-colon"}, {"start_method": "fork"}, {"x": 1}):
+    assert (config.warm_workers, config.max_jobs_per_worker) == (True, 50)
+    for bad in (
+        {"workers": 0},
+        {"max_jobs_per_worker": 0},
+        {"handler": "no-colon"},
+        {"start_method": "fork"},
+        {"x": 1},
+    ):
         with pytest.raises(ValueError):
             JobsConfig.model_validate(bad)

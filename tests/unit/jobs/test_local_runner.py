@@ -20,6 +20,12 @@ Queue = Callable[..., int]
 PIPELINE = PipelineConfig()
 
 
+@pytest.fixture(params=[True, False], ids=["warm", "per-attempt"])
+def warm(request: pytest.FixtureRequest) -> bool:
+    """``jobs.warm_workers``: both ways of running attempts keep every guarantee."""
+    return bool(request.param)
+
+
 def _config(tmp_path: Path, handler: str, **changes: object) -> JobsConfig:
     values: dict[str, object] = {
         "handler": f"dicomnode_job_twins:{handler}",
@@ -49,12 +55,12 @@ def _wait_for(audit: AuditLog, job_id: int, *states: JobState, timeout_s: float 
 
 
 def test_success_records_outputs_stages_and_notifies(
-    audit: AuditLog, queue: Queue, tmp_path: Path
+    audit: AuditLog, queue: Queue, tmp_path: Path, warm: bool
 ) -> None:
     job_id = queue(audit)
     finished: list[tuple[int, JobState]] = []
     runner = LocalJobRunner(
-        _config(tmp_path, "succeed", start_method="spawn"),
+        _config(tmp_path, "succeed", warm_workers=warm, start_method="spawn"),
         audit,
         pipeline=PIPELINE,
         node_name="n1",
@@ -86,10 +92,12 @@ def test_success_records_outputs_stages_and_notifies(
     ],
 )
 def test_crashing_job_is_retried_then_dead_lettered_and_the_runner_goes_on(
-    audit: AuditLog, queue: Queue, tmp_path: Path, handler: str, reason: str
+    audit: AuditLog, queue: Queue, tmp_path: Path, warm: bool, handler: str, reason: str
 ) -> None:
     crashing = queue(audit, "1.2.3.1")
-    runner = LocalJobRunner(_config(tmp_path, handler), audit, pipeline=PIPELINE, node_name="n1")
+    runner = LocalJobRunner(
+        _config(tmp_path, handler, warm_workers=warm), audit, pipeline=PIPELINE, node_name="n1"
+    )
     with _running(runner):
         _wait_for(audit, crashing, JobState.DEAD_LETTERED)
         later = queue(audit, "1.2.3.2")  # the runner still claims and runs jobs
@@ -102,11 +110,16 @@ def test_crashing_job_is_retried_then_dead_lettered_and_the_runner_goes_on(
 
 
 def test_handler_exception_fails_the_attempt_and_the_retry_succeeds(
-    audit: AuditLog, queue: Queue, tmp_path: Path
+    audit: AuditLog, queue: Queue, tmp_path: Path, warm: bool
 ) -> None:
     job_id = queue(audit)
     with _running(
-        LocalJobRunner(_config(tmp_path, "raise_once"), audit, pipeline=PIPELINE, node_name="n1")
+        LocalJobRunner(
+            _config(tmp_path, "raise_once", warm_workers=warm),
+            audit,
+            pipeline=PIPELINE,
+            node_name="n1",
+        )
     ):
         _wait_for(audit, job_id, JobState.SUCCEEDED)
     detail = audit.get_job(job_id)
@@ -117,36 +130,43 @@ def test_handler_exception_fails_the_attempt_and_the_retry_succeeds(
 
 
 def test_rejection_and_outputs_outside_the_work_folder(
-    audit: AuditLog, queue: Queue, tmp_path: Path
+    audit: AuditLog, queue: Queue, tmp_path: Path, warm: bool
 ) -> None:
     rejected = queue(audit, "1.2.3.1")
     with _running(
-        LocalJobRunner(_config(tmp_path, "reject"), audit, pipeline=PIPELINE, node_name="n1")
+        LocalJobRunner(
+            _config(tmp_path, "reject", warm_workers=warm), audit, pipeline=PIPELINE, node_name="n1"
+        )
     ):
         _wait_for(audit, rejected, JobState.REJECTED)
     assert audit.get_job(rejected).job.error == "no portal-venous series"
     escaping = queue(audit, "1.2.3.2")
     runner = LocalJobRunner(
-        _config(tmp_path, "outside_output"), audit, pipeline=PIPELINE, node_name="n1"
+        _config(tmp_path, "outside_output", warm_workers=warm),
+        audit,
+        pipeline=PIPELINE,
+        node_name="n1",
     )
     with _running(runner):
         _wait_for(audit, escaping, JobState.DEAD_LETTERED)
     assert "outside the job's work folder" in (audit.get_job(escaping).job.error or "")
 
 
-def test_timeout_kills_the_job(audit: AuditLog, queue: Queue, tmp_path: Path) -> None:
+def test_timeout_kills_the_job(audit: AuditLog, queue: Queue, tmp_path: Path, warm: bool) -> None:
     job_id = queue(audit)
-    config = _config(tmp_path, "hang", timeout_s=0.6)
+    config = _config(tmp_path, "hang", warm_workers=warm, timeout_s=0.6)
     with _running(LocalJobRunner(config, audit, pipeline=PIPELINE, node_name="n1")):
         _wait_for(audit, job_id, JobState.DEAD_LETTERED)
     assert audit.get_job(job_id).job.error == "timed out after 0.6 s"
 
 
 def test_stop_interrupts_and_requeues_running_jobs(
-    audit: AuditLog, queue: Queue, tmp_path: Path
+    audit: AuditLog, queue: Queue, tmp_path: Path, warm: bool
 ) -> None:
     job_id = queue(audit)
-    runner = LocalJobRunner(_config(tmp_path, "hang"), audit, pipeline=PIPELINE, node_name="n1")
+    runner = LocalJobRunner(
+        _config(tmp_path, "hang", warm_workers=warm), audit, pipeline=PIPELINE, node_name="n1"
+    )
     with _running(runner):
         started = tmp_path / "work" / f"job-{job_id}" / "attempt-1" / "started"
         deadline = time.monotonic() + 30
@@ -158,13 +178,18 @@ def test_stop_interrupts_and_requeues_running_jobs(
 
 
 def test_start_recovers_this_nodes_interrupted_jobs(
-    audit: AuditLog, queue: Queue, tmp_path: Path
+    audit: AuditLog, queue: Queue, tmp_path: Path, warm: bool
 ) -> None:
     mine, theirs = queue(audit, "1.2.3.1"), queue(audit, "1.2.3.2")
     audit.claim_next_job("n1/4242")  # left running by a killed service on this node
     audit.claim_next_job("n2/77")  # running on another node
     with _running(
-        LocalJobRunner(_config(tmp_path, "succeed"), audit, pipeline=PIPELINE, node_name="n1")
+        LocalJobRunner(
+            _config(tmp_path, "succeed", warm_workers=warm),
+            audit,
+            pipeline=PIPELINE,
+            node_name="n1",
+        )
     ):
         _wait_for(audit, mine, JobState.SUCCEEDED)
     assert audit.get_job(mine).job.attempts == 2
