@@ -126,11 +126,27 @@ def _lesion_ids(segmentation: SegmentationContent) -> list[int]:
     return [int(i) for i in ids]
 
 
+def union_specs(specs: Sequence[SegmentSpec]) -> list[SegmentSpec]:
+    """The segments that overlap others by construction (the derived liver, all lesions).
+
+    Parameters
+    ----------
+    specs : sequence of SegmentSpec
+        Planned segments.
+
+    Returns
+    -------
+    list[SegmentSpec]
+        The union segments in Segment Number order; the other segments never overlap.
+    """
+    lesions = any(s.lesion_id is not None for s in specs)
+    return [s for s in specs
+            if len(s.label_values) > 1 or (lesions and s.tracking_id == ALL_LESIONS_LABEL)]
+
+
 def have_overlap(specs: Sequence[SegmentSpec]) -> bool:
     """Whether the plan has segments that overlap by construction (the union segments)."""
-    lesions = any(s.lesion_id is not None for s in specs)
-    return any(len(s.label_values) > 1 or (lesions and s.tracking_id == ALL_LESIONS_LABEL)
-               for s in specs)
+    return bool(union_specs(specs))
 
 
 def segment_mask(
@@ -180,6 +196,9 @@ def labelmap_array(
 ) -> NDArray[np.uint16]:
     """Segment numbers per voxel (highdicom's "label-map" style; segments must not overlap).
 
+    One look-up of the label map (and of the lesion map where there are lesion segments)
+    instead of a comparison per segment.
+
     Returns
     -------
     ndarray of uint16, shape (nz, y, x)
@@ -189,11 +208,40 @@ def labelmap_array(
     ValueError
         If two segments claim the same voxel.
     """
-    nz = len(range(*z.indices(segmentation.labelmap.shape[0])))
-    out = np.zeros((nz, *segmentation.labelmap.shape[1:]), dtype=np.uint16)
+    labels = segmentation.labelmap[z]
+    number_of = np.zeros(max(int(labels.max(initial=0)), *(
+        v for s in specs for v in s.label_values), 0) + 1, dtype=np.uint16)
     for spec in specs:
-        mask = segment_mask(spec, segmentation, z)
-        if np.any(out[mask]):
+        if np.any(number_of[list(spec.label_values)]):
             raise ValueError(f"segment {spec.label!r} overlaps another in a LABELMAP SEG")
-        out[mask] = spec.number
+        number_of[list(spec.label_values)] = spec.number
+    out = number_of[labels]
+    lesions = [s for s in specs if s.lesion_id is not None]
+    if lesions:
+        if segmentation.lesion_map is None:
+            raise ValueError(f"segment {lesions[0].label!r} needs a lesion map")
+        lesion_map = segmentation.lesion_map[z]
+        lesion_number = np.zeros(max(int(lesion_map.max(initial=0)),
+                                     *(s.lesion_id or 0 for s in lesions)) + 1, np.uint16)
+        lesion_number[[s.lesion_id for s in lesions]] = [s.number for s in lesions]
+        in_lesion = lesion_number[lesion_map]
+        claimed = in_lesion > 0
+        if np.any(out[claimed]):
+            raise ValueError("a lesion segment overlaps another in a LABELMAP SEG")
+        out[claimed] = in_lesion[claimed]
     return out
+
+
+def union_mask(
+    spec: SegmentSpec, segmentation: SegmentationContent, z: slice
+) -> NDArray[np.bool_]:
+    """Mask of a label-value segment over slices ``z`` by one look-up of the label map.
+
+    Returns
+    -------
+    ndarray of bool, shape (nz, y, x)
+    """
+    labels = segmentation.labelmap[z]
+    member = np.zeros(max(int(labels.max(initial=0)), *spec.label_values) + 1, dtype=bool)
+    member[list(spec.label_values)] = True
+    return member[labels]
