@@ -14,8 +14,9 @@ module adds the union segments' frames the way highdicom orders and describes th
 - frames are grouped by Segment Number, ascending; within a segment, in the order of
   the planes (the DimensionIndexValues of the plane);
 - the per-frame functional groups of a union frame are those of a frame highdicom wrote
-  for the same plane (plane position, derivation and source image references), with the
-  segment's number in DimensionIndexValues and in the Segment Identification Sequence;
+  for the same plane (plane position, derivation and source image references, shared
+  with that frame), with the segment's number in DimensionIndexValues and in a new
+  Segment Identification Sequence;
 - a BINARY frame is its mask packed 8 pixels a byte, first pixel in the lowest bit
   (``pydicom.pixels.pack_bits``); frames of Rows x Columns a multiple of 8 start on a
   byte, so frames are moved as whole byte strings;
@@ -32,12 +33,12 @@ index), or frames whose pixel count is not a multiple of 8.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from copy import deepcopy
 from dataclasses import dataclass
 
 import highdicom as hd
 import numpy as np
 from numpy.typing import NDArray
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 from pipeline.encode.content import SegmentationContent
@@ -155,7 +156,22 @@ def _key(image_position: Sequence[float]) -> tuple[float, ...]:
 
 
 def _union_item(template: Dataset, number: int) -> Dataset:
-    item = deepcopy(template)
-    item.FrameContentSequence[0].DimensionIndexValues[0] = number
-    item.SegmentIdentificationSequence[0].ReferencedSegmentNumber = number
+    """Per-frame functional groups of a union frame on the template frame's plane.
+
+    The plane's own macros (Derivation Image, Plane Position) are the template's elements,
+    shared rather than copied (they are not changed afterwards); the Frame Content and
+    Segment Identification macros are new.
+    """
+    item = Dataset()
+    for element in template:
+        item.add(element)
+    content = Dataset()
+    for element in template.FrameContentSequence[0]:
+        content.add(element)
+    indices = template.FrameContentSequence[0].DimensionIndexValues
+    content.add(DataElement("DimensionIndexValues", "UL", [number, *indices[1:]]))
+    item.add(DataElement("FrameContentSequence", "SQ", [content]))
+    identification = Dataset()
+    identification.add(DataElement("ReferencedSegmentNumber", "US", number))
+    item.add(DataElement("SegmentIdentificationSequence", "SQ", [identification]))
     return item

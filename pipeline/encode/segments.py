@@ -193,7 +193,7 @@ def stacked_masks(
 
 def labelmap_array(
     specs: Sequence[SegmentSpec], segmentation: SegmentationContent, z: slice
-) -> NDArray[np.uint16]:
+) -> NDArray[np.unsignedinteger]:
     """Segment numbers per voxel (highdicom's "label-map" style; segments must not overlap).
 
     One look-up of the label map (and of the lesion map where there are lesion segments)
@@ -201,7 +201,7 @@ def labelmap_array(
 
     Returns
     -------
-    ndarray of uint16, shape (nz, y, x)
+    ndarray of uint8 (fewer than 256 segments) or uint16, shape (nz, y, x)
 
     Raises
     ------
@@ -209,8 +209,9 @@ def labelmap_array(
         If two segments claim the same voxel.
     """
     labels = segmentation.labelmap[z]
+    dtype = np.uint8 if len(specs) < 256 else np.uint16
     number_of = np.zeros(max(int(labels.max(initial=0)), *(
-        v for s in specs for v in s.label_values), 0) + 1, dtype=np.uint16)
+        v for s in specs for v in s.label_values), 0) + 1, dtype=dtype)
     for spec in specs:
         if np.any(number_of[list(spec.label_values)]):
             raise ValueError(f"segment {spec.label!r} overlaps another in a LABELMAP SEG")
@@ -222,7 +223,7 @@ def labelmap_array(
             raise ValueError(f"segment {lesions[0].label!r} needs a lesion map")
         lesion_map = segmentation.lesion_map[z]
         lesion_number = np.zeros(max(int(lesion_map.max(initial=0)),
-                                     *(s.lesion_id or 0 for s in lesions)) + 1, np.uint16)
+                                     *(s.lesion_id or 0 for s in lesions)) + 1, dtype)
         lesion_number[[s.lesion_id for s in lesions]] = [s.number for s in lesions]
         in_lesion = lesion_number[lesion_map]
         claimed = in_lesion > 0
