@@ -47,6 +47,10 @@ def test_volumetric_groups_reference_the_seg_segments(seg_and_sr) -> None:
         assert ref.referenced_sop_instance_uid == seg.SOPInstanceUID
         assert ref.referenced_segment_numbers == [segment.SegmentNumber]
         assert group.tracking_identifier == segment.TrackingID
+        # TID 1411: the source series, not the SEG frames' source images again.
+        assert ref.source_images_for_segmentation == []
+        assert (ref.source_series_for_segmentation.value
+                == seg.ReferencedSeriesSequence[0].SeriesInstanceUID)
 
 
 def test_structure_volume_in_millilitres(seg_and_sr) -> None:
