@@ -208,8 +208,8 @@ def build_seg(
         return highdicom_seg(labelmap_array(specs, segmentation, z))
     if fast_unions:
         base = labelmap_array([s for s in specs if s not in unions], segmentation, z)
-        frames = union_frames(unions, segmentation, z,
-                              base.reshape(base.shape[0], -1).any(axis=1))
+        base_planes = np.asarray(base.reshape(base.shape[0], -1).any(axis=1), dtype=bool)
+        frames = union_frames(unions, segmentation, z, base_planes)
         if frames is not None:
             return with_union_frames(highdicom_seg(base), frames, positions)
         del base

@@ -209,22 +209,22 @@ def labelmap_array(
         If two segments claim the same voxel.
     """
     labels = segmentation.labelmap[z]
-    dtype = np.uint8 if len(specs) < 256 else np.uint16
-    number_of = np.zeros(max(int(labels.max(initial=0)), *(
+    dtype: type[np.unsignedinteger] = np.uint8 if len(specs) < 256 else np.uint16
+    number_of: NDArray[np.unsignedinteger] = np.zeros(max(int(labels.max(initial=0)), *(
         v for s in specs for v in s.label_values), 0) + 1, dtype=dtype)
     for spec in specs:
         if np.any(number_of[list(spec.label_values)]):
             raise ValueError(f"segment {spec.label!r} overlaps another in a LABELMAP SEG")
         number_of[list(spec.label_values)] = spec.number
-    out = number_of[labels]
-    lesions = [s for s in specs if s.lesion_id is not None]
+    out: NDArray[np.unsignedinteger] = number_of[labels]
+    lesions = {s.lesion_id: s.number for s in specs if s.lesion_id is not None}
     if lesions:
         if segmentation.lesion_map is None:
-            raise ValueError(f"segment {lesions[0].label!r} needs a lesion map")
+            raise ValueError("lesion segments need a lesion map")
         lesion_map = segmentation.lesion_map[z]
-        lesion_number = np.zeros(max(int(lesion_map.max(initial=0)),
-                                     *(s.lesion_id or 0 for s in lesions)) + 1, dtype)
-        lesion_number[[s.lesion_id for s in lesions]] = [s.number for s in lesions]
+        lesion_number: NDArray[np.unsignedinteger] = np.zeros(
+            max(int(lesion_map.max(initial=0)), *lesions) + 1, dtype)
+        lesion_number[list(lesions)] = list(lesions.values())
         in_lesion = lesion_number[lesion_map]
         claimed = in_lesion > 0
         if np.any(out[claimed]):
