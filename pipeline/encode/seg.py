@@ -94,18 +94,20 @@ def segment_descriptions(
     liver_region = [CodedConcept("10200004", "SCT", "Liver")]
     out = []
     for spec in specs:
-        out.append(hd.seg.SegmentDescription(
-            segment_number=spec.number,
-            segment_label=spec.label[:64],
-            segmented_property_category=coded(spec.info.category),
-            segmented_property_type=coded(spec.info.type),
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-            algorithm_identification=ident,
-            tracking_uid=hd.UID(),
-            tracking_id=spec.tracking_id[:64],
-            anatomic_regions=liver_region if spec.lesion_id is not None else None,
-            display_color=hd.color.CIELabColor.from_rgb(*spec.rgb),
-        ))
+        out.append(
+            hd.seg.SegmentDescription(
+                segment_number=spec.number,
+                segment_label=spec.label[:64],
+                segmented_property_category=coded(spec.info.category),
+                segmented_property_type=coded(spec.info.type),
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+                algorithm_identification=ident,
+                tracking_uid=hd.UID(),
+                tracking_id=spec.tracking_id[:64],
+                anatomic_regions=liver_region if spec.lesion_id is not None else None,
+                display_color=hd.color.CIELabColor.from_rgb(*spec.rgb),
+            )
+        )
     return out
 
 
@@ -191,8 +193,9 @@ def build_seg(
             manufacturer_model_name=config.manufacturer_model_name,
             software_versions=config.software_versions,
             device_serial_number=config.device_serial_number,
-            content_description=(DEMO_NOTICE if algorithm.is_demo
-                                 else "Automatic liver segmentation")[:64],
+            content_description=(
+                DEMO_NOTICE if algorithm.is_demo else "Automatic liver segmentation"
+            )[:64],
             content_label="LIVER_SEG",
             series_description=series_description(config.seg_series_description, algorithm),
             plane_positions=positions,

@@ -134,14 +134,19 @@ def with_union_frames(
         of_plane.setdefault(_key(item.PlanePositionSequence[0].ImagePositionPatient), item)
         number = int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
         frames_of.setdefault(number, []).append(
-            (item, pixel_data[k * frame_bytes:(k + 1) * frame_bytes]))
+            (item, pixel_data[k * frame_bytes : (k + 1) * frame_bytes])
+        )
     for union in unions:
         frames_of[union.number] = [
-            (_union_item(of_plane[_key(positions[p][0].ImagePositionPatient)], union.number),
-             union.packed[i * frame_bytes:(i + 1) * frame_bytes])
-            for i, p in enumerate(union.planes)]
+            (
+                _union_item(of_plane[_key(positions[p][0].ImagePositionPatient)], union.number),
+                union.packed[i * frame_bytes : (i + 1) * frame_bytes],
+            )
+            for i, p in enumerate(union.planes)
+        ]
         frames_of[union.number].sort(
-            key=lambda f: int(f[0].FrameContentSequence[0].DimensionIndexValues[1]))
+            key=lambda f: int(f[0].FrameContentSequence[0].DimensionIndexValues[1])
+        )
     ordered = [f for number in sorted(frames_of) for f in frames_of[number]]
     data = b"".join(f[1] for f in ordered)
     seg.PerFrameFunctionalGroupsSequence = [f[0] for f in ordered]

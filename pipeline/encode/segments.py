@@ -24,8 +24,14 @@ from pipeline.structures import CATALOGUE, Structure, StructureInfo, liver_label
 ALL_LESIONS_LABEL = "All liver metastases"
 """Segment label and Tracking Identifier of the union of all metastases."""
 
-_LESION_COLOURS = ((255, 255, 0), (255, 200, 0), (255, 140, 0), (255, 99, 71),
-                   (255, 0, 255), (0, 255, 127))
+_LESION_COLOURS = (
+    (255, 255, 0),
+    (255, 200, 0),
+    (255, 140, 0),
+    (255, 99, 71),
+    (255, 0, 255),
+    (0, 255, 127),
+)
 
 
 @dataclass(frozen=True)
@@ -64,9 +70,7 @@ def structure_tracking_id(structure: Structure) -> str:
     return CATALOGUE[structure].label
 
 
-def plan_segments(
-    segmentation: SegmentationContent, config: EncodeConfig
-) -> list[SegmentSpec]:
+def plan_segments(segmentation: SegmentationContent, config: EncodeConfig) -> list[SegmentSpec]:
     """Decide the segments of the SEG (non-empty ones only).
 
     Parameters
@@ -87,8 +91,7 @@ def plan_segments(
     labelmap_type = config.segmentation_type is SegmentationType.LABELMAP
     unions = config.union_segments and not labelmap_type
     lesion_ids = _lesion_ids(segmentation) if config.lesions_as_segments else []
-    planned: list[tuple[StructureInfo, str, str, tuple[int, ...], int | None,
-                        tuple[int, int, int]]]
+    planned: list[tuple[StructureInfo, str, str, tuple[int, ...], int | None, tuple[int, int, int]]]
     planned = []
     explicit_liver = Structure.LIVER in segmentation.labels.values()
     liver_parts = tuple(v for v in liver_labels(segmentation.labels) if v in present)
@@ -100,17 +103,26 @@ def plan_segments(
         if info.structure is Structure.METASTASIS:
             if lesion_ids and not unions:
                 continue
-            planned.append((info, ALL_LESIONS_LABEL, ALL_LESIONS_LABEL, (value,), None,
-                            info.rgb))
+            planned.append((info, ALL_LESIONS_LABEL, ALL_LESIONS_LABEL, (value,), None, info.rgb))
         else:
             planned.append((info, info.label, info.label, (value,), None, info.rgb))
     met = CATALOGUE[Structure.METASTASIS]
     for i, lesion_id in enumerate(lesion_ids):
         tid = lesion_tracking_id(lesion_id)
-        planned.append((met, f"{met.label}, {tid.lower()}", tid, (), lesion_id,
-                        _LESION_COLOURS[i % len(_LESION_COLOURS)]))
-    return [SegmentSpec(n, info, label, tid, values, lesion, rgb)
-            for n, (info, label, tid, values, lesion, rgb) in enumerate(planned, start=1)]
+        planned.append(
+            (
+                met,
+                f"{met.label}, {tid.lower()}",
+                tid,
+                (),
+                lesion_id,
+                _LESION_COLOURS[i % len(_LESION_COLOURS)],
+            )
+        )
+    return [
+        SegmentSpec(n, info, label, tid, values, lesion, rgb)
+        for n, (info, label, tid, values, lesion, rgb) in enumerate(planned, start=1)
+    ]
 
 
 def _lesion_ids(segmentation: SegmentationContent) -> list[int]:
@@ -140,8 +152,11 @@ def union_specs(specs: Sequence[SegmentSpec]) -> list[SegmentSpec]:
         The union segments in Segment Number order; the other segments never overlap.
     """
     lesions = any(s.lesion_id is not None for s in specs)
-    return [s for s in specs
-            if len(s.label_values) > 1 or (lesions and s.tracking_id == ALL_LESIONS_LABEL)]
+    return [
+        s
+        for s in specs
+        if len(s.label_values) > 1 or (lesions and s.tracking_id == ALL_LESIONS_LABEL)
+    ]
 
 
 def have_overlap(specs: Sequence[SegmentSpec]) -> bool:
@@ -210,8 +225,10 @@ def labelmap_array(
     """
     labels = segmentation.labelmap[z]
     dtype: type[np.unsignedinteger] = np.uint8 if len(specs) < 256 else np.uint16
-    number_of: NDArray[np.unsignedinteger] = np.zeros(max(int(labels.max(initial=0)), *(
-        v for s in specs for v in s.label_values), 0) + 1, dtype=dtype)
+    number_of: NDArray[np.unsignedinteger] = np.zeros(
+        max(int(labels.max(initial=0)), *(v for s in specs for v in s.label_values), 0) + 1,
+        dtype=dtype,
+    )
     for spec in specs:
         if np.any(number_of[list(spec.label_values)]):
             raise ValueError(f"segment {spec.label!r} overlaps another in a LABELMAP SEG")
@@ -223,7 +240,8 @@ def labelmap_array(
             raise ValueError("lesion segments need a lesion map")
         lesion_map = segmentation.lesion_map[z]
         lesion_number: NDArray[np.unsignedinteger] = np.zeros(
-            max(int(lesion_map.max(initial=0)), *lesions) + 1, dtype)
+            max(int(lesion_map.max(initial=0)), *lesions) + 1, dtype
+        )
         lesion_number[list(lesions)] = list(lesions.values())
         in_lesion = lesion_number[lesion_map]
         claimed = in_lesion > 0
@@ -233,9 +251,7 @@ def labelmap_array(
     return out
 
 
-def union_mask(
-    spec: SegmentSpec, segmentation: SegmentationContent, z: slice
-) -> NDArray[np.bool_]:
+def union_mask(spec: SegmentSpec, segmentation: SegmentationContent, z: slice) -> NDArray[np.bool_]:
     """Mask of a label-value segment over slices ``z`` by one look-up of the label map.
 
     Returns

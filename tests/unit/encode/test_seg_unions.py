@@ -33,8 +33,10 @@ from enhanced_ct import GEOMETRY_MACROS, enhanced, write
 UNCOMPARED_VRS = {"UI", "DA", "TM", "DT"}
 """UIDs are new on every build, dates and times are the build's."""
 
-UIDS = {"series_instance_uid": "1.2.826.0.1.3680043.8.498.1",
-        "sop_instance_uid": "1.2.826.0.1.3680043.8.498.2"}
+UIDS = {
+    "series_instance_uid": "1.2.826.0.1.3680043.8.498.1",
+    "sop_instance_uid": "1.2.826.0.1.3680043.8.498.2",
+}
 
 
 def _differences(a: Dataset, b: Dataset, path: str = "") -> Iterator[str]:
@@ -62,8 +64,10 @@ def _assert_same_seg(volume, headers, content: SegmentationContent) -> None:
     assert union_specs(plan_segments(content, EncodeConfig())), "the case needs unions"
     assert fast.SegmentsOverlap == "YES"
     assert list(_differences(fast, reference)) == []
-    np.testing.assert_array_equal(fast.get_volume(combine_segments=False).array,
-                                  reference.get_volume(combine_segments=False).array)
+    np.testing.assert_array_equal(
+        fast.get_volume(combine_segments=False).array,
+        reference.get_volume(combine_segments=False).array,
+    )
 
 
 def _with_empty_slice(content: SegmentationContent, k: int) -> SegmentationContent:
@@ -83,10 +87,12 @@ def test_same_seg_as_highdicom_from_stacked_masks(ct_series) -> None:
 
 def test_same_seg_as_highdicom_with_a_multiframe_source(tmp_path: Path) -> None:
     write_series(tmp_path / "ct", SHAPE, Geometry(reverse_instances=True))
-    image = enhanced(tmp_path / "ct", per_frame=GEOMETRY_MACROS,
-                     order=[3, 1, 4, 0, 9, 2, 6, 5, 8, 7])
-    volume = build_volume([write(image, tmp_path / "mf") / "multiframe.dcm"],
-                          GeometryConfig(min_slices=5))
+    image = enhanced(
+        tmp_path / "ct", per_frame=GEOMETRY_MACROS, order=[3, 1, 4, 0, 9, 2, 6, 5, 8, 7]
+    )
+    volume = build_volume(
+        [write(image, tmp_path / "mf") / "multiframe.dcm"], GeometryConfig(min_slices=5)
+    )
     content = _with_empty_slice(demo_segmentation(SHAPE), 4)
     _assert_same_seg(volume, read_source_headers(volume), content)
 
@@ -104,14 +110,15 @@ def test_a_union_voxel_alone_on_its_plane_needs_stacked_masks(ct_series) -> None
     _assert_same_seg(volume, headers, content)
 
 
-def test_frames_of_a_pixel_count_not_a_multiple_of_8_need_stacked_masks(
-        tmp_path: Path) -> None:
+def test_frames_of_a_pixel_count_not_a_multiple_of_8_need_stacked_masks(tmp_path: Path) -> None:
     shape = (SHAPE[0], SHAPE[1] - 1, SHAPE[2])
     volume, headers = write_series(tmp_path / "ct", shape)
     content = demo_segmentation(shape)
     specs = plan_segments(content, EncodeConfig())
-    assert union_frames(union_specs(specs), content, slice(0, shape[0]),
-                        np.ones(shape[0], bool)) is None
+    assert (
+        union_frames(union_specs(specs), content, slice(0, shape[0]), np.ones(shape[0], bool))
+        is None
+    )
     _assert_same_seg(volume, headers, content)
 
 
