@@ -7,10 +7,14 @@ slices; source headers are built in memory (no pixel data is needed to write a S
 Run::
 
     OMP_NUM_THREADS=1 python bench/outputs.py --slices 300 600 [--no-unions]
-        [--type LABELMAP] [--trace-memory] [--json OUT.json]
+        [--type LABELMAP] [--stacked-masks] [--trace-memory] [--json OUT.json]
 
 Prints one JSON object per case: seconds to build and to serialise each output, its size
-in bytes, the number of segments and frames, and the process's peak resident memory.
+in bytes, the number of segments and frames, and the process's peak resident memory (all
+cases so far, inputs included: a 600-slice case holds ~1.4 GB of CT, label and lesion
+arrays). ``--stacked-masks`` builds the SEG the way it was built before its union frames
+were added separately (highdicom given one mask per segment: the same object, the
+reference for ``seg_build_s``). Figures: docs/development.md, "DICOM writers".
 """
 
 from __future__ import annotations
@@ -70,8 +74,18 @@ def _headers(n: int) -> tuple[CTVolume, list[Dataset]]:
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
         headers.append(ds)
     hu = np.full((n, SIZE, SIZE), -80.0, np.float32)
-    volume = CTVolume(hu, SPACING, (-192.0, -192.0, -300.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0),
-                      [h.SOPInstanceUID for h in headers], series, study, frame, SPACING[0])
+    volume = CTVolume(
+        hu,
+        SPACING,
+        (-192.0, -192.0, -300.0),
+        (1.0, 0.0, 0.0),
+        (0.0, 1.0, 0.0),
+        [h.SOPInstanceUID for h in headers],
+        series,
+        study,
+        frame,
+        SPACING[0],
+    )
     return volume, headers
 
 
@@ -87,11 +101,15 @@ def _labels(n: int, lesions: int) -> tuple[NDArray[np.uint8], NDArray[np.int32]]
     lesion_map = np.zeros(lab.shape, np.int32)
     rng = np.random.default_rng(0)
     for i in range(1, lesions + 1):
-        c = (cz + rng.uniform(-0.6, 0.6) * rz, 230 + rng.uniform(-60, 60),
-             200 + rng.uniform(-80, 80))
+        c = (
+            cz + rng.uniform(-0.6, 0.6) * rz,
+            230 + rng.uniform(-60, 60),
+            200 + rng.uniform(-80, 80),
+        )
         r = rng.uniform(8, 25)
-        ball = ((z - c[0]) * SPACING[0]) ** 2 + ((y - c[1]) * SPACING[1]) ** 2 \
-            + ((x - c[2]) * SPACING[2]) ** 2 <= r ** 2
+        ball = ((z - c[0]) * SPACING[0]) ** 2 + ((y - c[1]) * SPACING[1]) ** 2 + (
+            (x - c[2]) * SPACING[2]
+        ) ** 2 <= r**2
         lesion_map[ball & inside] = i
     lab[lesion_map > 0] = 9
     zz = slice(int(cz - rz), int(cz + rz))
@@ -106,9 +124,17 @@ def _report(volume: CTVolume, algorithm: AlgorithmInfo, lesions: int) -> ReportC
     return ReportContent(
         series=SeriesChoice(volume.series_instance_uid, "Bench", ("benchmark",)),
         algorithm=algorithm,
-        structures=tuple(StructureMeasurement(s, 180.0) for s in
-                         (Structure.LIVER, Structure.METASTASIS, *COUINAUD_SEGMENTS,
-                          Structure.PORTAL_VEIN, Structure.HEPATIC_VEIN, Structure.IVC)),
+        structures=tuple(
+            StructureMeasurement(s, 180.0)
+            for s in (
+                Structure.LIVER,
+                Structure.METASTASIS,
+                *COUINAUD_SEGMENTS,
+                Structure.PORTAL_VEIN,
+                Structure.HEPATIC_VEIN,
+                Structure.IVC,
+            )
+        ),
         lesions=tuple(LesionMeasurement(i, 5.0, 20.0, 12.0) for i in range(1, lesions + 1)),
         tumour_burden=(NamedQuantity(codes.TOTAL_TUMOUR_VOLUME, 25.0, ml),),
     )
@@ -136,8 +162,14 @@ def _serialise(ds: Dataset) -> bytes:
     return buf.getvalue()
 
 
-def run_case(slices: int, lesions: int, segmentation_type: SegmentationType,
-             union_segments: bool = True, trace_memory: bool = False) -> dict[str, Any]:
+def run_case(
+    slices: int,
+    lesions: int,
+    segmentation_type: SegmentationType,
+    union_segments: bool = True,
+    trace_memory: bool = False,
+    stacked_masks: bool = False,
+) -> dict[str, Any]:
     """Build and serialise SEG, SR and PDF for one synthetic case; return the figures.
 
     With ``trace_memory`` the SEG is built a second time under tracemalloc to report the
@@ -148,28 +180,39 @@ def run_case(slices: int, lesions: int, segmentation_type: SegmentationType,
     algorithm = AlgorithmInfo("bench-model", "1", True, "0" * 64)
     segmentation = SegmentationContent(labelmap, dict(DEMO_LABELS), algorithm, lesion_map)
     config = EncodeConfig(segmentation_type=segmentation_type, union_segments=union_segments)
-    seg, seg_s = _timed(lambda: build_seg(volume, headers, segmentation, config))
+
+    def seg_build() -> Any:
+        return build_seg(volume, headers, segmentation, config, fast_unions=not stacked_masks)
+
+    seg, seg_s = _timed(seg_build)
     seg_bytes, seg_write_s = _timed(lambda: _serialise(seg))
     content = _report(volume, algorithm, lesions)
     sr, sr_s = _timed(lambda: build_sr(seg, headers, content, config))
     sr_bytes, sr_write_s = _timed(lambda: _serialise(sr))
     pdf, pdf_s = _timed(lambda: build_pdf(volume, headers[0], segmentation, content, config))
-    doc, doc_s = _timed(lambda: _serialise(build_encapsulated_pdf(pdf, headers[0],
-                                                                  algorithm)))
+    doc, doc_s = _timed(lambda: _serialise(build_encapsulated_pdf(pdf, headers[0], algorithm)))
     figures: dict[str, Any] = {}
     if trace_memory:
-        figures["seg_build_peak_mb"] = round(_traced_peak_mb(
-            lambda: build_seg(volume, headers, segmentation, config)))
+        figures["seg_build_peak_mb"] = round(_traced_peak_mb(seg_build))
     return figures | {
-        "slices": slices, "rows": SIZE, "columns": SIZE,
-        "segmentation_type": segmentation_type.value, "union_segments": union_segments,
-        "segments": len(seg.SegmentSequence), "frames": int(seg.NumberOfFrames),
-        "seg_build_s": round(seg_s, 2), "seg_write_s": round(seg_write_s, 2),
+        "slices": slices,
+        "rows": SIZE,
+        "columns": SIZE,
+        "segmentation_type": segmentation_type.value,
+        "union_segments": union_segments,
+        "stacked_masks": stacked_masks,
+        "segments": len(seg.SegmentSequence),
+        "frames": int(seg.NumberOfFrames),
+        "seg_build_s": round(seg_s, 2),
+        "seg_write_s": round(seg_write_s, 2),
         "seg_bytes": len(seg_bytes),
-        "sr_build_s": round(sr_s, 2), "sr_write_s": round(sr_write_s, 2),
+        "sr_build_s": round(sr_s, 2),
+        "sr_write_s": round(sr_write_s, 2),
         "sr_bytes": len(sr_bytes),
-        "pdf_build_s": round(pdf_s, 2), "pdf_dicom_s": round(doc_s, 2),
-        "pdf_bytes": len(pdf), "pdf_dicom_bytes": len(doc),
+        "pdf_build_s": round(pdf_s, 2),
+        "pdf_dicom_s": round(doc_s, 2),
+        "pdf_bytes": len(pdf),
+        "pdf_dicom_bytes": len(doc),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
@@ -179,18 +222,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slices", type=int, nargs="+", default=[300, 600])
     parser.add_argument("--lesions", type=int, default=6)
-    parser.add_argument("--type", choices=[t.value for t in SegmentationType],
-                        default=SegmentationType.BINARY.value)
-    parser.add_argument("--no-unions", action="store_true",
-                        help="leave out the derived liver and all-lesions segments")
+    parser.add_argument(
+        "--type", choices=[t.value for t in SegmentationType], default=SegmentationType.BINARY.value
+    )
+    parser.add_argument(
+        "--no-unions",
+        action="store_true",
+        help="leave out the derived liver and all-lesions segments",
+    )
+    parser.add_argument(
+        "--stacked-masks",
+        action="store_true",
+        help="give highdicom one mask per segment (the former SEG build)",
+    )
     parser.add_argument("--json", help="also write the results to this file")
-    parser.add_argument("--trace-memory", action="store_true",
-                        help="also measure the SEG writer's own peak memory (slower)")
+    parser.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="also measure the SEG writer's own peak memory (slower)",
+    )
     args = parser.parse_args()
     results = []
     for n in args.slices:
-        result = run_case(n, args.lesions, SegmentationType(args.type), not args.no_unions,
-                          args.trace_memory)
+        result = run_case(
+            n,
+            args.lesions,
+            SegmentationType(args.type),
+            not args.no_unions,
+            args.trace_memory,
+            args.stacked_masks,
+        )
         print(json.dumps(result), flush=True)
         results.append(result)
     if args.json:

@@ -11,7 +11,7 @@ class SegmentationType(StrEnum):
     """DICOM Segmentation Type (0062,0001) written for the SEG.
 
     ``BINARY`` is the default: Orthanc 1.10 and older validators reject the LABELMAP
-    Segmentation Storage SOP Class.
+    Segmentation Storage SOP Class (docs/development.md, "DICOM writers").
     """
 
     BINARY = "BINARY"
@@ -39,10 +39,9 @@ class EncodeConfig(BaseModel):
         default=True,
         description="BINARY only: also write the derived liver segment (union of Couinaud "
         "segments and metastases) and, with lesion segments, the all-lesions segment. They "
-        "overlap other segments, so highdicom must be given one byte per voxel per segment "
-        "instead of a 3-D label array (bench/outputs.py, 300 slices of 512x512, 19 "
-        "segments: writer peak 2.1 GB and 16 s with them, 0.6 GB and 6 s without). "
-        "LABELMAP never has them.",
+        "overlap other segments: highdicom builds the SEG from the other segments' numbers "
+        "and their frames are added after (pipeline.encode.seg_unions), so they cost little "
+        "time and memory. LABELMAP never has them.",
     )
     manufacturer: str = Field(
         default="dicomnode", description="Manufacturer (0008,0070) of the outputs."

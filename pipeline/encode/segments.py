@@ -24,8 +24,14 @@ from pipeline.structures import CATALOGUE, Structure, StructureInfo, liver_label
 ALL_LESIONS_LABEL = "All liver metastases"
 """Segment label and Tracking Identifier of the union of all metastases."""
 
-_LESION_COLOURS = ((255, 255, 0), (255, 200, 0), (255, 140, 0), (255, 99, 71),
-                   (255, 0, 255), (0, 255, 127))
+_LESION_COLOURS = (
+    (255, 255, 0),
+    (255, 200, 0),
+    (255, 140, 0),
+    (255, 99, 71),
+    (255, 0, 255),
+    (0, 255, 127),
+)
 
 
 @dataclass(frozen=True)
@@ -64,9 +70,7 @@ def structure_tracking_id(structure: Structure) -> str:
     return CATALOGUE[structure].label
 
 
-def plan_segments(
-    segmentation: SegmentationContent, config: EncodeConfig
-) -> list[SegmentSpec]:
+def plan_segments(segmentation: SegmentationContent, config: EncodeConfig) -> list[SegmentSpec]:
     """Decide the segments of the SEG (non-empty ones only).
 
     Parameters
@@ -87,8 +91,7 @@ def plan_segments(
     labelmap_type = config.segmentation_type is SegmentationType.LABELMAP
     unions = config.union_segments and not labelmap_type
     lesion_ids = _lesion_ids(segmentation) if config.lesions_as_segments else []
-    planned: list[tuple[StructureInfo, str, str, tuple[int, ...], int | None,
-                        tuple[int, int, int]]]
+    planned: list[tuple[StructureInfo, str, str, tuple[int, ...], int | None, tuple[int, int, int]]]
     planned = []
     explicit_liver = Structure.LIVER in segmentation.labels.values()
     liver_parts = tuple(v for v in liver_labels(segmentation.labels) if v in present)
@@ -100,17 +103,26 @@ def plan_segments(
         if info.structure is Structure.METASTASIS:
             if lesion_ids and not unions:
                 continue
-            planned.append((info, ALL_LESIONS_LABEL, ALL_LESIONS_LABEL, (value,), None,
-                            info.rgb))
+            planned.append((info, ALL_LESIONS_LABEL, ALL_LESIONS_LABEL, (value,), None, info.rgb))
         else:
             planned.append((info, info.label, info.label, (value,), None, info.rgb))
     met = CATALOGUE[Structure.METASTASIS]
     for i, lesion_id in enumerate(lesion_ids):
         tid = lesion_tracking_id(lesion_id)
-        planned.append((met, f"{met.label}, {tid.lower()}", tid, (), lesion_id,
-                        _LESION_COLOURS[i % len(_LESION_COLOURS)]))
-    return [SegmentSpec(n, info, label, tid, values, lesion, rgb)
-            for n, (info, label, tid, values, lesion, rgb) in enumerate(planned, start=1)]
+        planned.append(
+            (
+                met,
+                f"{met.label}, {tid.lower()}",
+                tid,
+                (),
+                lesion_id,
+                _LESION_COLOURS[i % len(_LESION_COLOURS)],
+            )
+        )
+    return [
+        SegmentSpec(n, info, label, tid, values, lesion, rgb)
+        for n, (info, label, tid, values, lesion, rgb) in enumerate(planned, start=1)
+    ]
 
 
 def _lesion_ids(segmentation: SegmentationContent) -> list[int]:
@@ -126,11 +138,30 @@ def _lesion_ids(segmentation: SegmentationContent) -> list[int]:
     return [int(i) for i in ids]
 
 
+def union_specs(specs: Sequence[SegmentSpec]) -> list[SegmentSpec]:
+    """The segments that overlap others by construction (the derived liver, all lesions).
+
+    Parameters
+    ----------
+    specs : sequence of SegmentSpec
+        Planned segments.
+
+    Returns
+    -------
+    list[SegmentSpec]
+        The union segments in Segment Number order; the other segments never overlap.
+    """
+    lesions = any(s.lesion_id is not None for s in specs)
+    return [
+        s
+        for s in specs
+        if len(s.label_values) > 1 or (lesions and s.tracking_id == ALL_LESIONS_LABEL)
+    ]
+
+
 def have_overlap(specs: Sequence[SegmentSpec]) -> bool:
     """Whether the plan has segments that overlap by construction (the union segments)."""
-    lesions = any(s.lesion_id is not None for s in specs)
-    return any(len(s.label_values) > 1 or (lesions and s.tracking_id == ALL_LESIONS_LABEL)
-               for s in specs)
+    return bool(union_specs(specs))
 
 
 def segment_mask(
@@ -177,23 +208,57 @@ def stacked_masks(
 
 def labelmap_array(
     specs: Sequence[SegmentSpec], segmentation: SegmentationContent, z: slice
-) -> NDArray[np.uint16]:
+) -> NDArray[np.unsignedinteger]:
     """Segment numbers per voxel (highdicom's "label-map" style; segments must not overlap).
+
+    One look-up of the label map (and of the lesion map where there are lesion segments)
+    instead of a comparison per segment.
 
     Returns
     -------
-    ndarray of uint16, shape (nz, y, x)
+    ndarray of uint8 (fewer than 256 segments) or uint16, shape (nz, y, x)
 
     Raises
     ------
     ValueError
         If two segments claim the same voxel.
     """
-    nz = len(range(*z.indices(segmentation.labelmap.shape[0])))
-    out = np.zeros((nz, *segmentation.labelmap.shape[1:]), dtype=np.uint16)
+    labels = segmentation.labelmap[z]
+    dtype: type[np.unsignedinteger] = np.uint8 if len(specs) < 256 else np.uint16
+    number_of: NDArray[np.unsignedinteger] = np.zeros(
+        max(int(labels.max(initial=0)), *(v for s in specs for v in s.label_values), 0) + 1,
+        dtype=dtype,
+    )
     for spec in specs:
-        mask = segment_mask(spec, segmentation, z)
-        if np.any(out[mask]):
+        if np.any(number_of[list(spec.label_values)]):
             raise ValueError(f"segment {spec.label!r} overlaps another in a LABELMAP SEG")
-        out[mask] = spec.number
+        number_of[list(spec.label_values)] = spec.number
+    out: NDArray[np.unsignedinteger] = number_of[labels]
+    lesions = {s.lesion_id: s.number for s in specs if s.lesion_id is not None}
+    if lesions:
+        if segmentation.lesion_map is None:
+            raise ValueError("lesion segments need a lesion map")
+        lesion_map = segmentation.lesion_map[z]
+        lesion_number: NDArray[np.unsignedinteger] = np.zeros(
+            max(int(lesion_map.max(initial=0)), *lesions) + 1, dtype
+        )
+        lesion_number[list(lesions)] = list(lesions.values())
+        in_lesion = lesion_number[lesion_map]
+        claimed = in_lesion > 0
+        if np.any(out[claimed]):
+            raise ValueError("a lesion segment overlaps another in a LABELMAP SEG")
+        out[claimed] = in_lesion[claimed]
     return out
+
+
+def union_mask(spec: SegmentSpec, segmentation: SegmentationContent, z: slice) -> NDArray[np.bool_]:
+    """Mask of a label-value segment over slices ``z`` by one look-up of the label map.
+
+    Returns
+    -------
+    ndarray of bool, shape (nz, y, x)
+    """
+    labels = segmentation.labelmap[z]
+    member = np.zeros(max(int(labels.max(initial=0)), *spec.label_values) + 1, dtype=bool)
+    member[list(spec.label_values)] = True
+    return member[labels]

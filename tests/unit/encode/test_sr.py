@@ -47,12 +47,19 @@ def test_volumetric_groups_reference_the_seg_segments(seg_and_sr) -> None:
         assert ref.referenced_sop_instance_uid == seg.SOPInstanceUID
         assert ref.referenced_segment_numbers == [segment.SegmentNumber]
         assert group.tracking_identifier == segment.TrackingID
+        # TID 1411: the source series, not the SEG frames' source images again.
+        assert ref.source_images_for_segmentation == []
+        assert (
+            ref.source_series_for_segmentation.value
+            == seg.ReferencedSeriesSequence[0].SeriesInstanceUID
+        )
 
 
 def test_structure_volume_in_millilitres(seg_and_sr) -> None:
     seg, sr, _content = seg_and_sr
-    liver = sr.content.get_volumetric_roi_measurement_groups(tracking_uid=next(
-        s.TrackingUID for s in seg.SegmentSequence if s.TrackingID == "Liver"))[0]
+    liver = sr.content.get_volumetric_roi_measurement_groups(
+        tracking_uid=next(s.TrackingUID for s in seg.SegmentSequence if s.TrackingID == "Liver")
+    )[0]
     assert _value(liver, codes.VOLUME) == (pytest.approx(1612.5), "mL")
 
 
@@ -68,18 +75,17 @@ def test_lesion_group_has_volume_and_diameters(seg_and_sr) -> None:
 
 def test_missing_structure_is_a_plain_group_flagged_not_found(seg_and_sr) -> None:
     _, sr, _ = seg_and_sr
-    lung = [g for g in sr.content.get_image_measurement_groups()
-            if g.tracking_identifier == "Lung"]
+    lung = [g for g in sr.content.get_image_measurement_groups() if g.tracking_identifier == "Lung"]
     assert len(lung) == 1
     assert _value(lung[0], codes.VOLUME) == (0.0, "mL")
-    evaluation = lung[0].get_qualitative_evaluations(
-        name=codes.coded(codes.STRUCTURE_NOT_FOUND))[0]
+    evaluation = lung[0].get_qualitative_evaluations(name=codes.coded(codes.STRUCTURE_NOT_FOUND))[0]
     assert evaluation.value == codes.coded(codes.YES)
 
 
 def _plain(sr, tracking_id: str):
-    groups = [g for g in sr.content.get_image_measurement_groups()
-              if g.tracking_identifier == tracking_id]
+    groups = [
+        g for g in sr.content.get_image_measurement_groups() if g.tracking_identifier == tracking_id
+    ]
     assert len(groups) == 1, tracking_id
     return groups[0]
 
@@ -116,9 +122,13 @@ def test_confidence_review_flag_and_quality_flags(seg_and_sr) -> None:
 
 def _texts(sr) -> list[str]:
     root = sr.ContentSequence
-    return [item.TextValue for c in root if c.ValueType == "CONTAINER"
-            and c.ConceptNameCodeSequence[0].CodeValue == codes.QUALITATIVE_EVALUATIONS.value
-            for item in c.ContentSequence]
+    return [
+        item.TextValue
+        for c in root
+        if c.ValueType == "CONTAINER"
+        and c.ConceptNameCodeSequence[0].CodeValue == codes.QUALITATIVE_EVALUATIONS.value
+        for item in c.ContentSequence
+    ]
 
 
 def test_demo_notice_and_private_scheme_declared(seg_and_sr) -> None:
@@ -143,7 +153,8 @@ def test_rejection_sr_names_the_reasons(ct_series, segmentation) -> None:
     _, headers = ct_series
     rejection = RejectionContent(
         (QualityFlag("NO_PORTAL_PHASE", "No portal-venous series in the study"),),
-        (SeriesChoice("1.2.3", "Arterial 1mm", ("arterial phase",)),))
+        (SeriesChoice("1.2.3", "Arterial 1mm", ("arterial phase",)),),
+    )
     sr = _roundtrip(build_rejection_sr(headers[:1], rejection, segmentation.algorithm))
     group = _plain(sr, "Analysis not performed")
     reasons = group.get_qualitative_evaluations(name=codes.coded(codes.REJECTION_REASON))

@@ -1,0 +1,128 @@
+"""The union segments' frames added to highdicom's SEG give highdicom's own object.
+
+:func:`pipeline.encode.seg.build_seg` builds a BINARY SEG with union segments (derived
+liver, all lesions) from a 3-D array of the other segments and adds the union frames
+itself (:mod:`pipeline.encode.seg_unions`). Here the result is compared, element by
+element (per-frame functional groups and PixelData included), with highdicom's build from
+one mask per segment (``fast_unions=False``); only UIDs, dates and times may differ.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from encode_synthetic_ct import SHAPE, Geometry, demo_segmentation, write_series
+from pydicom.dataset import Dataset
+
+from pipeline.encode.config import EncodeConfig
+from pipeline.encode.content import SegmentationContent
+from pipeline.encode.seg import build_seg
+from pipeline.encode.seg_unions import union_frames
+from pipeline.encode.segments import plan_segments, union_specs
+from pipeline.encode.source import read_source_headers
+from pipeline.select.config import GeometryConfig
+from pipeline.select.volume import build_volume
+
+sys.path.insert(0, str(Path(__file__).parents[2]))
+from enhanced_ct import GEOMETRY_MACROS, enhanced, write
+
+UNCOMPARED_VRS = {"UI", "DA", "TM", "DT"}
+"""UIDs are new on every build, dates and times are the build's."""
+
+UIDS = {
+    "series_instance_uid": "1.2.826.0.1.3680043.8.498.1",
+    "sop_instance_uid": "1.2.826.0.1.3680043.8.498.2",
+}
+
+
+def _differences(a: Dataset, b: Dataset, path: str = "") -> Iterator[str]:
+    tags = sorted(set(a.keys()) | set(b.keys()))
+    for tag in tags:
+        if tag not in a or tag not in b:
+            yield f"{path}{tag}: only in {'fast' if tag in a else 'highdicom'}"
+            continue
+        ea, eb = a[tag], b[tag]
+        if ea.VR in UNCOMPARED_VRS:
+            continue
+        if ea.VR == "SQ":
+            if len(ea.value) != len(eb.value):
+                yield f"{path}{ea.keyword}: {len(ea.value)} items, not {len(eb.value)}"
+                continue
+            for i, (ia, ib) in enumerate(zip(ea.value, eb.value, strict=True)):
+                yield from _differences(ia, ib, f"{path}{ea.keyword}[{i}].")
+        elif ea.VR != eb.VR or ea.value != eb.value:
+            yield f"{path}{ea.keyword}: {str(ea.value)[:60]} != {str(eb.value)[:60]}"
+
+
+def _assert_same_seg(volume, headers, content: SegmentationContent) -> None:
+    fast = build_seg(volume, headers, content, **UIDS)
+    reference = build_seg(volume, headers, content, **UIDS, fast_unions=False)
+    assert union_specs(plan_segments(content, EncodeConfig())), "the case needs unions"
+    assert fast.SegmentsOverlap == "YES"
+    assert list(_differences(fast, reference)) == []
+    np.testing.assert_array_equal(
+        fast.get_volume(combine_segments=False).array,
+        reference.get_volume(combine_segments=False).array,
+    )
+
+
+def _with_empty_slice(content: SegmentationContent, k: int) -> SegmentationContent:
+    labelmap = content.labelmap.copy()
+    lesion_map = None if content.lesion_map is None else content.lesion_map.copy()
+    labelmap[k] = 0
+    if lesion_map is not None:
+        lesion_map[k] = 0
+    return SegmentationContent(labelmap, content.labels, content.algorithm, lesion_map)
+
+
+def test_same_seg_as_highdicom_from_stacked_masks(ct_series) -> None:
+    volume, headers = ct_series
+    content = _with_empty_slice(demo_segmentation(SHAPE), 5)
+    _assert_same_seg(volume, headers, content)
+
+
+def test_same_seg_as_highdicom_with_a_multiframe_source(tmp_path: Path) -> None:
+    write_series(tmp_path / "ct", SHAPE, Geometry(reverse_instances=True))
+    image = enhanced(
+        tmp_path / "ct", per_frame=GEOMETRY_MACROS, order=[3, 1, 4, 0, 9, 2, 6, 5, 8, 7]
+    )
+    volume = build_volume(
+        [write(image, tmp_path / "mf") / "multiframe.dcm"], GeometryConfig(min_slices=5)
+    )
+    content = _with_empty_slice(demo_segmentation(SHAPE), 4)
+    _assert_same_seg(volume, read_source_headers(volume), content)
+
+
+def test_a_union_voxel_alone_on_its_plane_needs_stacked_masks(ct_series) -> None:
+    volume, headers = ct_series
+    content = _with_empty_slice(demo_segmentation(SHAPE), 5)
+    content.labelmap[5, 0, 0] = 9  # a metastasis voxel outside every lesion component
+    specs = plan_segments(content, EncodeConfig())
+    z = slice(0, SHAPE[0])
+    others = np.ones(SHAPE[0], bool)
+    assert union_frames(union_specs(specs), content, z, others) is not None
+    others[5] = False
+    assert union_frames(union_specs(specs), content, z, others) is None
+    _assert_same_seg(volume, headers, content)
+
+
+def test_frames_of_a_pixel_count_not_a_multiple_of_8_need_stacked_masks(tmp_path: Path) -> None:
+    shape = (SHAPE[0], SHAPE[1] - 1, SHAPE[2])
+    volume, headers = write_series(tmp_path / "ct", shape)
+    content = demo_segmentation(shape)
+    specs = plan_segments(content, EncodeConfig())
+    assert (
+        union_frames(union_specs(specs), content, slice(0, shape[0]), np.ones(shape[0], bool))
+        is None
+    )
+    _assert_same_seg(volume, headers, content)
+
+
+@pytest.mark.parametrize("k", [0, SHAPE[0] - 1])
+def test_same_seg_when_an_end_slice_is_empty(ct_series, k: int) -> None:
+    volume, headers = ct_series
+    _assert_same_seg(volume, headers, _with_empty_slice(demo_segmentation(SHAPE), k))
