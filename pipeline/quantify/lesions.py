@@ -152,8 +152,12 @@ class TumourAnalysis:
     measurable_threshold_mm : float
         Longest-diameter threshold applied for measurability, mm.
     components : ndarray of int32, shape (z, y, x), optional
-        Connected components of the tumour mask (0 background); each lesion's
-        ``component_label`` is its value here.
+        Connected components of the tumour mask (0 background) on the window of the image
+        grid the analysis ran on; each lesion's ``component_label`` is its value here.
+    components_origin : tuple of int
+        Index (z, y, x) on the image grid of the window's first voxel.
+    grid_shape : tuple of int, optional
+        Shape of the image grid (None: the window is the whole grid).
     """
 
     lesions: list[Lesion]
@@ -163,6 +167,8 @@ class TumourAnalysis:
     extrahepatic_fragment_ml: float = 0.0
     measurable_threshold_mm: float = 10.0
     components: NDArray[np.int32] | None = field(default=None, compare=False, repr=False)
+    components_origin: tuple[int, int, int] = (0, 0, 0)
+    grid_shape: tuple[int, int, int] | None = None
 
     def withheld(self) -> TumourAnalysis:
         """The same analysis with every lesion's figures withheld (a quality gate)."""
@@ -170,15 +176,20 @@ class TumourAnalysis:
 
     def lesion_map(self) -> NDArray[np.int32] | None:
         """Each tumour voxel labelled with its lesion's index (0: background or a component
-        below the minimum size), so that SEG segments and SR lesion groups name the same
-        lesion; None without lesions.
+        below the minimum size) on the whole image grid, so that SEG segments and SR lesion
+        groups name the same lesion; None without lesions.
         """
         if self.components is None or not self.lesions:
             return None
         lookup = np.zeros(int(self.components.max()) + 1, np.int32)
         for les in self.lesions:
             lookup[les.component_label] = les.index
-        return lookup[self.components]
+        window = lookup[self.components]
+        if self.grid_shape is None or self.grid_shape == window.shape:
+            return window
+        out = np.zeros(self.grid_shape, np.int32)
+        out[_window(self.components_origin, window.shape)] = window
+        return out
 
 
 def measurable_threshold_mm(base_mm: float, slice_thickness_mm: float) -> float:
@@ -188,6 +199,24 @@ def measurable_threshold_mm(base_mm: float, slice_thickness_mm: float) -> float:
 
 def _touches_edge(box: tuple[slice, ...], shape: Sequence[int]) -> bool:
     return any(s.start == 0 or s.stop == n for s, n in zip(box, shape, strict=True))
+
+
+def _window(origin: Sequence[int], shape: Sequence[int]) -> tuple[slice, ...]:
+    return tuple(slice(o, o + n) for o, n in zip(origin, shape, strict=True))
+
+
+def _padded(window: NDArray[Any], origin: Sequence[int], crop: tuple[slice, ...],
+            fill: int | bool) -> NDArray[Any]:
+    """``crop`` (image grid indices) of an image whose part at ``origin`` is ``window`` and
+    which holds ``fill`` elsewhere."""
+    out = np.full(tuple(c.stop - c.start for c in crop), fill, window.dtype)
+    inner = tuple(slice(max(c.start, o), min(c.stop, o + n))
+                  for c, o, n in zip(crop, origin, window.shape, strict=True))
+    out[tuple(slice(i.start - c.start, i.stop - c.start) for i, c in zip(inner, crop,
+                                                                          strict=True))] = \
+        window[tuple(slice(i.start - o, i.stop - o) for i, o in zip(inner, origin,
+                                                                     strict=True))]
+    return out
 
 
 def _grow(box: tuple[slice, ...], shape: Sequence[int], spacing: Sequence[float],
@@ -211,9 +240,15 @@ def _locate(component: NDArray[np.bool_], keys: NDArray[np.int8],
 
 def analyse_tumour(tumour: NDArray[np.bool_], parenchyma_keys: NDArray[np.int8],
                    spacing_mm: tuple[float, float, float], *, connectivity: int,
-                   min_volume_mm3: float, contact_mm: float, measurable_mm: float
-                   ) -> TumourAnalysis:
+                   min_volume_mm3: float, contact_mm: float, measurable_mm: float,
+                   origin: Sequence[int] = (0, 0, 0),
+                   grid_shape: Sequence[int] | None = None) -> TumourAnalysis:
     """Split tumour voxels into lesions, locate them in the liver and measure them.
+
+    The arrays may be a window of the image grid (``origin``, ``grid_shape``) that holds
+    every tumour and parenchyma voxel, e.g. the bounding box of the labelled voxels: each
+    component is then measured on the same crop of the whole grid as without the window
+    (the voxels outside it are neither tumour nor parenchyma), so the figures are the same.
 
     Parameters
     ----------
@@ -233,7 +268,18 @@ def analyse_tumour(tumour: NDArray[np.bool_], parenchyma_keys: NDArray[np.int8],
         diagonal is used).
     measurable_mm : float
         Smallest measurable longest diameter, mm.
+    origin : sequence of int
+        Index (z, y, x) on the image grid of the arrays' first voxel.
+    grid_shape : sequence of int, optional
+        Shape (z, y, x) of the image grid; None: the arrays are the whole grid.
+
+    Returns
+    -------
+    TumourAnalysis
+        Lesions with centroids, slice indices and field-of-view contact on the image grid.
     """
+    at = (int(origin[0]), int(origin[1]), int(origin[2]))
+    grid = tuple(int(n) for n in (grid_shape if grid_shape is not None else tumour.shape))
     structure = ndimage.generate_binary_structure(3, _CONNECTIVITY_RANK[connectivity])
     components, _ = ndimage.label(tumour, structure=structure)
     voxel_mm3 = float(np.prod(spacing_mm))
@@ -247,10 +293,12 @@ def analyse_tumour(tumour: NDArray[np.bool_], parenchyma_keys: NDArray[np.int8],
     for label, box in enumerate(boxes, start=1):
         if box is None:
             continue
-        crop = _grow(box, tumour.shape, spacing_mm, tolerance + _CONTEXT_MM)
-        component = components[crop] == label
+        box = tuple(slice(s.start + o, s.stop + o) for s, o in zip(box, at, strict=True))
+        crop = _grow(box, grid, spacing_mm, tolerance + _CONTEXT_MM)
+        component = _padded(components, at, crop, 0) == label
         n_vox = int(component.sum())
-        distance, nearest = _locate(component, parenchyma_keys[crop], spacing_mm)
+        distance, nearest = _locate(component, _padded(parenchyma_keys, at, crop, NO_PARENCHYMA),
+                                    spacing_mm)
         hepatic = distance is not None and distance <= tolerance
         big = n_vox * voxel_mm3 >= min_volume_mm3
         if hepatic:
@@ -281,7 +329,7 @@ def analyse_tumour(tumour: NDArray[np.bool_], parenchyma_keys: NDArray[np.int8],
             segment=max(per_segment, key=lambda k: per_segment[k]) if per_segment else None,
             segment_volumes_ml=per_segment, diameters=diam,
             measurable=diam.long_axis_mm >= measurable_mm,
-            touches_field_of_view=_touches_edge(box, tumour.shape), component_label=label))
+            touches_field_of_view=_touches_edge(box, grid), component_label=label))
     found.sort(key=lambda les: (-les.voxel_count, les.centroid_zyx))
     targets = sorted((les for les in found if les.hepatic and les.measurable),
                      key=lambda les: -les.diameters.long_axis_mm)[:2]
@@ -292,4 +340,6 @@ def analyse_tumour(tumour: NDArray[np.bool_], parenchyma_keys: NDArray[np.int8],
     return TumourAnalysis(lesions=lesions, hepatic_tumour_voxels_by_key=hepatic_keys,
                           lesion_voxels_by_key=lesion_keys, fragment_ml=fragment_mm3 / 1000.0,
                           extrahepatic_fragment_ml=extra_fragment_mm3 / 1000.0,
-                          measurable_threshold_mm=measurable_mm, components=components)
+                          measurable_threshold_mm=measurable_mm, components=components,
+                          components_origin=at,
+                          grid_shape=(grid[0], grid[1], grid[2]))

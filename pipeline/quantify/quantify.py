@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeline.quantify.body import PatientSection
+from pipeline.quantify.box import labelled_box
 from pipeline.quantify.burden import TumourBurden, tumour_burden
 from pipeline.quantify.config import QuantificationConfig
 from pipeline.quantify.flr import FLRPlan, compute_flr
@@ -265,7 +266,9 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
     Parameters
     ----------
     labelmap : ndarray of int, shape (z, y, x)
-        Label map on the native CT grid (0 background).
+        Label map on the native CT grid (0 background). Every figure is measured on the
+        bounding box of its labelled voxels (:func:`pipeline.quantify.box.labelled_box`);
+        the results are those of the whole grid.
     labels : dict of int to Structure
         Label value -> structure (e.g. ``pipeline.structures.DEMO_LABELS``).
     spacing_mm : tuple of float
@@ -290,15 +293,18 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
     """
     spacing = (float(spacing_mm[0]), float(spacing_mm[1]), float(spacing_mm[2]))
     voxel_ml = spacing[0] * spacing[1] * spacing[2] / 1000.0
-    structure_ml = structure_volumes_ml(labelmap, labels, voxel_ml)
-    keys = parenchyma_keys(labelmap, labels)
+    box = labelled_box(labelmap)  # every labelled voxel: the figures are the whole grid's
+    labelled = labelmap[box]
+    structure_ml = structure_volumes_ml(labelled, labels, voxel_ml)
+    keys = parenchyma_keys(labelled, labels)
     tumour_values = [v for v, s in labels.items() if s is Structure.METASTASIS]
     thickness = quality.slice_thickness_mm or spacing[0]
     tumour = analyse_tumour(
-        np.isin(labelmap, tumour_values), keys, spacing,
+        np.isin(labelled, tumour_values), keys, spacing,
         connectivity=config.lesion_connectivity, min_volume_mm3=config.min_lesion_volume_mm3,
         contact_mm=config.liver_contact_mm,
-        measurable_mm=measurable_threshold_mm(config.measurable_diameter_mm, thickness))
+        measurable_mm=measurable_threshold_mm(config.measurable_diameter_mm, thickness),
+        origin=[b.start for b in box], grid_shape=labelmap.shape)
     raw = liver_volumes(keys, tumour, voxel_ml)
 
     incomplete = set(quality.incomplete_coverage) | structures_touching_edge(labelmap, labels)
@@ -309,8 +315,9 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
     reported = tumour.withheld() if TUMOUR in withheld else tumour
 
     lung_values = [v for v, s in labels.items() if s is Structure.LUNG]
-    lung_mask = np.isin(labelmap, lung_values) if lung_values else None
-    lung, lung_findings = _lung_mass(config, hu, lung_mask, voxel_ml,
+    lung_mask = np.isin(labelled, lung_values) if lung_values else None
+    lung, lung_findings = _lung_mass(config, None if hu is None else hu[box], lung_mask,
+                                     voxel_ml,
                                      incomplete | (withheld & {Structure.LUNG.value}))
     effective = planner.merged_with(config.planner_defaults)
     flr, sirt, patient_section, planning = _plan(volumes, patient, effective, config, lung,

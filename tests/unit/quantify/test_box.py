@@ -1,0 +1,61 @@
+"""Quantification on the bounding box of the labelled voxels gives the whole grid's figures."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.quantify.box import labelled_box
+from pipeline.quantify.lesions import analyse_tumour
+from pipeline.quantify.volumetry import parenchyma_keys
+from pipeline.structures import COUINAUD_SEGMENTS, Structure
+
+LABELS = {**{k + 1: s for k, s in enumerate(COUINAUD_SEGMENTS)}, 9: Structure.METASTASIS}
+
+
+def _labelmap() -> np.ndarray:
+    """Segments 1-8 in a block, three tumours: inside, touching the block, and one cut by
+    the first slice (field-of-view contact) away from the liver (extrahepatic)."""
+    lab = np.zeros((40, 60, 70), np.uint8)
+    lab[10:30, 15:45, 20:60] = np.repeat(np.arange(1, 9), 5)[None, None, :]
+    lab[14:19, 20:26, 30:37] = 9
+    lab[25:31, 40:47, 50:56] = 9
+    lab[0:3, 2:6, 2:7] = 9
+    return lab
+
+
+def _analyse(lab: np.ndarray, window: tuple[slice, ...] | None):
+    sub = lab if window is None else lab[window]
+    origin = (0, 0, 0) if window is None else [w.start for w in window]
+    return analyse_tumour(
+        sub == 9,
+        parenchyma_keys(sub, LABELS),
+        (2.0, 0.8, 0.8),
+        connectivity=26,
+        min_volume_mm3=1.0,
+        contact_mm=3.0,
+        measurable_mm=10.0,
+        origin=origin,
+        grid_shape=lab.shape,
+    )
+
+
+def test_labelled_box_is_the_nonzero_extent() -> None:
+    lab = _labelmap()
+    box = labelled_box(lab)
+    assert box == (slice(0, 31), slice(2, 47), slice(2, 60))
+    assert labelled_box(np.zeros((3, 4, 5), np.uint8)) == (slice(0, 3), slice(0, 4), slice(0, 5))
+
+
+def test_lesions_on_the_box_equal_the_whole_grid() -> None:
+    lab = _labelmap()
+    whole = _analyse(lab, None)
+    boxed = _analyse(lab, labelled_box(lab))
+    assert [les.to_dict() for les in boxed.lesions] == [les.to_dict() for les in whole.lesions]
+    assert len(whole.lesions) == 3
+    assert any(les.touches_field_of_view for les in whole.lesions)
+    assert any(not les.hepatic for les in whole.lesions)
+    assert boxed.hepatic_tumour_voxels_by_key == whole.hepatic_tumour_voxels_by_key
+    assert boxed.lesion_voxels_by_key == whole.lesion_voxels_by_key
+    full_map = boxed.lesion_map()
+    assert full_map is not None and full_map.shape == lab.shape
+    np.testing.assert_array_equal(full_map, whole.lesion_map())
