@@ -303,6 +303,7 @@ def measurement_groups(content: ReportContent, seg: Dataset) -> list[Group]:
         groups.append(_plain_group("Tumor burden", coded(codes.TUMOUR_BURDEN),
                                    content.tumour_burden, algorithm))
     groups += [_flr_group(m, algorithm) for m in content.flr]
+    groups += [_quantity_group(g, index) for g in content.flr_model]
     groups += [_quantity_group(g, index) for g in content.sirt]
     if content.constants:
         groups.append(_plain_group("Constants", coded(codes.SIRT_CONSTANTS), content.constants,
