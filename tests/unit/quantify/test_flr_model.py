@@ -8,9 +8,10 @@ import pytest
 from pipeline.quantify.config import QuantificationConfig
 from pipeline.quantify.flr import compute_flr
 from pipeline.quantify.flr_model import ModelFLR, RegionVolumes, model_flr
-from pipeline.quantify.inputs import LiverCondition, PatientInfo, PlannerInputs
+from pipeline.quantify.inputs import LiverCondition, PatientInfo, PlannerInputs, QualityContext
+from pipeline.quantify.quantify import quantify, replan
 from pipeline.quantify.volumetry import LiverVolumes
-from pipeline.structures import Structure
+from pipeline.structures import DEMO_LABELS, Structure
 
 REL = 0.005
 TOTAL = {1: 0.0, 2: 250.0, 3: 200.0, 4: 300.0, 5: 300.0, 6: 300.0, 7: 300.0, 8: 300.0}
@@ -81,3 +82,39 @@ def test_withheld_liver_gives_no_model_flr_but_keeps_the_region_volumes() -> Non
     assert model.flr_ml is None and model.sflr_percent is None and model.comparisons == ()
     assert model.measured.remnant_ml == 460.0 and model.planned is None
     assert "liver or tumour volume (withheld)" in model.missing
+
+
+def test_quantify_reports_flr_model_and_replan_plans_it_again(phantom) -> None:
+    """The remnant region = segments 1-3 of the phantom; a re-plan with a new weight keeps
+    the region volumes and recomputes FLR/BW."""
+    lm = phantom()
+    remnant = np.isin(lm, [1, 2, 3])
+    spacing = (2.0, 0.8, 0.8)
+    voxel_ml = 2.0 * 0.8 * 0.8 / 1000
+    result = quantify(
+        lm,
+        DEMO_LABELS,
+        spacing,
+        PATIENT,
+        PLANNER,
+        QualityContext(slice_thickness_mm=2.0),
+        QuantificationConfig(),
+        regions={Structure.FUTURE_LIVER_REMNANT: remnant},
+        region_model="net",
+    )
+    doc = result.to_dict()
+    model = doc["flr"]["model"]
+    assert model["remnant_region_ml"] == pytest.approx(remnant.sum() * voxel_ml)
+    assert model["flr_ml"] == pytest.approx(remnant.sum() * voxel_ml)  # no tumour
+    rule = next(r for r in doc["flr"]["resections"] if r["name"] == "extended_right_hepatectomy")
+    planned = next(c for c in model["comparisons"] if c["planned"])
+    assert planned["difference_ml"] == pytest.approx(model["flr_ml"] - rule["flr_ml"])
+    assert "future_liver_remnant" not in doc["volumes_ml"]
+    again = replan(
+        doc, PlannerInputs(), QuantificationConfig(), patient=PatientInfo(weight_kg=40.0)
+    )
+    replanned = again["flr"]["model"]
+    assert replanned["remnant_region_ml"] == model["remnant_region_ml"]
+    assert replanned["flr_body_weight_percent"] == pytest.approx(
+        2 * model["flr_body_weight_percent"]
+    )
