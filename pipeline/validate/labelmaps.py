@@ -243,7 +243,8 @@ def read_seg(path: Path, overrides: dict[int, Structure] | None = None) -> Label
     labels = {OUTPUT_LABEL_VALUES[s]: s for s in set(structures.values())
               if s not in PLANNING_REGIONS}
     image = volume.with_array(labelmap).to_simpleitk()
-    return LabelImage(image, labels, {s: _mask_image(m, image) for s, m in regions.items()})
+    masks = {s: volume.with_array(m.astype(np.uint8)).to_simpleitk() for s, m in regions.items()}
+    return LabelImage(image, labels, masks)
 
 
 def resample_onto(label_image: LabelImage, grid: sitk.Image) -> LabelImage:

@@ -22,6 +22,8 @@ import yaml
 from typer.testing import CliRunner
 
 from dicomnode.cli import app
+from pipeline.structures import Structure
+from pipeline.validate.labelmaps import read_seg
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
 from totalseg_folders import ShapedTask, build_shaped
@@ -178,6 +180,13 @@ def test_seg_holds_the_regions_and_the_model_flr_is_its_voxels(run: dict[str, An
     assert _segment_voxels(seg, "Resected liver") * voxel_ml == pytest.approx(
         model["resected_region_ml"]
     )
+    # dicomnode validate reads the regions back from the SEG as masks of their own
+    back = read_seg(run["out"] / "seg.dcm")
+    assert set(back.regions) == {Structure.FUTURE_LIVER_REMNANT, Structure.RESECTED_LIVER}
+    assert back.mask(Structure.FUTURE_LIVER_REMNANT).sum() * voxel_ml == pytest.approx(
+        model["remnant_region_ml"]
+    )
+    assert back.mask(Structure.COUINAUD_1).any()
 
 
 def _groups(sr: hd.sr.Comprehensive3DSR) -> dict[str, pydicom.Dataset]:
