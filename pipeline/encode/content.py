@@ -147,6 +147,10 @@ class QuantityGroup:
     time_point : str
         TID 1502 Time Point of the group (the time its activities refer to, e.g.
         ``"administration 2026-03-05T09:00:00"``); empty for none.
+    roi_segment : str
+        Tracking ID of the one SEG segment the group measures: the SR writes it as a TID 1411
+        volumetric ROI group on that segment (tracking identifier and UID the segment's)
+        when the SEG holds it; empty: a TID 1501 group titled ``title``.
     """
 
     title: str
@@ -157,6 +161,7 @@ class QuantityGroup:
     segments: tuple[str, ...] = ()
     evaluations: tuple[CodedEvaluation, ...] = ()
     time_point: str = ""
+    roi_segment: str = ""
 
 
 @dataclass(frozen=True)

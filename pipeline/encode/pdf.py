@@ -157,12 +157,15 @@ def _results(pdf: _Summary, content: ReportContent) -> None:
         pdf.rows(["Quantity", "Value", "Unit"], _quantity_rows(flr.quantities()))
         for note in flr.notes:
             pdf.line_text(note)
-    if content.flr_model:
-        _group(pdf, content.flr_model[0])
-    if content.flr_model[1:]:
+    comparisons = [g for g in content.flr_model
+                   if any(q.concept == codes.SEGMENT_RULE_FLR for q in g.quantities)]
+    for group in content.flr_model:
+        if group not in comparisons:
+            _group(pdf, group)
+    if comparisons:
         pdf.rows(["Learned model vs segment rule", "Segment-rule FLR (mL)",
                   "Model - rule (mL)", "Model - rule (%)"],
-                 [[g.title, *_comparison_cells(g)] for g in content.flr_model[1:]])
+                 [[g.title, *_comparison_cells(g)] for g in comparisons])
     for group in content.sirt:
         _group(pdf, group)
     if content.constants:

@@ -215,8 +215,10 @@ def test_sr_has_the_model_flr_group_beside_the_segment_rule_groups(run: dict[str
     sr = hd.sr.srread(run["out"] / "sr.dcm")
     groups = _groups(sr)
     assert "FLR Right hepatectomy" in groups  # the segment rule
-    model = groups["FLR learned model FLR-flr"]
-    assert {"FLRMODEL", "FLR", "FLRREGIONVOL", "10200004"} <= _codes(model)
+    # a TID 1411 group on the remnant's segment (its tracking identifier is the segment's)
+    model = groups["Future liver remnant"]
+    assert {"FLRMODEL", "FLR", "FLRREGIONVOL", "SFLR", "10200004"} <= _codes(model)
+    assert "RESECTVOL" in _codes(groups["Resected liver"])
     refs: list[int] = []
     model.walk(
         lambda ds, elem: (
