@@ -29,10 +29,22 @@ class Structure(StrEnum):
     HEPATIC_VEIN = "hepatic_vein"
     IVC = "ivc"
     LUNG = "lung"
+    FUTURE_LIVER_REMNANT = "future_liver_remnant"
+    RESECTED_LIVER = "resected_liver"
 
 
 COUINAUD_SEGMENTS: tuple[Structure, ...] = tuple(Structure(f"couinaud_{i}") for i in range(1, 9))
 """Couinaud segments I..VIII in order."""
+
+PLANNING_REGIONS: tuple[Structure, ...] = (Structure.FUTURE_LIVER_REMNANT,
+                                           Structure.RESECTED_LIVER)
+"""Regions of a resection plan segmented by a learned FLR model. They overlap the liver's
+parts (a remnant holds segments, tumour and vessels), so they are never values of the
+exclusive label map: the engine keeps them as masks of their own, they count in no liver,
+segment or tumour volume, and only a BINARY SEG holds them (segments may overlap there)."""
+
+PRIVATE_SCHEME = "99DCMNODE"
+"""Coding Scheme Designator of dicomnode's private concepts (``docs/sr-private-codes.md``)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +121,15 @@ def _catalogue() -> dict[Structure, StructureInfo]:
                                      (0, 0, 139)),
         Structure.LUNG: StructureInfo(Structure.LUNG, "Lung", anat,
                                       Code("39607008", "SCT", "Lung"), (197, 165, 145)),
+        # No SNOMED CT concept names a planned remnant or resected part of the liver
+        # (docs/sr-private-codes.md): private types; the SEG adds anatomic region SCT Liver.
+        Structure.FUTURE_LIVER_REMNANT: StructureInfo(
+            Structure.FUTURE_LIVER_REMNANT, "Future liver remnant", anat,
+            Code("FLRREGION", PRIVATE_SCHEME, "Future liver remnant region"), (46, 139, 87)),
+        Structure.RESECTED_LIVER: StructureInfo(
+            Structure.RESECTED_LIVER, "Resected liver", anat,
+            Code("RESECTREGION", PRIVATE_SCHEME, "Planned resected liver region"),
+            (178, 34, 34)),
     }
     rows = zip(COUINAUD_SEGMENTS, _SEGMENT_CODES, _SEGMENT_COLOURS, _ROMAN, strict=True)
     for i, (s, code, rgb, roman) in enumerate(rows):

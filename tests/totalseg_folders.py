@@ -102,6 +102,8 @@ class ShapedTask:
         Class -> lower bound of its intensity band (increasing with the class order given).
     mirroring : tuple of int or None
         ``inference_allowed_mirroring_axes`` of the checkpoint (None: trained without).
+    channels : tuple of str
+        dataset.json channel names: the CT, then cascade masks (``noNorm``).
     """
 
     dataset: str
@@ -111,6 +113,7 @@ class ShapedTask:
     patch: tuple[int, int, int]
     bands: dict[int, float] = field(default_factory=dict)
     mirroring: tuple[int, ...] | None = None
+    channels: tuple[str, ...] = ("CT",)
 
     @property
     def folder(self) -> str:
@@ -160,10 +163,17 @@ TASKS: dict[str, ShapedTask] = {
 """The four tasks of the preset, by registry key."""
 
 
+_MASK_STATS = ("max", "mean", "median", "min", "percentile_00_5", "percentile_99_5", "std")
+"""Intensity statistics nnU-Net records for a channel (a mask channel: not used)."""
+
+
 def _plans(task: ShapedTask) -> dict[str, Any]:
     template = json.loads(TINY_PLANS.read_text())
     configuration = copy.deepcopy(template["configurations"]["3d_tiny"])
+    extra = len(task.channels) - 1
     configuration.update(
+        normalization_schemes=["CTNormalization", *["NoNormalization"] * extra],
+        use_mask_for_norm=[False] * len(task.channels),
         data_identifier="nnUNetPlans_3d_fullres",
         patch_size=list(task.patch),
         spacing=list(task.spacing),
@@ -176,6 +186,7 @@ def _plans(task: ShapedTask) -> dict[str, Any]:
         "original_median_spacing_after_transp": list(task.spacing),
         "configurations": {"3d_fullres": configuration},
         "foreground_intensity_properties_per_channel": {
+            **{str(c): dict.fromkeys(_MASK_STATS, 1.0) for c in range(1, len(task.channels))},
             "0": {
                 "max": 1500.0,
                 "mean": 90.0,
@@ -191,7 +202,7 @@ def _plans(task: ShapedTask) -> dict[str, Any]:
 
 def _dataset(task: ShapedTask) -> dict[str, Any]:
     return {
-        "channel_names": {"0": "CT"},
+        "channel_names": {str(c): name for c, name in enumerate(task.channels)},
         "labels": {"background": 0, **{n: i for i, n in enumerate(task.names, 1)}},
         "numTraining": 1204,
         "file_ending": ".nii.gz",
@@ -230,7 +241,7 @@ def _network_weights(
     network = nnUNetTrainer.build_network_architecture(
         manager,
         manager.get_configuration("3d_fullres"),
-        1,
+        len(task.channels),
         n_classes,
         enable_deep_supervision=False,
     )
@@ -258,8 +269,12 @@ def _network_weights(
 
 
 def build_task(results: Path, key: str, seed: int = 0) -> Path:
-    """Write one shaped trained-model folder below ``results``; returns the folder."""
-    task = TASKS[key]
+    """Write one shaped trained-model folder of :data:`TASKS` below ``results``."""
+    return build_shaped(results, TASKS[key], seed)
+
+
+def build_shaped(results: Path, task: ShapedTask, seed: int = 0) -> Path:
+    """Write the trained-model folder of ``task`` below ``results``; returns the folder."""
     folder = results / task.folder
     (folder / "fold_0").mkdir(parents=True, exist_ok=True)
     plans, dataset = _plans(task), _dataset(task)

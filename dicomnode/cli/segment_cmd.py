@@ -74,6 +74,10 @@ def segment_command(
         if mask.any():
             write_on_volume_grid(mask.astype(np.uint8), volume,
                                  out / "masks" / f"{structure.value}.nii.gz")
+    for structure, region in result.regions.items():  # a learned FLR model's regions
+        if region.any():
+            write_on_volume_grid(region.astype(np.uint8), volume,
+                                 out / "masks" / f"{structure.value}.nii.gz")
     summary = {"series": series, "segmentation": result.to_dict()}
     (out / "segmentation.json").write_text(json.dumps(summary, indent=2) + "\n")
     if result.is_demo:

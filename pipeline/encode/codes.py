@@ -11,10 +11,8 @@ from __future__ import annotations
 from highdicom.sr import CodedConcept
 from pydicom.sr.coding import Code as PydicomCode
 
+from pipeline.structures import PRIVATE_SCHEME as PRIVATE_SCHEME  # re-exported
 from pipeline.structures import Code
-
-PRIVATE_SCHEME = "99DCMNODE"
-"""Coding Scheme Designator of the private scheme ("99" prefix: a local scheme)."""
 
 PRIVATE_SCHEME_NAME = "dicomnode liver analysis concepts"
 """Coding Scheme Name written into the SR's Coding Scheme Identification Sequence."""
@@ -72,6 +70,14 @@ TOTAL_ESTIMATED_LIVER_VOLUME = _private("TELV", "Total estimated liver volume")
 FLR_BODY_WEIGHT_RATIO = _private("FLRBWR", "Future liver remnant to body weight ratio")
 FLR_ASSESSMENT = _private("FLRASSESS", "Future liver remnant assessment")
 CAUDATE_INCLUDED = _private("CAUDINCL", "Caudate lobe included in remnant")
+FLR_MODEL_ASSESSMENT = _private("FLRMODEL", "Future liver remnant by learned model")
+FLR_REGION_VOLUME = _private("FLRREGIONVOL", "Future liver remnant region volume")
+FLR_REGION_TUMOUR = _private("FLRREGIONTUM", "Tumor volume in future liver remnant region")
+RESECTED_REGION_VOLUME = _private("RESECTVOL", "Planned resected liver region volume")
+SEGMENT_RULE_FLR = _private("FLRSEGRULE", "Future liver remnant by Couinaud segments")
+FLR_DIFFERENCE = _private("FLRDIFF", "FLR difference, learned model minus segment rule")
+FLR_DIFFERENCE_PERCENT = _private("FLRDIFFPCT",
+                                  "FLR difference relative to the segment-rule FLR")
 TUMOUR_BURDEN = _private("TUMBURDEN", "Liver tumor burden")
 TOTAL_TUMOUR_VOLUME = _private("TTV", "Total tumor volume")
 TUMOUR_FRACTION = _private("TUMFRAC", "Tumor fraction of liver volume")

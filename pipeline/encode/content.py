@@ -8,7 +8,7 @@ types because the SR links them to SEG segments; everything else is a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
@@ -58,12 +58,16 @@ class SegmentationContent:
     lesion_map : ndarray of int32, shape (z, y, x), optional
         Connected-component id of each metastasis voxel (0 elsewhere; non-zero only where
         the label map holds a metastasis label); lesion ``n`` is reported as "Lesion n".
+    regions : dict[Structure, ndarray of bool]
+        Planning regions of a learned FLR model (:data:`pipeline.structures.
+        PLANNING_REGIONS`), masks (z, y, x) that overlap the label map's structures.
     """
 
     labelmap: NDArray[np.uint8]
     labels: dict[int, Structure]
     algorithm: AlgorithmInfo
     lesion_map: NDArray[np.int32] | None = None
+    regions: dict[Structure, NDArray[np.bool_]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,10 @@ class QuantityGroup:
     time_point : str
         TID 1502 Time Point of the group (the time its activities refer to, e.g.
         ``"administration 2026-03-05T09:00:00"``); empty for none.
+    roi_segment : str
+        Tracking ID of the one SEG segment the group measures: the SR writes it as a TID 1411
+        volumetric ROI group on that segment (tracking identifier and UID the segment's)
+        when the SEG holds it; empty: a TID 1501 group titled ``title``.
     """
 
     title: str
@@ -153,6 +161,7 @@ class QuantityGroup:
     segments: tuple[str, ...] = ()
     evaluations: tuple[CodedEvaluation, ...] = ()
     time_point: str = ""
+    roi_segment: str = ""
 
 
 @dataclass(frozen=True)
@@ -330,6 +339,9 @@ class ReportContent:
         Total tumour volume, tumour fraction and the like.
     flr : tuple[FLRMeasurement, ...]
         One per planned resection.
+    flr_model : tuple[QuantityGroup, ...]
+        The learned FLR model's FLR, then its difference to each resection's segment-rule
+        FLR (empty: no learned FLR model).
     sirt : tuple[QuantityGroup, ...]
         SIRT plans (activities, doses, inputs such as LSF and T/N).
     constants : tuple[NamedQuantity, ...]
@@ -348,6 +360,7 @@ class ReportContent:
     lesions: tuple[LesionMeasurement, ...] = ()
     tumour_burden: tuple[NamedQuantity, ...] = ()
     flr: tuple[FLRMeasurement, ...] = ()
+    flr_model: tuple[QuantityGroup, ...] = ()
     sirt: tuple[QuantityGroup, ...] = ()
     constants: tuple[NamedQuantity, ...] = ()
     confidence: Confidence | None = None

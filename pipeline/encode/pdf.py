@@ -26,6 +26,7 @@ from pipeline.encode.content import (
     AlgorithmInfo,
     NamedQuantity,
     QualityFlag,
+    QuantityGroup,
     RejectionContent,
     ReportContent,
     SegmentationContent,
@@ -156,20 +157,41 @@ def _results(pdf: _Summary, content: ReportContent) -> None:
         pdf.rows(["Quantity", "Value", "Unit"], _quantity_rows(flr.quantities()))
         for note in flr.notes:
             pdf.line_text(note)
+    comparisons = [g for g in content.flr_model
+                   if any(q.concept == codes.SEGMENT_RULE_FLR for q in g.quantities)]
+    for group in content.flr_model:
+        if group not in comparisons:
+            _group(pdf, group)
+    if comparisons:
+        pdf.rows(["Learned model vs segment rule", "Segment-rule FLR (mL)",
+                  "Model - rule (mL)", "Model - rule (%)"],
+                 [[g.title, *_comparison_cells(g)] for g in comparisons])
     for group in content.sirt:
-        pdf.heading(group.title)
-        if group.time_point:
-            pdf.line_text(f"Time reference: {group.time_point}")
-        if group.finding_sites:
-            pdf.line_text("Region: " + ", ".join(c.meaning for c in group.finding_sites))
-        pdf.rows(["Quantity", "Value", "Unit"], _quantity_rows(group.quantities))
-        for evaluation in group.evaluations:
-            pdf.line_text(evaluation.display_text)
-        for note in group.notes:
-            pdf.line_text(note)
+        _group(pdf, group)
     if content.constants:
         pdf.heading("Constants used")
         pdf.rows(["Constant", "Value", "Unit"], _quantity_rows(content.constants))
+
+
+def _comparison_cells(group: QuantityGroup) -> list[str]:
+    """Segment-rule FLR, difference (mL) and difference (%) of a comparison group."""
+    values = {q.concept: q.value for q in group.quantities}
+    return [_fmt(values.get(c)) for c in (codes.SEGMENT_RULE_FLR, codes.FLR_DIFFERENCE,
+                                          codes.FLR_DIFFERENCE_PERCENT)]
+
+
+def _group(pdf: _Summary, group: QuantityGroup) -> None:
+    """A titled quantity group: time reference, region, quantities, evaluations, notes."""
+    pdf.heading(group.title)
+    if group.time_point:
+        pdf.line_text(f"Time reference: {group.time_point}")
+    if group.finding_sites:
+        pdf.line_text("Region: " + ", ".join(c.meaning for c in group.finding_sites))
+    pdf.rows(["Quantity", "Value", "Unit"], _quantity_rows(group.quantities))
+    for evaluation in group.evaluations:
+        pdf.line_text(evaluation.display_text)
+    for note in group.notes:
+        pdf.line_text(note)
 
 
 def _confidence(pdf: _Summary, content: ReportContent) -> None:

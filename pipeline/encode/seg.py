@@ -106,7 +106,11 @@ def segment_descriptions(
                 algorithm_identification=ident,
                 tracking_uid=hd.UID(),
                 tracking_id=spec.tracking_id[:64],
-                anatomic_regions=liver_region if spec.lesion_id is not None else None,
+                anatomic_regions=(
+                    liver_region
+                    if spec.lesion_id is not None or spec.region is not None
+                    else None
+                ),
                 display_color=hd.color.CIELabColor.from_rgb(*spec.rgb),
             )
         )
@@ -185,6 +189,9 @@ def build_seg(
         if segmentation.lesion_map is not None:
             lesion_z = segmentation.lesion_map.reshape(volume.shape[0], -1).any(axis=1)
             nonzero = np.union1d(nonzero, np.flatnonzero(lesion_z))
+        for region in segmentation.regions.values():
+            region_z = region.reshape(volume.shape[0], -1).any(axis=1)
+            nonzero = np.union1d(nonzero, np.flatnonzero(region_z))
         z = slice(int(nonzero.min()), int(nonzero.max()) + 1)
     seg_type = hd.seg.SegmentationTypeValues(config.segmentation_type.value)
     sources, positions = seg_sources(volume, source_images, range(z.start, z.stop))

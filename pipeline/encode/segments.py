@@ -2,11 +2,14 @@
 
 Segment order: the liver (derived as the union of :func:`pipeline.structures.liver_labels`
 where it is not a label of its own), then each label in ascending label value, the
-metastasis label as one "all lesions" segment, then one segment per lesion. Segments with no
-voxel are omitted (the SR reports their volume as 0 mL with a "structure not found"
-evaluation instead of referencing an empty segment). The derived liver and, when lesions are
-separate segments, the all-lesion segment overlap other segments: they are written only in
-BINARY SEGs with ``union_segments`` on (LABELMAP segments may not overlap).
+metastasis label as one "all lesions" segment, then one segment per lesion, then the planning
+regions of a learned FLR model. Segments with no voxel are omitted (the SR reports their
+volume as 0 mL with a "structure not found" evaluation instead of referencing an empty
+segment). The derived liver and, when lesions are separate segments, the all-lesion segment
+overlap other segments: they are written only in BINARY SEGs with ``union_segments`` on
+(LABELMAP segments may not overlap). The planning regions overlap the liver's parts by
+definition: they are written in BINARY SEGs only (whatever ``union_segments`` says); a
+LABELMAP SEG leaves them out, and the SR then reports their figures without a segment.
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ from numpy.typing import NDArray
 
 from pipeline.encode.config import EncodeConfig, SegmentationType
 from pipeline.encode.content import SegmentationContent, lesion_tracking_id
-from pipeline.structures import CATALOGUE, Structure, StructureInfo, liver_labels
+from pipeline.structures import (
+    CATALOGUE,
+    PLANNING_REGIONS,
+    Structure,
+    StructureInfo,
+    liver_labels,
+)
 
 ALL_LESIONS_LABEL = "All liver metastases"
 """Segment label and Tracking Identifier of the union of all metastases."""
@@ -54,6 +63,8 @@ class SegmentSpec:
         Lesion-map component id for a per-lesion segment.
     rgb : tuple[int, int, int]
         Display colour, 0-255.
+    region : Structure or None
+        The planning region whose mask is the segment.
     """
 
     number: int
@@ -63,6 +74,7 @@ class SegmentSpec:
     label_values: tuple[int, ...]
     lesion_id: int | None = None
     rgb: tuple[int, int, int] = (255, 255, 255)
+    region: Structure | None = None
 
 
 def structure_tracking_id(structure: Structure) -> str:
@@ -119,9 +131,19 @@ def plan_segments(segmentation: SegmentationContent, config: EncodeConfig) -> li
                 _LESION_COLOURS[i % len(_LESION_COLOURS)],
             )
         )
-    return [
+    specs = [
         SegmentSpec(n, info, label, tid, values, lesion, rgb)
         for n, (info, label, tid, values, lesion, rgb) in enumerate(planned, start=1)
+    ]
+    if labelmap_type:
+        return specs
+    regions = [
+        s for s in PLANNING_REGIONS if s in segmentation.regions and segmentation.regions[s].any()
+    ]
+    return specs + [
+        SegmentSpec(len(specs) + n, CATALOGUE[s], CATALOGUE[s].label, structure_tracking_id(s),
+                    (), rgb=CATALOGUE[s].rgb, region=s)
+        for n, s in enumerate(regions, start=1)
     ]
 
 
@@ -139,7 +161,8 @@ def _lesion_ids(segmentation: SegmentationContent) -> list[int]:
 
 
 def union_specs(specs: Sequence[SegmentSpec]) -> list[SegmentSpec]:
-    """The segments that overlap others by construction (the derived liver, all lesions).
+    """The segments that overlap others by construction (the derived liver, all lesions, the
+    planning regions).
 
     Parameters
     ----------
@@ -155,7 +178,9 @@ def union_specs(specs: Sequence[SegmentSpec]) -> list[SegmentSpec]:
     return [
         s
         for s in specs
-        if len(s.label_values) > 1 or (lesions and s.tracking_id == ALL_LESIONS_LABEL)
+        if len(s.label_values) > 1
+        or (lesions and s.tracking_id == ALL_LESIONS_LABEL)
+        or s.region is not None
     ]
 
 
@@ -182,6 +207,8 @@ def segment_mask(
     -------
     ndarray of bool, shape (nz, y, x)
     """
+    if spec.region is not None:
+        return np.asarray(segmentation.regions[spec.region][z])
     if spec.lesion_id is not None:
         if segmentation.lesion_map is None:
             raise ValueError(f"segment {spec.label!r} needs a lesion map")
@@ -252,12 +279,15 @@ def labelmap_array(
 
 
 def union_mask(spec: SegmentSpec, segmentation: SegmentationContent, z: slice) -> NDArray[np.bool_]:
-    """Mask of a label-value segment over slices ``z`` by one look-up of the label map.
+    """Mask of a union segment over slices ``z``: a planning region's own mask, else one
+    look-up of the label map.
 
     Returns
     -------
     ndarray of bool, shape (nz, y, x)
     """
+    if spec.region is not None:
+        return np.asarray(segmentation.regions[spec.region][z])
     labels = segmentation.labelmap[z]
     member = np.zeros(max(int(labels.max(initial=0)), *spec.label_values) + 1, dtype=bool)
     member[list(spec.label_values)] = True

@@ -46,7 +46,7 @@ from pipeline.encode.sanitise import sanitised_all
 from pipeline.encode.seg import series_description
 from pipeline.encode.segments import ALL_LESIONS_LABEL, structure_tracking_id
 from pipeline.segment.confidence import Confidence
-from pipeline.structures import CATALOGUE, Structure
+from pipeline.structures import ANATOMICAL_STRUCTURE, CATALOGUE, Structure
 
 Group = (
     hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations
@@ -239,12 +239,16 @@ def _segment_source(seg: Dataset, numbers: list[int]) -> hd.sr.ImageContentItem:
     )
 
 
-def _quantity_group(
-    g: QuantityGroup, index: _SegmentIndex
-) -> hd.sr.MeasurementsAndQualitativeEvaluations:
-    numbers = sorted(
-        int(index.by_tracking_id[t].SegmentNumber) for t in g.segments if t in index.by_tracking_id
-    )
+def _quantity_group(g: QuantityGroup, index: _SegmentIndex,
+                    algorithm: hd.sr.AlgorithmIdentification | None = None) -> Group:
+    if g.roi_segment in index.by_tracking_id:
+        return index.group(
+            g.roi_segment, coded(g.concept), coded(ANATOMICAL_STRUCTURE),
+            [_measurement(q, algorithm) for q in g.quantities],
+            [_evaluation(e) for e in g.evaluations],
+            finding_sites=[hd.sr.FindingSite(coded(c)) for c in g.finding_sites] or None)
+    numbers = sorted(int(index.by_tracking_id[t].SegmentNumber) for t in g.segments
+                     if t in index.by_tracking_id)
     measurements = []
     for q in g.quantities:
         m = _measurement(q, None)
@@ -393,6 +397,7 @@ def measurement_groups(content: ReportContent, seg: Dataset) -> list[Group]:
             )
         )
     groups += [_flr_group(m, algorithm) for m in content.flr]
+    groups += [_quantity_group(g, index, algorithm) for g in content.flr_model]
     groups += [_quantity_group(g, index) for g in content.sirt]
     if content.constants:
         groups.append(

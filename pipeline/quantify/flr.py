@@ -284,8 +284,14 @@ def resections(config: QuantificationConfig, planner: PlannerInputs) -> list[Res
     return out
 
 
-def _pct(num: float | None, den: float | None) -> float | None:
-    return None if num is None or den is None or den <= 0 else 100.0 * num / den
+def sflr_percent(flr_ml: float | None, telv: float | None) -> float | None:
+    """Standardised FLR, %: ``FLR / TELV x 100`` (None where either is unknown)."""
+    return percent_of(flr_ml, telv)
+
+
+def percent_of(part: float | None, whole: float | None) -> float | None:
+    """``part / whole x 100``, % (None where either is unknown or the whole is not > 0)."""
+    return None if part is None or whole is None or whole <= 0 else 100.0 * part / whole
 
 
 def flr_body_weight_percent(flr_ml: float | None, weight_kg: float | None) -> float | None:
@@ -294,7 +300,7 @@ def flr_body_weight_percent(flr_ml: float | None, weight_kg: float | None) -> fl
     ``FLR[mL] / (W[kg] x 1000) x 100`` (mL taken as g); 400 mL at 80 kg gives 0.50 %
     (``docs/clinical-sources.md`` §4 test vector).
     """
-    return _pct(flr_ml, None if weight_kg is None else 1000.0 * weight_kg)
+    return percent_of(flr_ml, None if weight_kg is None else 1000.0 * weight_kg)
 
 
 def sflr_flags(sflr: float | None, flr_bw: float | None, config: QuantificationConfig,
@@ -369,7 +375,7 @@ def lobe_share_percent(part_ml: float | None, other_ml: float | None) -> float |
     """Share of one lobe in the two lobes' sum, % (radiation lobectomy follow-up)."""
     if part_ml is None or other_ml is None:
         return None
-    return _pct(part_ml, part_ml + other_ml)
+    return percent_of(part_ml, part_ml + other_ml)
 
 
 def compute_flr(volumes: LiverVolumes, patient: PatientInfo, planner: PlannerInputs,
@@ -406,7 +412,7 @@ def compute_flr(volumes: LiverVolumes, patient: PatientInfo, planner: PlannerInp
         remnant = res.remnant(config.include_caudate_in_flr)
         total, tumour = volumes.region(remnant)
         flr = None if total is None or tumour is None else total - tumour
-        sflr = _pct(flr, telv)
+        sflr = sflr_percent(flr, telv)
         flr_bw = flr_body_weight_percent(flr, w)
         by_name[res.name] = sflr
         missing = []
@@ -421,7 +427,7 @@ def compute_flr(volumes: LiverVolumes, patient: PatientInfo, planner: PlannerInp
         rows.append(ResectionFLR(
             name=res.name, label=res.label, resected_segments=res.resected,
             remnant_segments=remnant, remnant_volume_ml=total, remnant_tumour_ml=tumour,
-            flr_ml=flr, flr_percent_of_functional_liver=_pct(flr, functional),
+            flr_ml=flr, flr_percent_of_functional_liver=percent_of(flr, functional),
             sflr_percent=sflr, flr_body_weight_percent=flr_bw, missing=tuple(missing),
             flags=tuple(sflr_flags(sflr, flr_bw, config, planner.liver_condition))))
     lobes = config.lobes

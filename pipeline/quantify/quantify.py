@@ -21,6 +21,7 @@ from pipeline.quantify.box import labelled_box
 from pipeline.quantify.burden import TumourBurden, tumour_burden
 from pipeline.quantify.config import QuantificationConfig
 from pipeline.quantify.flr import FLRPlan, compute_flr
+from pipeline.quantify.flr_model import ModelFLR, RegionVolumes, model_flr
 from pipeline.quantify.inputs import Microspheres, PatientInfo, PlannerInputs, QualityContext
 from pipeline.quantify.lesions import (
     Lesion,
@@ -85,6 +86,8 @@ class QuantResult:
     lesion_map : ndarray of int32, shape (z, y, x), optional
         Each tumour voxel labelled with its lesion's index (not in :meth:`to_dict`; None
         without lesions or when read back from ``result.json``).
+    flr_model : ModelFLR or None
+        FLR of a learned FLR model (``flr.model``; None: no model segments the remnant).
     """
 
     volumes_ml: dict[str, float | None]
@@ -98,13 +101,16 @@ class QuantResult:
     inputs: dict[str, Any] = field(default_factory=dict)
     plan_revision: int = 1
     lesion_map: NDArray[np.int32] | None = field(default=None, compare=False, repr=False)
+    flr_model: ModelFLR | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready result with the top-level keys documented in ``docs/quantification.md``."""
         return {"schema": SCHEMA, "plan_revision": self.plan_revision,
                 "volumes_ml": dict(self.volumes_ml),
                 "lesions": [les.to_dict() for les in self.lesions],
-                "tumour_burden": self.tumour_burden.to_dict(), "flr": self.flr.to_dict(),
+                "tumour_burden": self.tumour_burden.to_dict(),
+                "flr": {**self.flr.to_dict(),
+                        "model": None if self.flr_model is None else self.flr_model.to_dict()},
                 "sirt": self.sirt.to_dict(), "patient": self.patient.to_dict(),
                 "warnings": [w.to_dict() for w in self.warnings],
                 "constants": self.constants, "inputs": self.inputs}
@@ -127,7 +133,9 @@ class QuantResult:
             patient=PatientSection.from_dict(doc.get("patient") or {}),
             warnings=tuple(Finding.from_dict(w) for w in doc.get("warnings") or ()),
             constants=dict(doc.get("constants") or {}), inputs=dict(doc.get("inputs") or {}),
-            plan_revision=int(doc.get("plan_revision") or 1))
+            plan_revision=int(doc.get("plan_revision") or 1),
+            flr_model=(ModelFLR.from_dict(doc["flr"]["model"]) if doc["flr"].get("model")
+                       else None))
 
 
 def _gate_volumes(raw: LiverVolumes, withheld: set[str]) -> LiverVolumes:
@@ -259,8 +267,9 @@ def _lung_mass(config: QuantificationConfig, hu: NDArray[np.floating] | None,
 def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
              spacing_mm: tuple[float, float, float], patient: PatientInfo,
              planner: PlannerInputs, quality: QualityContext, config: QuantificationConfig,
-             hu: NDArray[np.floating] | None = None, study_date: dt.date | None = None
-             ) -> QuantResult:
+             hu: NDArray[np.floating] | None = None, study_date: dt.date | None = None,
+             regions: Mapping[Structure, NDArray[np.bool_]] | None = None,
+             region_model: str = "") -> QuantResult:
     """Volumes, tumour burden, FLR and SIRT plan of one segmented CT.
 
     Parameters
@@ -285,6 +294,11 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
         Hounsfield units, needed only for the CT lung mass.
     study_date : datetime.date, optional
         StudyDate of the CT (the KGR counts weeks from the PVE date to it).
+    regions : mapping of Structure to ndarray of bool, optional
+        Planning regions of a learned FLR model (same grid as ``labelmap``); with a
+        future-liver-remnant region the result has ``flr.model``.
+    region_model : str
+        Name of the model that segmented ``regions``.
 
     Returns
     -------
@@ -329,6 +343,10 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
                       (Structure.PORTAL_VEIN, Structure.HEPATIC_VEIN, Structure.IVC)) else []
     findings = (coverage.findings + image.findings + _lesion_findings(tumour, withheld)
                 + lung_findings + notes + planning)
+    measured = RegionVolumes.of(regions or {}, np.isin(labelmap, tumour_values), voxel_ml)
+    flr_model = None if measured is None else model_flr(
+        region_model, measured, flr, usable_patient(patient, config.quality)[0], effective,
+        config, withheld=bool({LIVER, TUMOUR} & withheld))
     return QuantResult(
         volumes_ml=_volume_table(structure_ml, volumes, withheld, config),
         lesions=tuple(reported.lesions),
@@ -337,7 +355,7 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
         constants=constants_section(config),
         inputs=_inputs(planner, config, patient, quality, _header_sources(patient),
                        study_date),
-        lesion_map=tumour.lesion_map())
+        lesion_map=tumour.lesion_map(), flr_model=flr_model)
 
 
 def constants_section(config: QuantificationConfig) -> dict[str, Any]:
@@ -422,10 +440,18 @@ def replan(previous: dict[str, Any], planner: PlannerInputs, config: Quantificat
     flr, sirt, patient_section, planning = _plan(volumes, patient, effective, config, lung,
                                                  study_date)
     kept = [w for w in previous.get("warnings", []) if w.get("stage") != "planning"]
+    earlier_model = (previous.get("flr") or {}).get("model")
+    flr_model = None
+    if earlier_model:  # the regions as measured, planned again
+        earlier = ModelFLR.from_dict(earlier_model)
+        flr_model = model_flr(earlier.model, earlier.measured, flr,
+                              usable_patient(patient, config.quality)[0], effective, config,
+                              withheld=earlier.flr_ml is None)
     out = copy.deepcopy(previous)
     out.update(
         plan_revision=int(previous.get("plan_revision", 1)) + 1,
-        flr=flr.to_dict(), sirt=sirt.to_dict(), patient=patient_section.to_dict(),
+        flr={**flr.to_dict(), "model": None if flr_model is None else flr_model.to_dict()},
+        sirt=sirt.to_dict(), patient=patient_section.to_dict(),
         warnings=kept + [f.to_dict() for f in planning],
         constants=constants_section(config),
         inputs=_inputs(combined, config, patient, quality, sources, study_date))

@@ -22,13 +22,16 @@ from pipeline.encode.content import (
     LesionMeasurement,
     NamedQuantity,
     QualityFlag,
+    QuantityGroup,
     ReportContent,
     SeriesChoice,
     Severity,
     StructureMeasurement,
 )
+from pipeline.encode.segments import structure_tracking_id
 from pipeline.quantify.burden import TumourBurden
 from pipeline.quantify.flr import FLRPlan
+from pipeline.quantify.flr_model import ModelFLR
 from pipeline.quantify.lesions import Lesion
 from pipeline.quantify.quality import Finding
 from pipeline.quantify.quantify import QuantResult
@@ -36,7 +39,7 @@ from pipeline.run.sirt_report import rule_checks, sirt_groups
 from pipeline.run.sirt_worksheet import sirt_worksheet
 from pipeline.segment.confidence import Confidence
 from pipeline.segment.model_folders import ModelInfo
-from pipeline.structures import COUINAUD_SEGMENTS, Code, Structure
+from pipeline.structures import COUINAUD_SEGMENTS, PLANNING_REGIONS, Code, Structure
 
 
 def algorithm_info(models: Sequence[ModelInfo]) -> AlgorithmInfo:
@@ -158,6 +161,60 @@ def flr_measurements(flr: FLRPlan, constants_in_force: Mapping[str, Any]
         if r.flr_ml is not None and r.flr_percent_of_functional_liver is not None)
 
 
+def flr_model_groups(model: ModelFLR | None, telv_ml: float | None
+                     ) -> tuple[QuantityGroup, ...]:
+    """The learned FLR model's figures (on its remnant segment), its resected region's
+    volume (on that segment), then one group per segment-rule comparison.
+
+    Parameters
+    ----------
+    model : ModelFLR or None
+        ``flr.model`` (None: no learned FLR model; no groups).
+    telv_ml : float or None
+        The TELV its sFLR was computed with, mL.
+
+    Returns
+    -------
+    tuple of QuantityGroup
+        Each at finding site Liver; the first two are ROI groups on the region segments,
+        the comparisons cite the remnant segment as the source of their figures.
+    """
+    if model is None:
+        return ()
+    remnant, resected = (structure_tracking_id(s) for s in PLANNING_REGIONS)
+    main = QuantityGroup(
+        title=f"FLR learned model {model.model}"[:64], concept=codes.FLR_MODEL_ASSESSMENT,
+        quantities=_present(
+            _quantity(codes.FUTURE_LIVER_REMNANT, model.flr_ml, "mL"),
+            _quantity(codes.FLR_REGION_VOLUME, model.measured.remnant_ml, "mL"),
+            _quantity(codes.FLR_REGION_TUMOUR, model.measured.remnant_tumour_ml, "mL"),
+            _quantity(codes.FLR_PERCENT, model.flr_percent_of_functional_liver, "%"),
+            _quantity(codes.STANDARDISED_FLR, model.sflr_percent, "%"),
+            _quantity(codes.TOTAL_ESTIMATED_LIVER_VOLUME, telv_ml, "mL"),
+            _quantity(codes.FLR_BODY_WEIGHT_RATIO, model.flr_body_weight_percent, "%")),
+        notes=("FLR = the model's remnant region minus the tumour inside it; sFLR, FLR % and "
+               "FLR/BW as for the segment rule.", *(f"Not computed: {m}" for m in model.missing)),
+        finding_sites=(codes.LIVER,), segments=(remnant,), roi_segment=remnant,
+        evaluations=rule_checks(model.flags))
+    removed = () if model.measured.resected_ml is None else (QuantityGroup(
+        title=f"Resected region, learned model {model.model}"[:64],
+        concept=codes.FLR_MODEL_ASSESSMENT,
+        quantities=_present(
+            _quantity(codes.RESECTED_REGION_VOLUME, model.measured.resected_ml, "mL")),
+        finding_sites=(codes.LIVER,), segments=(resected,), roi_segment=resected),)
+    comparisons = tuple(
+        QuantityGroup(
+            title=f"FLR model vs {c.label}{' (planned)' if c.planned else ''}"[:64],
+            concept=codes.FLR_MODEL_ASSESSMENT,
+            quantities=_present(
+                _quantity(codes.SEGMENT_RULE_FLR, c.segment_rule_flr_ml, "mL"),
+                _quantity(codes.FLR_DIFFERENCE, c.difference_ml, "mL"),
+                _quantity(codes.FLR_DIFFERENCE_PERCENT, c.difference_percent, "%")),
+            finding_sites=(codes.LIVER,), segments=(remnant,))
+        for c in model.comparisons)
+    return (main, *removed, *comparisons)
+
+
 def constants(c: Mapping[str, Any]) -> tuple[NamedQuantity, ...]:
     """The dosimetry constants in force (echoed in every report).
 
@@ -245,6 +302,7 @@ def report_content(quant: QuantResult, series: SeriesChoice, algorithm: Algorith
         lesions=lesion_measurements(quant.lesions),
         tumour_burden=tumour_burden(quant.tumour_burden),
         flr=flr_measurements(quant.flr, quant.constants),
+        flr_model=flr_model_groups(quant.flr_model, quant.flr.telv_ml),
         sirt=sirt_groups(quant.sirt, quant.inputs,
                          str(quant.constants.get("bsa_formula_sirt") or "")),
         constants=constants(quant.constants),

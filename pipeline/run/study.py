@@ -355,7 +355,8 @@ def _measure(volume: CTVolume, selection: SelectionResult, files: Sequence[Path]
             review_reasons=list(seg.confidence.reasons))
         quant = quantify(seg.labelmap, seg.labels, volume.spacing_mm, _patient(header),
                          planner or PlannerInputs(), quality, config.quantification,
-                         hu=volume.hu, study_date=study_date(header))
+                         hu=volume.hu, study_date=study_date(header),
+                         regions=seg.regions, region_model=seg.region_model)
 
     warnings = [*quant.warnings,
                 *(Finding("SEGMENTATION", w, [], "note", "segment") for w in seg.warnings),
@@ -386,7 +387,8 @@ def _encode(volume: CTVolume, seg: SegmentationResult, quant: QuantResult,
             ) -> list[Path]:
     sources = read_source_headers(volume)
     seg_content = SegmentationContent(labelmap=seg.labelmap, labels=seg.labels,
-                                      algorithm=content.algorithm, lesion_map=quant.lesion_map)
+                                      algorithm=content.algorithm, lesion_map=quant.lesion_map,
+                                      regions=seg.regions)
     seg_ds = build_seg(volume, sources, seg_content, config.encode,
                        series_instance_uid=output_uid(seed, "seg.series"),
                        sop_instance_uid=output_uid(seed, "seg.sop"))

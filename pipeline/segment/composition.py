@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeline.segment.result import OUTPUT_LABEL_VALUES
-from pipeline.structures import Structure
+from pipeline.structures import PLANNING_REGIONS, Structure
 
 
 @dataclass(frozen=True)
@@ -93,13 +93,15 @@ class StageMaps:
     def compose(self, priority: Sequence[Structure]) -> NDArray[np.uint8]:
         """One label map in :data:`OUTPUT_LABEL_VALUES`; where structures overlap, the one
         earlier in ``priority`` wins (unlisted structures rank last; at equal rank the later
-        stage wins).
+        stage wins). Planning regions (:data:`pipeline.structures.PLANNING_REGIONS`) are
+        left out: they overlap the liver by definition and are read with :meth:`mask`.
         """
         rank = {s: min(i, 254) for i, s in enumerate(priority)}
         out = np.zeros(self.shape, np.uint8)
         out_rank: NDArray[np.uint8] | None = None
         for index, stage in enumerate(self._stages):
-            owned = [s for s in stage.labels.values() if self._owner[s] == index]
+            owned = [s for s in stage.labels.values()
+                     if self._owner[s] == index and s not in PLANNING_REGIONS]
             value = _lookup(self._table(index, {s: OUTPUT_LABEL_VALUES[s] for s in owned}),
                             stage.labelmap)
             last = index == len(self._stages) - 1

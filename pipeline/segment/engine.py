@@ -27,7 +27,7 @@ from pipeline.segment.inference import FoldPrediction, ModelRunner
 from pipeline.segment.model_folders import ModelError, ModelInfo, verify_config
 from pipeline.segment.postprocess import apply_rules, largest_component
 from pipeline.segment.result import OUTPUT_LABEL_VALUES, SegmentationResult
-from pipeline.structures import COUINAUD_SEGMENTS, Structure
+from pipeline.structures import COUINAUD_SEGMENTS, PLANNING_REGIONS, Structure
 from pipeline.volume import CTVolume
 
 __all__ = ["ModelError", "ModelInfo", "SegmentationEngine", "SegmentationResult"]
@@ -204,7 +204,10 @@ class SegmentationEngine:
                                          (fold_dice, single_fold), timings)
                 stages.append(_in_input_order(record, flips, shape))
         t0 = time.perf_counter()
-        labels = {OUTPUT_LABEL_VALUES[s]: s for s in maps.structures}
+        labels = {OUTPUT_LABEL_VALUES[s]: s for s in maps.structures
+                  if s not in PLANNING_REGIONS}
+        regions = {s: np.ascontiguousarray(np.flip(maps.mask([s]), flips))
+                   for s in maps.structures if s in PLANNING_REGIONS}
         labelmap = maps.compose(self.config.priority)
         labelmap = apply_rules(labelmap, labels, self.config.postprocess, spacing_zyx,
                                self.config.priority)
@@ -212,6 +215,8 @@ class SegmentationEngine:
         timings["postprocess"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         volumes = self._volumes(labelmap, labels, volume.voxel_volume_ml)
+        volumes.update({s: float(np.count_nonzero(m)) * volume.voxel_volume_ml
+                        for s, m in regions.items()})
         metastasis = labelmap == OUTPUT_LABEL_VALUES[Structure.METASTASIS]
         lesions = lesion_volumes_ml(metastasis, spacing_zyx) if metastasis.any() else []
         confidence = combine(fold_dice, volumes, min(lesions) if lesions else None,
@@ -231,6 +236,7 @@ class SegmentationEngine:
             spacing_mm=spacing_zyx,
             warnings=list(self._warnings),
             stages=stages,
+            regions=regions,
         )
 
     def _run_stage(self, index: int, stage: StageConfig, hu: NDArray[np.float32],

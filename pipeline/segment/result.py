@@ -55,6 +55,10 @@ class SegmentationResult:
         model ran on (None when skipped, with ``skipped`` saying why); ``network_shape``
         and ``network_spacing_mm`` (mm), the grid nnU-Net resampled the box to;
         ``mirror_axes``, the axes flipped for test-time mirroring (empty: none).
+    regions : dict[Structure, ndarray of bool]
+        Planning regions of a learned FLR model (:data:`pipeline.structures.
+        PLANNING_REGIONS`), each a mask (z, y, x) on the label map's grid; they overlap the
+        label map's structures and are not in it. Their volumes are in ``volumes_ml``.
     """
 
     labelmap: NDArray[np.uint8]
@@ -68,14 +72,23 @@ class SegmentationResult:
     spacing_mm: tuple[float, float, float] = (1.0, 1.0, 1.0)
     warnings: list[str] = field(default_factory=list)
     stages: list[dict[str, Any]] = field(default_factory=list)
+    regions: dict[Structure, NDArray[np.bool_]] = field(default_factory=dict)
 
     @property
     def is_demo(self) -> bool:
         """True when any model used is a demo model (outputs not for clinical use)."""
         return any(m.is_demo for m in self.models)
 
+    @property
+    def region_model(self) -> str:
+        """Name of the model that segmented the planning regions ('' without regions)."""
+        return next((m.name for m in reversed(self.models)
+                     if set(m.labels.values()) & set(self.regions)), "")
+
     def mask(self, structure: Structure) -> NDArray[np.bool_]:
         """Boolean mask (z, y, x) of one structure (empty if not segmented)."""
+        if structure in self.regions:
+            return self.regions[structure]
         values = [v for v, s in self.labels.items() if s == structure]
         return np.isin(self.labelmap, values)
 

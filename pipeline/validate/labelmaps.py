@@ -5,11 +5,16 @@ structure of each value. Reference and prediction are compared on one grid, the
 prediction's (the CT grid when the pipeline runs): the reference is resampled onto it with
 nearest-neighbour interpolation in patient coordinates, so files on other grids (a NIfTI
 export, a SEG with sparse frames) still line up.
+
+The planning regions of a learned FLR model (:data:`pipeline.structures.PLANNING_REGIONS`)
+overlap the liver's parts, so a LabelImage keeps them as masks of their own: a NIfTI whose
+mapping names them (a reference file of the remnant and resected regions, which do not
+overlap each other), a SEG's region segments, and the engine's regions are read into them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import highdicom as hd
@@ -19,7 +24,7 @@ from numpy.typing import NDArray
 
 from pipeline.segment.config import DEFAULT_PRIORITY
 from pipeline.segment.result import OUTPUT_LABEL_VALUES
-from pipeline.structures import CATALOGUE, Structure, liver_labels
+from pipeline.structures import CATALOGUE, PLANNING_REGIONS, Structure, liver_labels
 from pipeline.volume import CTVolume
 
 
@@ -34,10 +39,13 @@ class LabelImage:
         direction columns = row cosine, column cosine, slice direction).
     labels : dict[int, Structure]
         Label value -> structure (several values may name one structure).
+    regions : dict[Structure, SimpleITK.Image]
+        Planning regions as uint8 mask images on the same grid (they overlap the labels).
     """
 
     image: sitk.Image
     labels: dict[int, Structure]
+    regions: dict[Structure, sitk.Image] = field(default_factory=dict)
 
     @property
     def array(self) -> NDArray[np.integer]:
@@ -57,13 +65,15 @@ class LabelImage:
 
     def structures(self) -> set[Structure]:
         """Structures this label map can hold, the liver included when its parts are."""
-        out = set(self.labels.values())
+        out = set(self.labels.values()) | set(self.regions)
         if liver_labels(self.labels):
             out.add(Structure.LIVER)
         return out
 
     def mask(self, structure: Structure) -> NDArray[np.bool_]:
         """Boolean mask (z, y, x) of a structure; the liver is the union of its parts."""
+        if structure in self.regions:
+            return np.asarray(sitk.GetArrayViewFromImage(self.regions[structure])) > 0
         if structure == Structure.LIVER:
             values = liver_labels(self.labels)
         else:
@@ -87,8 +97,15 @@ def _set_geometry(image: sitk.Image, volume: CTVolume) -> None:
     image.SetDirection(tuple(float(v) for v in direction.ravel()))
 
 
+def _mask_image(mask: NDArray[np.bool_], like: sitk.Image) -> sitk.Image:
+    image = sitk.GetImageFromArray(np.ascontiguousarray(mask, dtype=np.uint8))
+    image.CopyInformation(like)
+    return image
+
+
 def on_volume(labelmap: NDArray[np.integer], labels: dict[int, Structure],
-              volume: CTVolume) -> LabelImage:
+              volume: CTVolume,
+              regions: dict[Structure, NDArray[np.bool_]] | None = None) -> LabelImage:
     """A label map on a CT volume's grid (e.g. the segmentation engine's output).
 
     Parameters
@@ -99,6 +116,8 @@ def on_volume(labelmap: NDArray[np.integer], labels: dict[int, Structure],
         Value -> structure.
     volume : CTVolume
         The grid.
+    regions : dict[Structure, ndarray of bool], optional
+        Planning regions on the same grid (the engine's ``regions``).
 
     Returns
     -------
@@ -109,7 +128,8 @@ def on_volume(labelmap: NDArray[np.integer], labels: dict[int, Structure],
         raise ValueError(f"label map shape {labelmap.shape} differs from the CT's {volume.shape}")
     image = sitk.GetImageFromArray(np.ascontiguousarray(labelmap))
     _set_geometry(image, volume)
-    return LabelImage(image, dict(labels))
+    return LabelImage(image, dict(labels),
+                      {s: _mask_image(m, image) for s, m in (regions or {}).items()})
 
 
 def read_nifti(path: Path, labels: dict[int, Structure]) -> LabelImage:
@@ -120,7 +140,8 @@ def read_nifti(path: Path, labels: dict[int, Structure]) -> LabelImage:
     path : Path
         ``.nii`` or ``.nii.gz`` file.
     labels : dict[int, Structure]
-        Value -> structure (values not listed are ignored).
+        Value -> structure (values not listed are ignored); values naming a planning
+        region become that region's mask.
 
     Returns
     -------
@@ -130,7 +151,12 @@ def read_nifti(path: Path, labels: dict[int, Structure]) -> LabelImage:
     image = sitk.ReadImage(str(path))
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
         raise ValueError(f"{path}: expected a 3-D single-component label image")
-    return LabelImage(sitk.Cast(image, sitk.sitkUInt16), dict(labels))
+    image = sitk.Cast(image, sitk.sitkUInt16)
+    values = np.asarray(sitk.GetArrayViewFromImage(image))
+    regions = {s: _mask_image(np.isin(values, [v for v, r in labels.items() if r == s]), image)
+               for s in PLANNING_REGIONS if s in labels.values()}
+    return LabelImage(image, {v: s for v, s in labels.items() if s not in PLANNING_REGIONS},
+                      regions)
 
 
 def write_nifti(label_image: LabelImage, path: Path) -> None:
@@ -200,16 +226,25 @@ def read_seg(path: Path, overrides: dict[int, Structure] | None = None) -> Label
     order = sorted(structures, key=lambda n: -rank.get(structures[n], len(rank)))
     volume: hd.Volume | None = None
     labelmap: NDArray[np.uint16] | None = None
+    regions: dict[Structure, NDArray[np.bool_]] = {}
     for number in order:
         part = seg.get_volume(segment_numbers=[number], combine_segments=True, relabel=True,
                               dtype=np.float32)
         if labelmap is None:
             volume = part
             labelmap = np.zeros(part.spatial_shape, np.uint16)
-        labelmap[np.asarray(part.array) >= 0.5] = OUTPUT_LABEL_VALUES[structures[number]]
+        inside = np.asarray(part.array) >= 0.5
+        structure = structures[number]
+        if structure in PLANNING_REGIONS:
+            regions[structure] = regions.get(structure, np.zeros_like(inside)) | inside
+        else:
+            labelmap[inside] = OUTPUT_LABEL_VALUES[structure]
     assert volume is not None and labelmap is not None
-    labels = {OUTPUT_LABEL_VALUES[s]: s for s in set(structures.values())}
-    return LabelImage(volume.with_array(labelmap).to_simpleitk(), labels)
+    labels = {OUTPUT_LABEL_VALUES[s]: s for s in set(structures.values())
+              if s not in PLANNING_REGIONS}
+    image = volume.with_array(labelmap).to_simpleitk()
+    masks = {s: volume.with_array(m.astype(np.uint8)).to_simpleitk() for s, m in regions.items()}
+    return LabelImage(image, labels, masks)
 
 
 def resample_onto(label_image: LabelImage, grid: sitk.Image) -> LabelImage:
@@ -235,4 +270,6 @@ def resample_onto(label_image: LabelImage, grid: sitk.Image) -> LabelImage:
         return label_image
     out = sitk.Resample(src, grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0,
                         src.GetPixelID())
-    return LabelImage(out, label_image.labels)
+    regions = {s: sitk.Resample(m, grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0,
+                                m.GetPixelID()) for s, m in label_image.regions.items()}
+    return LabelImage(out, label_image.labels, regions)

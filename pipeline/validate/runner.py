@@ -219,7 +219,7 @@ class Runner:
             self._engine = SegmentationEngine(self.config.segmentation)
         volume = selection.chosen
         result = self._engine.segment(volume)
-        label_image = on_volume(result.labelmap, result.labels, volume)
+        label_image = on_volume(result.labelmap, result.labels, volume, result.regions)
         details = {
             "series_instance_uid": selection.chosen_series_uid,
             "models": [m.to_dict() for m in result.models],

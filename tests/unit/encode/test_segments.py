@@ -95,3 +95,36 @@ def test_explicit_liver_label_is_used_as_is(segmentation) -> None:
     content = SegmentationContent(labelmap, {1: Structure.LIVER}, segmentation.algorithm)
     specs = plan_segments(content, EncodeConfig())
     assert [(s.tracking_id, s.label_values) for s in specs] == [("Liver", (1,))]
+
+
+def _with_regions(segmentation: SegmentationContent) -> SegmentationContent:
+    """The segmentation plus a remnant region over segments' voxels and an empty resection."""
+    remnant = np.isin(segmentation.labelmap, [5, 8])
+    assert remnant.any()
+    return SegmentationContent(
+        segmentation.labelmap, segmentation.labels, segmentation.algorithm,
+        segmentation.lesion_map,
+        regions={Structure.FUTURE_LIVER_REMNANT: remnant,
+                 Structure.RESECTED_LIVER: np.zeros_like(remnant)})
+
+
+def test_binary_plan_ends_with_the_non_empty_planning_regions(segmentation) -> None:
+    content = _with_regions(segmentation)
+    specs = plan_segments(content, EncodeConfig(union_segments=False))
+    last = specs[-1]
+    assert last.tracking_id == "Future liver remnant" and last.region is not None
+    assert last.number == len(specs)
+    assert "Resected liver" not in _labels(specs)  # empty: left out
+    assert have_overlap(specs)  # the region overlaps segments: stacked masks
+    assert np.array_equal(segment_mask(last, content),
+                          content.regions[Structure.FUTURE_LIVER_REMNANT])
+    stack = stacked_masks(specs, content, slice(None))
+    assert (stack[..., -1] & stack[..., :-1].any(axis=-1)).any()
+
+
+def test_labelmap_plan_leaves_the_planning_regions_out(segmentation) -> None:
+    content = _with_regions(segmentation)
+    config = EncodeConfig(segmentation_type=SegmentationType.LABELMAP)
+    specs = plan_segments(content, config)
+    assert all(s.region is None for s in specs)
+    labelmap_array(specs, content, slice(None))  # no overlap error
