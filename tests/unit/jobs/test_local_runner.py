@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from runner_helpers import running, wait_for
 
 from dicomnode.audit.log import AuditLog
 from dicomnode.audit.rows import JobState, OutputKind
@@ -38,22 +38,6 @@ def _config(tmp_path: Path, handler: str, **changes: object) -> JobsConfig:
     return JobsConfig.model_validate(values)
 
 
-@contextmanager
-def _running(runner: LocalJobRunner) -> Iterator[LocalJobRunner]:
-    runner.start()
-    try:
-        yield runner
-    finally:
-        runner.stop()
-
-
-def _wait_for(audit: AuditLog, job_id: int, *states: JobState, timeout_s: float = 40) -> None:
-    deadline = time.monotonic() + timeout_s
-    while audit.get_job(job_id).job.state not in states:
-        assert time.monotonic() < deadline, f"job {job_id}: {audit.get_job(job_id).job}"
-        time.sleep(0.05)
-
-
 def test_success_records_outputs_stages_and_notifies(
     audit: AuditLog, queue: Queue, tmp_path: Path, warm: bool
 ) -> None:
@@ -66,9 +50,9 @@ def test_success_records_outputs_stages_and_notifies(
         node_name="n1",
         on_finished=lambda job, state: finished.append((job, state)),
     )
-    with _running(runner):
+    with running(runner):
         runner.notify()
-        _wait_for(audit, job_id, JobState.SUCCEEDED)
+        wait_for(audit, job_id, JobState.SUCCEEDED)
     detail = audit.get_job(job_id)
     assert finished == [(job_id, JobState.SUCCEEDED)]
     assert detail.job.worker == runner.worker_name
@@ -98,11 +82,11 @@ def test_crashing_job_is_retried_then_dead_lettered_and_the_runner_goes_on(
     runner = LocalJobRunner(
         _config(tmp_path, handler, warm_workers=warm), audit, pipeline=PIPELINE, node_name="n1"
     )
-    with _running(runner):
-        _wait_for(audit, crashing, JobState.DEAD_LETTERED)
+    with running(runner):
+        wait_for(audit, crashing, JobState.DEAD_LETTERED)
         later = queue(audit, "1.2.3.2")  # the runner still claims and runs jobs
         runner.notify()
-        _wait_for(audit, later, JobState.FAILED, JobState.DEAD_LETTERED)
+        wait_for(audit, later, JobState.FAILED, JobState.DEAD_LETTERED)
     job = audit.get_job(crashing).job
     assert (job.attempts, job.error) == (2, reason)
     finished = [e.message for e in audit.get_job(crashing).events if e.stage == "finished"]
@@ -113,7 +97,7 @@ def test_handler_exception_fails_the_attempt_and_the_retry_succeeds(
     audit: AuditLog, queue: Queue, tmp_path: Path, warm: bool
 ) -> None:
     job_id = queue(audit)
-    with _running(
+    with running(
         LocalJobRunner(
             _config(tmp_path, "raise_once", warm_workers=warm),
             audit,
@@ -121,7 +105,7 @@ def test_handler_exception_fails_the_attempt_and_the_retry_succeeds(
             node_name="n1",
         )
     ):
-        _wait_for(audit, job_id, JobState.SUCCEEDED)
+        wait_for(audit, job_id, JobState.SUCCEEDED)
     detail = audit.get_job(job_id)
     finished = [e.message for e in detail.events if e.stage == "finished"]
     assert finished[0].startswith("failed: RuntimeError: flaky GPU at ")
@@ -133,12 +117,12 @@ def test_rejection_and_outputs_outside_the_work_folder(
     audit: AuditLog, queue: Queue, tmp_path: Path, warm: bool
 ) -> None:
     rejected = queue(audit, "1.2.3.1")
-    with _running(
+    with running(
         LocalJobRunner(
             _config(tmp_path, "reject", warm_workers=warm), audit, pipeline=PIPELINE, node_name="n1"
         )
     ):
-        _wait_for(audit, rejected, JobState.REJECTED)
+        wait_for(audit, rejected, JobState.REJECTED)
     assert audit.get_job(rejected).job.error == "no portal-venous series"
     escaping = queue(audit, "1.2.3.2")
     runner = LocalJobRunner(
@@ -147,16 +131,16 @@ def test_rejection_and_outputs_outside_the_work_folder(
         pipeline=PIPELINE,
         node_name="n1",
     )
-    with _running(runner):
-        _wait_for(audit, escaping, JobState.DEAD_LETTERED)
+    with running(runner):
+        wait_for(audit, escaping, JobState.DEAD_LETTERED)
     assert "outside the job's work folder" in (audit.get_job(escaping).job.error or "")
 
 
 def test_timeout_kills_the_job(audit: AuditLog, queue: Queue, tmp_path: Path, warm: bool) -> None:
     job_id = queue(audit)
     config = _config(tmp_path, "hang", warm_workers=warm, timeout_s=0.6)
-    with _running(LocalJobRunner(config, audit, pipeline=PIPELINE, node_name="n1")):
-        _wait_for(audit, job_id, JobState.DEAD_LETTERED)
+    with running(LocalJobRunner(config, audit, pipeline=PIPELINE, node_name="n1")):
+        wait_for(audit, job_id, JobState.DEAD_LETTERED)
     assert audit.get_job(job_id).job.error == "timed out after 0.6 s"
 
 
@@ -167,7 +151,7 @@ def test_stop_interrupts_and_requeues_running_jobs(
     runner = LocalJobRunner(
         _config(tmp_path, "hang", warm_workers=warm), audit, pipeline=PIPELINE, node_name="n1"
     )
-    with _running(runner):
+    with running(runner):
         started = tmp_path / "work" / f"job-{job_id}" / "attempt-1" / "started"
         deadline = time.monotonic() + 30
         while not started.exists():
@@ -183,7 +167,7 @@ def test_start_recovers_this_nodes_interrupted_jobs(
     mine, theirs = queue(audit, "1.2.3.1"), queue(audit, "1.2.3.2")
     audit.claim_next_job("n1/4242")  # left running by a killed service on this node
     audit.claim_next_job("n2/77")  # running on another node
-    with _running(
+    with running(
         LocalJobRunner(
             _config(tmp_path, "succeed", warm_workers=warm),
             audit,
@@ -191,7 +175,7 @@ def test_start_recovers_this_nodes_interrupted_jobs(
             node_name="n1",
         )
     ):
-        _wait_for(audit, mine, JobState.SUCCEEDED)
+        wait_for(audit, mine, JobState.SUCCEEDED)
     assert audit.get_job(mine).job.attempts == 2
     assert audit.get_job(theirs).job.state is JobState.RUNNING
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from runner_helpers import running, wait_for
 
 from dicomnode.audit.log import AuditLog
 from dicomnode.audit.rows import JobState
@@ -31,22 +32,6 @@ def _runner(audit: AuditLog, tmp_path: Path, handler: str, **changes: object) ->
     values.update(changes)
     config = JobsConfig.model_validate(values)
     return LocalJobRunner(config, audit, pipeline=PipelineConfig(), node_name="n1")
-
-
-@contextmanager
-def _running(runner: LocalJobRunner) -> Iterator[LocalJobRunner]:
-    runner.start()
-    try:
-        yield runner
-    finally:
-        runner.stop()
-
-
-def _wait_for(audit: AuditLog, job_id: int, *states: JobState, timeout_s: float = 40) -> None:
-    deadline = time.monotonic() + timeout_s
-    while audit.get_job(job_id).job.state not in states:
-        assert time.monotonic() < deadline, f"job {job_id}: {audit.get_job(job_id).job}"
-        time.sleep(0.05)
 
 
 def _result(audit: AuditLog, job_id: int) -> dict[str, Any]:
@@ -73,9 +58,9 @@ def test_two_jobs_run_on_one_worker_prepared_once(
     audit: AuditLog, queue: Queue, tmp_path: Path
 ) -> None:
     first, second = queue(audit, "1.2.3.1"), queue(audit, "1.2.3.2")
-    with _running(_runner(audit, tmp_path, "counting")):
-        _wait_for(audit, first, JobState.SUCCEEDED)
-        _wait_for(audit, second, JobState.SUCCEEDED)
+    with running(_runner(audit, tmp_path, "counting")):
+        wait_for(audit, first, JobState.SUCCEEDED)
+        wait_for(audit, second, JobState.SUCCEEDED)
     one, two = _result(audit, first), _result(audit, second)
     assert one["worker"]["pid"] == two["worker"]["pid"] != os.getpid()
     assert (one["worker"]["job_number"], two["worker"]["job_number"]) == (1, 2)
@@ -90,9 +75,9 @@ def test_per_attempt_processes_prepare_for_every_job(
     audit: AuditLog, queue: Queue, tmp_path: Path
 ) -> None:
     first, second = queue(audit, "1.2.3.1"), queue(audit, "1.2.3.2")
-    with _running(_runner(audit, tmp_path, "counting", warm_workers=False)):
-        _wait_for(audit, first, JobState.SUCCEEDED)
-        _wait_for(audit, second, JobState.SUCCEEDED)
+    with running(_runner(audit, tmp_path, "counting", warm_workers=False)):
+        wait_for(audit, first, JobState.SUCCEEDED)
+        wait_for(audit, second, JobState.SUCCEEDED)
     one, two = _result(audit, first), _result(audit, second)
     assert one["worker"]["pid"] != two["worker"]["pid"]
     assert one["worker"]["warm"] is two["worker"]["warm"] is False
@@ -106,10 +91,10 @@ def test_worker_killed_mid_job_fails_the_attempt_and_a_fresh_worker_runs_the_ret
     audit: AuditLog, queue: Queue, tmp_path: Path
 ) -> None:
     job_id = queue(audit)
-    with _running(_runner(audit, tmp_path, "hang_first")):
+    with running(_runner(audit, tmp_path, "hang_first")):
         killed = _started_pid(tmp_path, job_id)
         os.kill(killed, signal.SIGKILL)
-        _wait_for(audit, job_id, JobState.SUCCEEDED)
+        wait_for(audit, job_id, JobState.SUCCEEDED)
     detail = audit.get_job(job_id)
     finished = [e.message for e in detail.events if e.stage == "finished"]
     assert finished == ["failed: worker process killed by SIGKILL", "succeeded"]
@@ -119,9 +104,9 @@ def test_worker_killed_mid_job_fails_the_attempt_and_a_fresh_worker_runs_the_ret
 
 def test_timeout_replaces_the_worker(audit: AuditLog, queue: Queue, tmp_path: Path) -> None:
     job_id = queue(audit)
-    with _running(_runner(audit, tmp_path, "hang_first", timeout_s=3.0)):
+    with running(_runner(audit, tmp_path, "hang_first", timeout_s=3.0)):
         hung = _started_pid(tmp_path, job_id)
-        _wait_for(audit, job_id, JobState.SUCCEEDED)
+        wait_for(audit, job_id, JobState.SUCCEEDED)
     finished = [e.message for e in audit.get_job(job_id).events if e.stage == "finished"]
     assert finished == ["failed: timed out after 3 s", "succeeded"]
     assert _result(audit, job_id)["worker"]["pid"] != hung
@@ -130,9 +115,9 @@ def test_timeout_replaces_the_worker(audit: AuditLog, queue: Queue, tmp_path: Pa
 
 def test_worker_is_recycled_after_max_jobs(audit: AuditLog, queue: Queue, tmp_path: Path) -> None:
     ids = [queue(audit, f"1.2.3.{n}") for n in range(3)]
-    with _running(_runner(audit, tmp_path, "counting", max_jobs_per_worker=2)):
+    with running(_runner(audit, tmp_path, "counting", max_jobs_per_worker=2)):
         for job_id in ids:
-            _wait_for(audit, job_id, JobState.SUCCEEDED)
+            wait_for(audit, job_id, JobState.SUCCEEDED)
     workers = [_result(audit, job_id)["worker"] for job_id in ids]
     assert [w["job_number"] for w in workers] == [1, 2, 1]
     assert workers[0]["pid"] == workers[1]["pid"] != workers[2]["pid"]
@@ -141,8 +126,8 @@ def test_worker_is_recycled_after_max_jobs(audit: AuditLog, queue: Queue, tmp_pa
 def test_stop_ends_the_workers(audit: AuditLog, queue: Queue, tmp_path: Path) -> None:
     job_id = queue(audit)
     runner = _runner(audit, tmp_path, "counting", workers=2)
-    with _running(runner):
-        _wait_for(audit, job_id, JobState.SUCCEEDED)
+    with running(runner):
+        wait_for(audit, job_id, JobState.SUCCEEDED)
         pid = _result(audit, job_id)["worker"]["pid"]
         assert Path(f"/proc/{pid}").exists()
     assert not Path(f"/proc/{pid}").exists()
