@@ -37,7 +37,8 @@ def ct_image(hu: np.ndarray, spacing_mm: float, origin: tuple[float, float, floa
 
 def make_registration_case() -> RegistrationCase:
     """Phantom seed 1 (with metastases) at 3 mm; the emission CT: rotated (3, -2, 4)
-    degrees about x, y, z, shifted (12, -8, 15) mm, on a 4 mm grid of its own, with 30 HU of added noise."""
+    degrees about x, y, z, shifted (12, -8, 15) mm, on a 4 mm grid of its own, with 30 HU
+    of added noise."""
     hu, labelmap, _ = render_training_case(1, (PLANNING_MM,) * 3, noise_hu=10.0)
     planning = ct_image(hu, PLANNING_MM, (-100.0, -120.0, -300.0))
     known = sitk.Euler3DTransform()
