@@ -77,17 +77,19 @@ def planning_regions(labelmap: NDArray[np.integer], labels: Mapping[int, Structu
 
 def label_image(regions: Mapping[str, BoolArray], planning: sitk.Image
                 ) -> tuple[sitk.Image, dict[str, int]]:
-    """Regions as one label image per bit (uint32 bit field) on the planning CT geometry.
+    """Regions as one bit-field label image on the planning CT geometry.
 
     Regions overlap (a lesion is in the tumour and the liver), so each region is a bit:
-    region ``i`` sets bit ``i``. At most 32 regions.
+    region ``i`` sets bit ``i``; the pixel type is the smallest unsigned integer with a bit
+    per region (at most 32 regions).
     """
     if len(regions) > 32:
         raise ValueError(f"at most 32 regions, got {len(regions)}")
-    bits = np.zeros(sitk.GetArrayViewFromImage(planning).shape, np.uint32)
+    dtype = np.uint8 if len(regions) <= 8 else np.uint16 if len(regions) <= 16 else np.uint32
+    bits = np.zeros(sitk.GetArrayViewFromImage(planning).shape, dtype)
     codes: dict[str, int] = {}
     for i, (name, mask) in enumerate(regions.items()):
-        bits[mask] |= np.uint32(1 << i)
+        bits[mask] |= dtype(1 << i)
         codes[name] = 1 << i
     image = sitk.GetImageFromArray(bits)
     image.CopyInformation(planning)
@@ -126,25 +128,29 @@ def regions_on_grid(regions: Mapping[str, BoolArray], planning: sitk.Image,
     """
     image, codes = label_image(regions, planning)
     bits = sitk.GetArrayFromImage(_to_grid(image, reference, registration))
-    return {name: (bits & np.uint32(code)) != 0 for name, code in codes.items()}
+    return {name: (bits & code) != 0 for name, code in codes.items()}
 
 
-def _fine_grid(reference: sitk.Image, subsamples: int) -> sitk.Image:
+def _fine_slab(reference: sitk.Image, subsamples: int, first: int, count: int
+               ) -> sitk.Image:
+    """Grid ``subsamples`` times finer than ``count`` slices of ``reference`` from ``first``."""
     n = subsamples
-    fine = sitk.Image([s * n for s in reference.GetSize()], sitk.sitkUInt8)
+    nx, ny, _ = reference.GetSize()
+    fine = sitk.Image([nx * n, ny * n, count * n], sitk.sitkUInt8)
     spacing = np.asarray(reference.GetSpacing()) / n
     direction = np.asarray(reference.GetDirection()).reshape(3, 3)
+    corner = reference.TransformContinuousIndexToPhysicalPoint([0.0, 0.0, float(first)])
     shift = direction @ (spacing * (n - 1) / 2.0)   # first fine centre inside first voxel
     fine.SetSpacing(tuple(spacing))
     fine.SetDirection(reference.GetDirection())
-    fine.SetOrigin(tuple(np.asarray(reference.GetOrigin()) - shift))
+    fine.SetOrigin(tuple(np.asarray(corner) - shift))
     return fine
 
 
 def region_fractions(regions: Mapping[str, BoolArray], planning: sitk.Image,
                      reference: sitk.Image, registration: Registration | None,
-                     subsamples: int = 3, names: Iterable[str] | None = None
-                     ) -> dict[str, NDArray[np.float32]]:
+                     subsamples: int = 3, names: Iterable[str] | None = None,
+                     slab_slices: int = 16) -> dict[str, NDArray[np.float32]]:
     """Fraction (0-1) of each emission voxel's volume inside each region.
 
     Parameters
@@ -152,28 +158,33 @@ def region_fractions(regions: Mapping[str, BoolArray], planning: sitk.Image,
     regions, planning, reference, registration
         As for :func:`regions_on_grid`.
     subsamples : int
-        Samples per voxel edge (``n``; ``n**3`` per voxel). Memory: 4 bytes x ``n**3`` x the
-        emission voxel count.
+        Samples per voxel edge (``n``; ``n**3`` per voxel, at most 40).
     names : iterable of str, optional
         Regions to return (default: all).
+    slab_slices : int
+        Emission slices resampled at a time: the fine grid of one slab (``n**3`` x the
+        slab's voxels, 1-4 bytes each) is the memory the fractions need beyond their own.
 
     Returns
     -------
     dict of str to ndarray of float32
         Fractions (z, y, x) on the emission grid.
     """
-    if subsamples < 1:
-        raise ValueError("subsamples must be at least 1")
-    image, codes = label_image(regions, planning)
-    bits = sitk.GetArrayFromImage(_to_grid(image, _fine_grid(reference, subsamples),
-                                           registration))
+    if not 1 <= subsamples <= 40:
+        raise ValueError("subsamples must be 1 to 40 (counts are 16-bit)")
+    wanted = list(regions) if names is None else list(names)
+    image, codes = label_image({name: regions[name] for name in wanted}, planning)
     z, y, x = sitk.GetArrayViewFromImage(reference).shape
     n = subsamples
-    wanted = list(codes) if names is None else list(names)
-    out: dict[str, NDArray[np.float32]] = {}
-    for name in wanted:
-        inside = ((bits & np.uint32(codes[name])) != 0).reshape(z, n, y, n, x, n)
-        out[name] = inside.mean(axis=(1, 3, 5), dtype=np.float32)
+    out = {name: np.empty((z, y, x), np.float32) for name in wanted}
+    for first in range(0, z, slab_slices):
+        count = min(slab_slices, z - first)
+        fine = _to_grid(image, _fine_slab(reference, n, first, count), registration)
+        bits = sitk.GetArrayViewFromImage(fine).reshape(count, n, y, n, x, n)
+        for name in wanted:
+            inside = (bits & codes[name]) != 0
+            counted = inside.sum(axis=(1, 3, 5), dtype=np.uint16)
+            out[name][first:first + count] = counted / np.float32(n**3)
     return out
 
 

@@ -75,6 +75,10 @@ def test_fractions_keep_the_volume(registration_case: RegistrationCase) -> None:
             _centroid_mm(regions[name], case.planning).tolist()))
         found = _centroid_mm(fraction > 0, case.moving, fraction)
         assert np.linalg.norm(found - expected) < 1.0, name
+    # Slab by slab (bounded memory) gives the same fractions as one slab.
+    slabs = masks.region_fractions(regions, case.planning, case.moving, _truth(case),
+                                   subsamples=3, names=["lesion_1"], slab_slices=5)
+    np.testing.assert_array_equal(slabs["lesion_1"], fractions["lesion_1"])
     with pytest.raises(ValueError, match="subsamples"):
         masks.region_fractions(regions, case.planning, case.moving, None, subsamples=0)
 
