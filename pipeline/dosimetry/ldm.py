@@ -52,7 +52,8 @@ def dose_from_concentration(activity_mbq_ml: NDArray[np.floating], energy_gy_kg_
     return np.asarray(activity_mbq_ml, dtype=np.float64) * (energy_gy_kg_per_gbq / density_g_ml)
 
 
-def maa_activity_concentration(counts: NDArray[np.floating], normalising_mask: NDArray[np.bool_],
+def maa_activity_concentration(counts: NDArray[np.floating],
+                               normalising_region: NDArray[np.bool_] | NDArray[np.floating],
                                voxel_ml: float, administered_gbq: float) -> FloatArray:
     """Scale MAA SPECT counts to Y-90 activity concentration, MBq/mL.
 
@@ -60,9 +61,10 @@ def maa_activity_concentration(counts: NDArray[np.floating], normalising_mask: N
     ----------
     counts : ndarray
         Reconstructed SPECT counts (any linear unit) on the SPECT grid.
-    normalising_mask : ndarray of bool
-        Liver + lungs on the same grid: the region whose counts are set equal to the
-        administered activity (extrahepatic uptake elsewhere is scaled by the same factor).
+    normalising_region : ndarray of bool or of fractions (0-1)
+        Liver + lungs on the same grid, as a mask or as partial-volume fractions: the
+        region whose counts are set equal to the administered activity (extrahepatic
+        uptake elsewhere is scaled by the same factor).
     voxel_ml : float
         Volume of one voxel, mL.
     administered_gbq : float
@@ -73,7 +75,8 @@ def maa_activity_concentration(counts: NDArray[np.floating], normalising_mask: N
     ValueError
         If the normalising region holds no counts.
     """
-    total = float(np.sum(counts[normalising_mask], dtype=np.float64))
+    weights = np.asarray(normalising_region, dtype=np.float64)
+    total = float(np.sum(counts * weights, dtype=np.float64))
     if not total > 0.0:
         raise ValueError("the liver and lung regions hold no SPECT counts to scale")
     scale = administered_gbq * MBQ_PER_GBQ / total
@@ -106,10 +109,12 @@ def decay_corrected_to_administration(activity_bq_ml: NDArray[np.floating],
     return np.asarray(activity_bq_ml, dtype=np.float64) * (factor / BQ_PER_MBQ)
 
 
-def maa_dose(counts: NDArray[np.floating], normalising_mask: NDArray[np.bool_], voxel_ml: float,
+def maa_dose(counts: NDArray[np.floating],
+             normalising_region: NDArray[np.bool_] | NDArray[np.floating], voxel_ml: float,
              administered_gbq: float, constants: DosimetryConstants) -> FloatArray:
     """Predicted voxel dose from an MAA SPECT, Gy (scaling, then local deposition)."""
-    activity = maa_activity_concentration(counts, normalising_mask, voxel_ml, administered_gbq)
+    activity = maa_activity_concentration(counts, normalising_region, voxel_ml,
+                                          administered_gbq)
     return dose_from_concentration(activity, constants.energy_gy_kg_per_gbq,
                                    constants.liver_density_g_ml)
 

@@ -50,5 +50,8 @@ def test_maa_scaling_puts_the_planned_activity_in_liver_and_lungs() -> None:
     assert dose[3, 0, 0] == pytest.approx(25.0 * 49.67 / 1.03)
     # Mean liver dose = C x A_liver / M_liver: 1.6 GBq in 64 mL x 1.03 g/mL.
     assert dose[2:].mean() == pytest.approx(49.67 * 1.6 / (64 * 1.03 / 1000.0))
+    # Fractions: half of every region voxel counts, so the scale doubles.
+    half = ldm.maa_activity_concentration(counts, region * 0.5, 2.0, 2.0)
+    assert half[3, 0, 0] == pytest.approx(50.0)
     with pytest.raises(ValueError, match="no SPECT counts"):
         ldm.maa_activity_concentration(np.zeros((2, 2)), np.ones((2, 2), bool), 1.0, 1.0)
