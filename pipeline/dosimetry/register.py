@@ -1,12 +1,12 @@
 """Rigid registration of the emission study's CT to the planning CT (SimpleITK).
 
 The SPECT/CT or PET/CT's own CT (moving) is registered to the planning CT (fixed) with a
-rigid :class:`SimpleITK.Euler3DTransform`: centred geometric initialiser, Mattes mutual
-information on HU, a regular-step gradient descent over three resolution levels. The
-transform found maps planning-CT physical points to emission-study physical points (ITK's
-fixed-to-moving convention); :mod:`pipeline.dosimetry.masks` uses it to carry the planning
-label maps into SPECT/PET space, and its inverse brings SPECT/PET images onto the planning
-grid.
+rigid :class:`SimpleITK.Euler3DTransform`: started from the identity, then (if refused) from
+the centred geometric initialiser; Mattes mutual information on HU, a regular-step gradient
+descent over three resolution levels. The transform found maps planning-CT physical points
+to emission-study physical points (ITK's fixed-to-moving convention);
+:mod:`pipeline.dosimetry.masks` uses it to carry the planning label maps into SPECT/PET
+space, and its inverse brings SPECT/PET images onto the planning grid.
 
 After the optimisation, the quality is measured independently of the optimised metric:
 normalised cross-correlation (NCC) of HU inside the planning CT body, and the Dice
@@ -59,6 +59,8 @@ class RegistrationSettings:
         Least body-mask Dice accepted after registration.
     seed : int
         Seed of the random metric sampling (reproducible results).
+    starts : tuple of str
+        Initial transforms tried in order: ``identity`` and/or ``geometry`` (centres).
     """
 
     histogram_bins: int = 50
@@ -72,6 +74,7 @@ class RegistrationSettings:
     min_ncc: float = 0.6
     min_body_dice: float = 0.8
     seed: int = 20
+    starts: tuple[str, ...] = ("identity", "geometry")
 
 
 @dataclass(frozen=True)
@@ -159,37 +162,25 @@ def _rotation_deg(transform: sitk.Euler3DTransform) -> float:
     return math.degrees(math.acos(min(1.0, max(-1.0, cosine))))
 
 
-def register_ct(fixed: sitk.Image, moving: sitk.Image,
-                settings: RegistrationSettings | None = None) -> Registration:
-    """Register the emission study's CT (moving) to the planning CT (fixed), rigidly.
+def _initial(fixed: sitk.Image, moving: sitk.Image, start: str) -> sitk.Euler3DTransform:
+    if start == "geometry":
+        return sitk.Euler3DTransform(sitk.CenteredTransformInitializer(
+            fixed, moving, sitk.Euler3DTransform(),
+            sitk.CenteredTransformInitializerFilter.GEOMETRY))
+    if start != "identity":
+        raise ValueError(f"unknown start {start!r}: identity or geometry")
+    identity = sitk.Euler3DTransform()
+    identity.SetCenter(fixed.TransformContinuousIndexToPhysicalPoint(
+        [(n - 1) / 2.0 for n in fixed.GetSize()]))
+    return identity
 
-    Parameters
-    ----------
-    fixed : SimpleITK.Image
-        Planning CT, HU, in patient (LPS) physical coordinates.
-    moving : SimpleITK.Image
-        The SPECT/CT or PET/CT's CT, HU, in its own frame of reference.
-    settings : RegistrationSettings, optional
-        Pyramid, optimiser and acceptance thresholds.
 
-    Returns
-    -------
-    Registration
-        Fixed-to-moving transform and quality figures.
-
-    Raises
-    ------
-    RegistrationError
-        If the images do not overlap, the optimiser stops without converging, or the NCC or
-        body Dice after registration is below its minimum.
-    """
-    settings = settings or RegistrationSettings()
+def _attempt(fixed: sitk.Image, moving: sitk.Image, start: str,
+             settings: RegistrationSettings) -> Registration:
+    """One optimisation from one start; RegistrationError if it fails or is refused."""
     fixed_f, moving_f = _as_float(fixed), _as_float(moving)
-    initial = sitk.CenteredTransformInitializer(
-        fixed_f, moving_f, sitk.Euler3DTransform(),
-        sitk.CenteredTransformInitializerFilter.GEOMETRY)
     reg = _method(settings)
-    reg.SetInitialTransform(initial, inPlace=False)
+    reg.SetInitialTransform(_initial(fixed_f, moving_f, start), inPlace=False)
     try:
         found = reg.Execute(fixed_f, moving_f)
     except RuntimeError as exc:  # ITK: too few samples in the overlap, and the like
@@ -205,9 +196,49 @@ def register_ct(fixed: sitk.Image, moving: sitk.Image,
     quality = RegistrationSummary(
         metric=METRIC_NAME, final_metric_value=float(reg.GetMetricValue()), ncc=ncc,
         body_dice=dice, translation_mm=(tx, ty, tz),
-        rotation_deg=_rotation_deg(euler), stop_condition=stop)
+        rotation_deg=_rotation_deg(euler), stop_condition=stop, start=start)
     if ncc < settings.min_ncc or dice < settings.min_body_dice:
         raise RegistrationError(
             f"CT registration quality too low: NCC {ncc:.3f} (minimum {settings.min_ncc}), "
             f"body Dice {dice:.3f} (minimum {settings.min_body_dice})")
     return Registration(euler, quality)
+
+
+def register_ct(fixed: sitk.Image, moving: sitk.Image,
+                settings: RegistrationSettings | None = None) -> Registration:
+    """Register the emission study's CT (moving) to the planning CT (fixed), rigidly.
+
+    The optimisation starts from each of ``settings.starts`` in turn (identity: the two
+    frames' patient coordinates taken as roughly aligned, as on one site's scanners;
+    geometry: the images' centres aligned, for unrelated frames) and the first accepted
+    result is returned.
+
+    Parameters
+    ----------
+    fixed : SimpleITK.Image
+        Planning CT, HU, in patient (LPS) physical coordinates.
+    moving : SimpleITK.Image
+        The SPECT/CT or PET/CT's CT, HU, in its own frame of reference.
+    settings : RegistrationSettings, optional
+        Pyramid, optimiser, starts and acceptance thresholds.
+
+    Returns
+    -------
+    Registration
+        Fixed-to-moving transform and quality figures.
+
+    Raises
+    ------
+    RegistrationError
+        If no start gives an accepted result: the images do not overlap, the optimiser
+        stops without converging, or the NCC or body Dice is below its minimum; the
+        message gives each start's reason.
+    """
+    settings = settings or RegistrationSettings()
+    reasons = []
+    for start in settings.starts:
+        try:
+            return _attempt(fixed, moving, start, settings)
+        except RegistrationError as exc:
+            reasons.append(f"from {start}: {exc}")
+    raise RegistrationError("; ".join(reasons))

@@ -72,6 +72,8 @@ class RegistrationSummary:
         Rotation angle of the found rigid transform, degrees.
     stop_condition : str
         The optimiser's stop condition, as ITK states it.
+    start : str
+        Initial transform of the accepted optimisation (``identity`` or ``geometry``).
     """
 
     metric: str
@@ -81,6 +83,7 @@ class RegistrationSummary:
     translation_mm: tuple[float, float, float]
     rotation_deg: float
     stop_condition: str
+    start: str = "identity"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping."""
