@@ -148,7 +148,8 @@ def build_rt_dose(dose: sitk.Image, grid_source: Dataset, references: Sequence[D
     summation : DoseSummation
         Prediction (MAA) or measured post-treatment dose (Y-90 PET).
     comment : str
-        Dose Comment: the method in words (64 characters at most; the demo notice is added).
+        Dose Comment: the method in words (cut to fit 64 characters with the demo notice,
+        which is never cut).
     demo : bool
         The regions come from the demo model: say "not for clinical use".
     spatial_transform : str
@@ -214,7 +215,8 @@ def build_rt_dose(dose: sitk.Image, grid_source: Dataset, references: Sequence[D
     ds.DoseType = "PHYSICAL"
     ds.DoseSummationType = DoseSummation(summation).value
     ds.SpatialTransformOfDose = spatial_transform
-    ds.DoseComment = ((comment + "; " + DEMO_NOTICE) if demo else comment)[:64]
+    notice = "; " + DEMO_NOTICE
+    ds.DoseComment = (comment[:64 - len(notice)] + notice) if demo else comment[:64]
     ds.GridFrameOffsetVector = offsets
     ds.DoseGridScaling = scaling
     ds.PixelData = pixels.tobytes()

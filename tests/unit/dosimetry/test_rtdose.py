@@ -74,7 +74,7 @@ def test_strict_read_back_reproduces_dose_and_geometry(
     assert ds.StudyInstanceUID == source.StudyInstanceUID
     assert ds.SourceImageSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
     assert "not for clinical use" in ds.SeriesDescription
-    assert "not for clinical use" in ds.DoseComment
+    assert ds.DoseComment == "Local deposition, Y-90 PET; Demo model, not for clinical use"
     expected = sitk.GetArrayFromImage(dose)
     values = ds.pixel_array * float(ds.DoseGridScaling)
     assert values.shape == expected.shape
@@ -104,6 +104,14 @@ def test_a_reversed_stack_gets_negative_offsets(source: pydicom.Dataset) -> None
     assert [float(v) for v in ds.GridFrameOffsetVector] == [0.0, -2.5, -5.0]
     assert ds.DoseComment == "MAA" and "clinical" not in ds.SeriesDescription
     assert float(ds.DoseGridScaling) * ds.pixel_array.max() == pytest.approx(1.0, rel=1e-4)
+
+
+def test_a_long_comment_is_cut_but_not_the_demo_notice(source: pydicom.Dataset) -> None:
+    dose = sitk.GetImageFromArray(np.ones((2, 2, 2)))
+    ds = build_rt_dose(dose, source, [source], summation=DoseSummation.SIRT_MEASURED,
+                       comment="x" * 80, demo=True)
+    assert len(ds.DoseComment) == 64
+    assert ds.DoseComment.endswith("; Demo model, not for clinical use")
 
 
 def test_negative_or_non_finite_dose_is_refused(source: pydicom.Dataset) -> None:
