@@ -30,6 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydicom.uid import (
+    CTImageStorage,
+    NuclearMedicineImageStorage,
+    PositronEmissionTomographyImageStorage,
+)
 
 from .dicom_write import (
     SeriesContext,
@@ -241,7 +246,7 @@ def _write_ct(out: Path, folder: Path, study: StudyContext, series: SeriesContex
     write_label_map(labels, grid, out / "truth" / "labels" / series.series_instance_uid)
     return {"series_instance_uid": series.series_instance_uid,
             "series_number": series.series_number, "folder": str(folder),
-            "modality": "CT", "sop_class_uid": "1.2.840.10008.5.1.4.1.1.2",
+            "modality": "CT", "sop_class_uid": str(CTImageStorage),
             "description": series.description, "n_instances": n,
             "slice_thickness_mm": NM_CT_SLICE_MM, "rows": grid.shape_zyx[1],
             "columns": grid.shape_zyx[2],
@@ -294,7 +299,7 @@ def _write_maa(study: StudyTruth, model: ActivityModel, misreg: Misregistration,
                          _profile_matrix(study), rng)
     return _Written(ctx, misreg, {
         "planar": _emission_entry(
-            planar, folder / "series_001", "NM", "1.2.840.10008.5.1.4.1.1.20", 1, None,
+            planar, folder / "series_001", "NM", str(NuclearMedicineImageStorage), 1, None,
             frames=["anterior", "posterior"], fwhm_mm=options.planar_fwhm_mm,
             pixel_spacing_mm=[grid.spacing_zyx_mm[0], grid.spacing_zyx_mm[2]],
             counts_per_mbq_tc99m=views.counts_per_mbq, mu_per_mm=views.mu_per_mm,
@@ -302,7 +307,7 @@ def _write_maa(study: StudyTruth, model: ActivityModel, misreg: Misregistration,
                          "posterior: columns patient left to right")),
         "ct": ct_entry,
         "spect": _emission_entry(
-            spect, folder / "series_003", "NM", "1.2.840.10008.5.1.4.1.1.20", 1, grid,
+            spect, folder / "series_003", "NM", str(NuclearMedicineImageStorage), 1, grid,
             fwhm_mm=options.spect_fwhm_mm, counts_per_mbq_tc99m=per_mbq,
             total_counts=int(counts.sum()), injected_mbq_tc99m=options.maa_mbq),
     })
@@ -333,7 +338,7 @@ def _write_y90pet(study: StudyTruth, model: ActivityModel, misreg: Misregistrati
     return _Written(ctx, misreg, {
         "ct": ct_entry,
         "pet": _emission_entry(
-            pet, folder / "series_002", "PT", "1.2.840.10008.5.1.4.1.1.128",
+            pet, folder / "series_002", "PT", str(PositronEmissionTomographyImageStorage),
             grid.shape_zyx[0], grid, fwhm_mm=options.pet_fwhm_mm, units="BQML",
             decay_correction="ADMIN", counts_per_mbq=per_mbq,
             administration_datetime=administration.strftime("%Y%m%d%H%M%S")),

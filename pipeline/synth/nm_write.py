@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.sr.codedict import codes
-from pydicom.uid import UID
+from pydicom.uid import UID, NuclearMedicineImageStorage, PositronEmissionTomographyImageStorage
 
 from .dicom_write import (
     SeriesContext,
@@ -39,10 +39,6 @@ from .dicom_write import (
 )
 from .render import Grid
 
-NM_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.20"
-"""NM Image Storage SOP Class UID."""
-PET_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.128"
-"""PET Image Storage SOP Class UID."""
 Y90_HALF_LIFE_S = 230760.0
 """Y-90 half-life written into RadionuclideHalfLife, s (64.1 h)."""
 Y90_POSITRON_FRACTION = 3.186e-5
@@ -84,7 +80,7 @@ def _nm_common(study: StudyContext, series: SeriesContext, image_type: list[str]
                n_frames: int, isotope: Dataset, energy: tuple[str, float, float],
                duration_ms: int) -> Dataset:
     sop_uid = deterministic_uid(series.series_instance_uid, 1)
-    ds = base_dataset(study, series, NM_IMAGE_STORAGE, sop_uid, modality="NM")
+    ds = base_dataset(study, series, NuclearMedicineImageStorage, sop_uid, modality="NM")
     ds.ImageType = image_type
     ds.StudyDescription = "NM LIVER (SYNTHETIC)"
     ds.AcquisitionDate = dicom_date(series.acquisition_time)
@@ -286,7 +282,8 @@ def pet_series(study: StudyContext, series: SeriesContext, bq_per_ml: NDArray[np
     dz, dy, dx = grid.spacing_zyx_mm
     for k in range(n):
         sop_uid = deterministic_uid(series.series_instance_uid, k)
-        ds = base_dataset(study, series, PET_IMAGE_STORAGE, sop_uid, modality="PT")
+        ds = base_dataset(study, series, PositronEmissionTomographyImageStorage, sop_uid,
+                          modality="PT")
         ds.StudyDescription = "PET LIVER Y90 (SYNTHETIC)"
         ds.ImageType = ["ORIGINAL", "PRIMARY"]
         ds.ImageComments += f"; Y-90 PET, Gaussian resolution FWHM {fwhm_mm:g} mm"
