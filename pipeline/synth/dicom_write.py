@@ -181,22 +181,37 @@ def _add_contrast(ds: Dataset, study: StudyContext, series: SeriesContext) -> No
         ds.ContrastBolusIngredient = "IODINE"
 
 
+def set_monochrome_pixels(ds: Dataset, arr: NDArray[np.integer]) -> None:
+    """Image Pixel attributes and Pixel Data of a MONOCHROME2 image (or frames).
+
+    Parameters
+    ----------
+    ds : Dataset
+        Completed in place.
+    arr : ndarray of uint8, uint16 or int16, shape (rows, columns) or (frames, rows, columns)
+        Stored values; BitsAllocated = BitsStored from its item size, PixelRepresentation
+        from its sign.
+    """
+    bits = arr.dtype.itemsize * 8
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = int(arr.shape[-2]), int(arr.shape[-1])
+    ds.BitsAllocated = bits
+    ds.BitsStored = bits
+    ds.HighBit = bits - 1
+    ds.PixelRepresentation = 1 if np.issubdtype(arr.dtype, np.signedinteger) else 0
+    ds.PixelData = np.ascontiguousarray(arr).tobytes()
+
+
 def _pixels(ds: Dataset, hu: NDArray[np.floating], intercept: float, unsigned: bool) -> None:
     stored = np.rint(np.clip(hu, -1024.0, 3071.0) - intercept)
     dtype = np.uint16 if unsigned else np.int16
     info = np.iinfo(dtype)
     arr = np.clip(stored, info.min, info.max).astype(dtype)
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = arr.shape
-    ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 0 if unsigned else 1
+    set_monochrome_pixels(ds, arr)
     ds.RescaleIntercept = f"{intercept:g}"
     ds.RescaleSlope = "1"
     ds.RescaleType = "HU"
-    ds.PixelData = arr.tobytes()
 
 
 def ds_float(v: float) -> str:
@@ -325,17 +340,10 @@ def localizer_image(study: StudyContext, series: SeriesContext, *, instance_numb
     ds.WindowCenter = "1500"
     ds.WindowWidth = "3000"
     stored = np.clip(np.rint(image), 0, 65535).astype(np.uint16)
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = stored.shape
-    ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 0
+    set_monochrome_pixels(ds, stored)
     ds.RescaleIntercept = "0"
     ds.RescaleSlope = "1"
     ds.RescaleType = "US"
-    ds.PixelData = stored.tobytes()
     return ds
 
 
@@ -365,14 +373,7 @@ def dose_report_image(study: StudyContext, series: SeriesContext, lines: list[st
     ds.ContentTime = dicom_time(series.acquisition_time)
     ds.InstanceNumber = 1
     ds.PatientOrientation = ""
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = arr.shape
-    ds.BitsAllocated = 8
-    ds.BitsStored = 8
-    ds.HighBit = 7
-    ds.PixelRepresentation = 0
-    ds.PixelData = arr.tobytes()
+    set_monochrome_pixels(ds, arr)
     return ds
 
 

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.sr.codedict import codes
+from pydicom.sr.coding import Code
 from pydicom.uid import UID, NuclearMedicineImageStorage, PositronEmissionTomographyImageStorage
 
 from .dicom_write import (
@@ -36,6 +37,7 @@ from .dicom_write import (
     dicom_date,
     dicom_time,
     ds_float,
+    set_monochrome_pixels,
 )
 from .render import Grid
 
@@ -64,16 +66,29 @@ def _patient_orientation(ds: Dataset) -> None:
 
 
 def _pixels16(ds: Dataset, frames: NDArray[np.integer]) -> None:
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = int(frames.shape[-2]), int(frames.shape[-1])
-    ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 0
     if int(frames.max(initial=0)) > 65535:
         raise ValueError("counts exceed 16 bits; lower the total counts")
-    ds.PixelData = np.ascontiguousarray(frames, dtype=np.uint16).tobytes()
+    set_monochrome_pixels(ds, np.asarray(frames, dtype=np.uint16))
+
+
+def _detector(view: Code | None) -> Dataset:
+    """A Detector Information Sequence item (LEHR parallel-hole collimator)."""
+    detector = Dataset()
+    detector.CollimatorGridName = "LEHR"
+    detector.CollimatorType = "PARA"
+    detector.FieldOfViewShape = "RECTANGLE"
+    detector.FieldOfViewDimensions = [540, 400]
+    detector.FocalDistance = [0]
+    detector.XFocusCenter = [0]
+    detector.YFocusCenter = [0]
+    detector.ZoomFactor = ["1", "1"]
+    if view is not None:
+        detector.ImagePositionPatient = None  # Type 2, empty for planar views
+        detector.ImageOrientationPatient = None
+        item = _code(view.value, view.meaning)
+        item.ViewModifierCodeSequence = Sequence()
+        detector.ViewCodeSequence = Sequence([item])
+    return detector
 
 
 def _nm_common(study: StudyContext, series: SeriesContext, image_type: list[str],
@@ -159,15 +174,7 @@ def spect_dataset(study: StudyContext, series: SeriesContext, counts: NDArray[np
     ds.SpacingBetweenSlices = ds_float(dz)
     ds.ReconstructionDiameter = ds_float(dx * grid.shape_zyx[2])
     ds.ConvolutionKernel = "GAUSS12"
-    detector = Dataset()
-    detector.CollimatorGridName = "LEHR"
-    detector.CollimatorType = "PARA"
-    detector.FieldOfViewShape = "RECTANGLE"
-    detector.FieldOfViewDimensions = [540, 400]
-    detector.FocalDistance = [0]
-    detector.XFocusCenter = [0]
-    detector.YFocusCenter = [0]
-    detector.ZoomFactor = ["1", "1"]
+    detector = _detector(None)
     detector.ImagePositionPatient = [ds_float(v) for v in grid.origin_mm]
     detector.ImageOrientationPatient = [ds_float(v) for v in
                                         (*grid.row_cosine, *grid.column_cosine)]
@@ -211,24 +218,8 @@ def planar_dataset(study: StudyContext, series: SeriesContext, anterior: NDArray
     ds.DetectorVector = [1, 2]
     ds.NumberOfDetectors = 2
     ds.PixelSpacing = [ds_float(pixel_mm[0]), ds_float(pixel_mm[1])]
-    items = []
-    for code in (codes.SCT.AnteriorProjection, codes.SCT.PosteriorProjection):
-        detector = Dataset()
-        detector.CollimatorGridName = "LEHR"
-        detector.CollimatorType = "PARA"
-        detector.FieldOfViewShape = "RECTANGLE"
-        detector.FieldOfViewDimensions = [540, 400]
-        detector.FocalDistance = [0]
-        detector.XFocusCenter = [0]
-        detector.YFocusCenter = [0]
-        detector.ZoomFactor = ["1", "1"]
-        detector.ImagePositionPatient = None  # Type 2, empty for planar views
-        detector.ImageOrientationPatient = None
-        view = _code(code.value, code.meaning)
-        view.ViewModifierCodeSequence = Sequence()
-        detector.ViewCodeSequence = Sequence([view])
-        items.append(detector)
-    ds.DetectorInformationSequence = Sequence(items)
+    ds.DetectorInformationSequence = Sequence(
+        [_detector(codes.SCT.AnteriorProjection), _detector(codes.SCT.PosteriorProjection)])
     ds.CountsAccumulated = int(np.sum(anterior) + np.sum(posterior))
     _pixels16(ds, np.stack([anterior, posterior]))
     return ds
@@ -319,18 +310,10 @@ def pet_series(study: StudyContext, series: SeriesContext, bq_per_ml: NDArray[np
         plane = np.clip(np.asarray(bq_per_ml[k], float), 0.0, None)
         peak = float(plane.max(initial=0.0))
         slope = peak / 32767.0 if peak > 0 else 1.0
-        stored = np.rint(plane / slope).astype(np.int16)
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.Rows, ds.Columns = stored.shape
-        ds.BitsAllocated = 16
-        ds.BitsStored = 16
-        ds.HighBit = 15
-        ds.PixelRepresentation = 1
+        set_monochrome_pixels(ds, np.rint(plane / slope).astype(np.int16))
         ds.RescaleIntercept = "0"
         ds.RescaleSlope = f"{slope:.10g}"[:16]
         ds.LossyImageCompression = "00"
-        ds.PixelData = stored.tobytes()
         ds.file_meta.MediaStorageSOPInstanceUID = UID(sop_uid)
         out.append(ds)
     return out
