@@ -8,6 +8,7 @@ requests took it.
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -304,7 +305,9 @@ def test_full_disk_returns_out_of_resources_and_keeps_serving(
 
 
 def _nm_pet_files(folder: Path) -> list[Path]:
-    """A small multi-frame SPECT, a two-frame planar NM and three PET slices (synthetic)."""
+    """A small multi-frame SPECT, a two-frame planar NM, three PET slices (synthetic) and one
+    slice relabelled Enhanced PET Image Storage (the node checks the data set and pixel
+    geometry at receive, not the IOD)."""
     from datetime import datetime
 
     from pipeline.synth.dicom_write import SeriesContext, StudyContext, save
@@ -326,8 +329,14 @@ def _nm_pet_files(folder: Path) -> list[Path]:
                      rng.uniform(0.0, 1e5, (3, 16, 16)), Grid((3, 16, 16), (4.0, 4.0, 4.0),
                                                                 (0.0, 0.0, 0.0)),
                      fwhm_mm=8.0, administered_gbq=2.0, administration=when, duration_s=600.0)
+    enhanced = copy.deepcopy(pet[0])
+    enhanced.SOPClassUID = "1.2.840.10008.5.1.4.1.1.130"
+    enhanced.SOPInstanceUID = generate_uid()
+    enhanced.file_meta.MediaStorageSOPClassUID = enhanced.SOPClassUID
+    enhanced.file_meta.MediaStorageSOPInstanceUID = enhanced.SOPInstanceUID
+    enhanced.NumberOfFrames = 1
     paths = []
-    for i, ds in enumerate([spect, planar, *pet]):
+    for i, ds in enumerate([spect, planar, *pet, enhanced]):
         paths.append(folder / f"{i:02d}.dcm")
         save(ds, paths[-1])
     return paths
@@ -336,17 +345,19 @@ def _nm_pet_files(folder: Path) -> list[Path]:
 def test_nm_and_pet_images_are_accepted_and_stored(node: Node, tmp_path: Path) -> None:
     folder = tmp_path / "nm"
     sent = _nm_pet_files(folder)
-    result = storescu(node.port, folder)
+    # -R: propose the SOP classes of the files (storescu's default list lacks Enhanced PET)
+    result = storescu(node.port, folder, options=("-R",))
     assert result.returncode == 0, result.stderr
     stored = {pydicom.dcmread(p).SOPInstanceUID: p for p in node.stored_files()}
-    assert len(stored) == len(sent) == 5
+    assert len(stored) == len(sent) == 6
     for path in sent:
         source = pydicom.dcmread(path)
         received = pydicom.dcmread(stored[source.SOPInstanceUID])
         assert received.SOPClassUID == source.SOPClassUID
         assert received.PixelData == source.PixelData
     classes = {str(e.sop_class_uid) for e in node.sink.of(InstanceStored)}
-    assert classes == {"1.2.840.10008.5.1.4.1.1.20", "1.2.840.10008.5.1.4.1.1.128"}
+    assert classes == {"1.2.840.10008.5.1.4.1.1.20", "1.2.840.10008.5.1.4.1.1.128",
+                       "1.2.840.10008.5.1.4.1.1.130"}
     assert not node.sink.of(InstanceRefused)
     node.check_path()
 
