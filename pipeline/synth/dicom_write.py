@@ -72,6 +72,8 @@ class StudyContext:
         ContrastBolusAgent.
     accession_number : str
         AccessionNumber.
+    study_description : str
+        StudyDescription.
     """
 
     seed: int
@@ -87,6 +89,7 @@ class StudyContext:
     model: str
     contrast_agent: str
     accession_number: str
+    study_description: str = "CT ABDOMEN LIVER (SYNTHETIC)"
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ def base_dataset(study: StudyContext, series: SeriesContext, sop_class: str, sop
     ds.Manufacturer = study.manufacturer
     ds.InstitutionName = "Synthetic Phantom Hospital"
     ds.ReferringPhysicianName = ""
-    ds.StudyDescription = "CT ABDOMEN LIVER (SYNTHETIC)"
+    ds.StudyDescription = study.study_description
     ds.SeriesDescription = series.description
     ds.ManufacturerModelName = study.model
     ds.PatientName = f"SYNTH^PHANTOM{study.seed:06d}"

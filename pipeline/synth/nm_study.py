@@ -14,7 +14,7 @@
 
 Each NM/PET study has its own FrameOfReferenceUID shared by its emission series and its CT,
 and a known rigid misregistration from the planning CT (:mod:`.nm_geometry`). The truth goes
-to ``OUT/truth/dosimetry.json`` (keys in :func:`dosimetry_truth`) and the label map of
+to ``OUT/truth/dosimetry.json`` (keys in :func:`.nm_truth.dosimetry_truth`) and the label map of
 each NM/PET CT to ``OUT/truth/labels/<SeriesInstanceUID>.nii.gz`` / ``.npy`` (as for the
 planning series). The activity model is :mod:`.nm_activity`; the image model
 :mod:`.nm_images`.
@@ -45,38 +45,22 @@ from .dicom_write import (
     save,
 )
 from .nm_activity import (
-    C_GY_KG_PER_GBQ,
-    RHO_G_PER_ML,
     ActivityModel,
     Territory,
     activity_box,
     body_mask,
     build_activity_model,
-    region_doses,
     render_activity,
 )
 from .nm_geometry import Misregistration, axial_grid, draw_misregistration, slices_to_cover
 from .nm_images import emission_counts, planar_views
+from .nm_truth import WrittenNmStudy, dosimetry_truth
 from .nm_write import pet_series, planar_dataset, spect_dataset
 from .phantom import Phantom
 from .render import Grid, render_hu_and_labels
 from .study import StudyTruth, write_label_map
 from .tissue import Phase
 from .truth import exact_volumes
-
-NM_NOTE = "synthetic phantom, not a patient, not for clinical use"
-
-ASSUMPTIONS: tuple[str, ...] = (
-    "activity only in perfused liver (normal and tumour) and lungs; none elsewhere",
-    "a lesion is perfused when its centre's Couinaud segment is in the territory",
-    "lungs closed 180 mm above the higher diaphragm dome",
-    "local deposition with one density (1.03 g/mL) for every region, lungs included",
-    "administered activity at administration time; vial calibration decay ignored",
-    "MAA and Y-90 distributions are identical (same LSF, T/N and territory)",
-    "reconstructions: Gaussian blur + Poisson noise, ideal attenuation/scatter correction",
-    "planar views: uniform attenuation 0.0153/mm inside the body outline",
-)
-"""The model's assumptions, written into ``truth/dosimetry.json``."""
 
 
 class NmKind(StrEnum):
@@ -135,13 +119,6 @@ NM_CT_FOV_MM = 500.0
 NM_CT_SLICE_MM = 5.0
 
 
-@dataclass(frozen=True)
-class _Written:
-    study: StudyContext
-    misregistration: Misregistration
-    series: dict[str, dict[str, Any]]
-
-
 def write_nm_studies(study: StudyTruth, options: NmOptions) -> dict[str, Any]:
     """Write the NM/PET studies of ``options.kinds`` and ``truth/dosimetry.json``.
 
@@ -165,12 +142,12 @@ def write_nm_studies(study: StudyTruth, options: NmOptions) -> dict[str, Any]:
                                  administered_gbq=options.administered_gbq, lsf=options.lsf,
                                  tn_ratio=options.tn_ratio, territory=options.territory)
     rng = np.random.default_rng([phantom.seed, 31])
-    written: dict[str, _Written] = {}
+    written: dict[str, WrittenNmStudy] = {}
     for kind in dict.fromkeys(NmKind(k) for k in options.kinds):
         misreg = draw_misregistration(phantom, rng)
         writer = _write_maa if kind is NmKind.MAA else _write_y90pet
         written[kind.value] = writer(study, model, misreg, options, rng)
-    truth = dosimetry_truth(study, model, options, written)
+    truth = dosimetry_truth(study, model, written)
     truth_dir = study.out_dir / "truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
     (truth_dir / "dosimetry.json").write_text(json.dumps(truth, indent=2))
@@ -188,7 +165,7 @@ def _liver_volumes(study: StudyTruth) -> tuple[tuple[float, ...], tuple[float, .
 
 
 def _nm_study_context(study: StudyTruth, kind: NmKind, days: float,
-                      manufacturer: tuple[str, str]) -> StudyContext:
+                      manufacturer: tuple[str, str], description: str) -> StudyContext:
     base = study.study_context
     assert base is not None
     seed = study.phantom.seed
@@ -199,7 +176,8 @@ def _nm_study_context(study: StudyTruth, kind: NmKind, days: float,
         study_time=base.study_time.replace(hour=9, minute=0, second=0, microsecond=0)
         + timedelta(days=days),
         manufacturer=manufacturer[0], model=manufacturer[1],
-        accession_number=f"SYN{seed:07d}{'M' if kind is NmKind.MAA else 'P'}")
+        accession_number=f"SYN{seed:07d}{'M' if kind is NmKind.MAA else 'P'}",
+        study_description=description)
 
 
 def _series(study: StudyContext, kind: NmKind, number: int, description: str,
@@ -270,9 +248,10 @@ def _emission_entry(series: SeriesContext, folder: Path, modality: str, sop_clas
 
 
 def _write_maa(study: StudyTruth, model: ActivityModel, misreg: Misregistration,
-               options: NmOptions, rng: np.random.Generator) -> _Written:
+               options: NmOptions, rng: np.random.Generator) -> WrittenNmStudy:
     kind = NmKind.MAA
-    ctx = _nm_study_context(study, kind, 10, ("SIEMENS", "Symbia Intevo"))
+    ctx = _nm_study_context(study, kind, 10, ("SIEMENS", "Symbia Intevo"),
+                           "NM LIVER MAA SPECT/CT (SYNTHETIC)")
     injection = ctx.study_time
     out = study.out_dir
     phantom = study.phantom
@@ -297,7 +276,7 @@ def _write_maa(study: StudyTruth, model: ActivityModel, misreg: Misregistration,
          out / folder / "series_003" / "0001.dcm")
     ct_entry = _write_ct(out, folder / "series_002", ctx, ct, phantom, misreg, grid,
                          _profile_matrix(study), rng)
-    return _Written(ctx, misreg, {
+    return WrittenNmStudy(ctx, misreg, {
         "planar": _emission_entry(
             planar, folder / "series_001", "NM", str(NuclearMedicineImageStorage), 1, None,
             frames=["anterior", "posterior"], fwhm_mm=options.planar_fwhm_mm,
@@ -314,9 +293,10 @@ def _write_maa(study: StudyTruth, model: ActivityModel, misreg: Misregistration,
 
 
 def _write_y90pet(study: StudyTruth, model: ActivityModel, misreg: Misregistration,
-                  options: NmOptions, rng: np.random.Generator) -> _Written:
+                  options: NmOptions, rng: np.random.Generator) -> WrittenNmStudy:
     kind = NmKind.Y90PET
-    ctx = _nm_study_context(study, kind, 25, ("GE MEDICAL SYSTEMS", "Discovery MI"))
+    ctx = _nm_study_context(study, kind, 25, ("GE MEDICAL SYSTEMS", "Discovery MI"),
+                           "PET/CT LIVER Y90 (SYNTHETIC)")
     administration = ctx.study_time - timedelta(hours=22)
     out = study.out_dir
     phantom = study.phantom
@@ -335,7 +315,7 @@ def _write_y90pet(study: StudyTruth, model: ActivityModel, misreg: Misregistrati
         save(ds, out / folder / "series_002" / f"{int(ds.InstanceNumber):04d}.dcm")
     ct_entry = _write_ct(out, folder / "series_001", ctx, ct, phantom, misreg, grid,
                          _profile_matrix(study), rng)
-    return _Written(ctx, misreg, {
+    return WrittenNmStudy(ctx, misreg, {
         "ct": ct_entry,
         "pet": _emission_entry(
             pet, folder / "series_002", "PT", str(PositronEmissionTomographyImageStorage),
@@ -348,52 +328,3 @@ def _write_y90pet(study: StudyTruth, model: ActivityModel, misreg: Misregistrati
 def _profile_matrix(study: StudyTruth) -> int:
     rows = [int(e["rows"]) for e in study.series if e.get("rows")]
     return min(rows) if rows else 112
-
-
-def dosimetry_truth(study: StudyTruth, model: ActivityModel, options: NmOptions,
-                    written: dict[str, Any]) -> dict[str, Any]:
-    """The content of ``truth/dosimetry.json``.
-
-    Keys: ``note``, ``lsf``, ``tn_ratio``, ``administered_gbq``, ``perfused_territory``
-    (``name``, ``segments``), ``constants`` (``c_gy_kg_per_gbq``, ``rho_g_per_ml``),
-    ``concentrations_mbq_per_ml`` (``normal_perfused``, ``lungs``, ``lesions``),
-    ``regions`` (name -> ``mean_gy``, ``volume_ml``, ``mass_kg``, ``activity_mbq``; see
-    :func:`.nm_activity.region_doses`), ``lesions`` (list: ``index``, ``region``,
-    ``couinaud_segment``, ``perfused``, ``centre_mm``, ``volume_ml``, ``mean_gy``),
-    ``planning`` (``study_instance_uid``, ``frame_of_reference_uid``,
-    ``series_instance_uid``), ``misregistration`` (kind -> :meth:`Misregistration.to_json`),
-    ``studies`` (kind -> ``study_instance_uid``, ``frame_of_reference_uid``,
-    ``study_date``, ``series`` (role -> entry)), ``assumptions``.
-    """
-    regions = region_doses(model, study.phantom)
-    ctx = study.study_context
-    assert ctx is not None
-    lesions = [{"index": i, "region": f"lesion_{i}", "couinaud_segment": les.segment,
-                "perfused": les.segment in model.territory.segments,
-                "centre_mm": [float(v) for v in les.solid.centre],
-                "volume_ml": model.lesion_volumes_ml[i - 1],
-                "mean_gy": regions[f"lesion_{i}"]["mean_gy"]}
-               for i, les in enumerate(study.phantom.lesions, start=1)]
-    return {
-        "note": NM_NOTE,
-        "lsf": model.lsf, "tn_ratio": model.tn_ratio,
-        "administered_gbq": model.administered_gbq,
-        "perfused_territory": {"name": model.territory.value,
-                               "segments": list(model.territory.segments)},
-        "constants": {"c_gy_kg_per_gbq": C_GY_KG_PER_GBQ, "rho_g_per_ml": RHO_G_PER_ML},
-        "concentrations_mbq_per_ml": {"normal_perfused": model.normal_mbq_per_ml,
-                                      "lungs": model.lung_mbq_per_ml,
-                                      "lesions": list(model.lesion_mbq_per_ml)},
-        "lung_z_range_mm": list(model.lung_z_range_mm),
-        "regions": regions,
-        "lesions": lesions,
-        "planning": {"study_instance_uid": study.study_instance_uid,
-                     "frame_of_reference_uid": ctx.frame_of_reference_uid,
-                     "series_instance_uid": study.expected_series_uid},
-        "misregistration": {k: w.misregistration.to_json() for k, w in written.items()},
-        "studies": {k: {"study_instance_uid": w.study.study_instance_uid,
-                        "frame_of_reference_uid": w.study.frame_of_reference_uid,
-                        "study_date": w.study.study_time.strftime("%Y%m%d"),
-                        "series": w.series} for k, w in written.items()},
-        "assumptions": list(ASSUMPTIONS),
-    }

@@ -97,7 +97,6 @@ def _nm_common(study: StudyContext, series: SeriesContext, image_type: list[str]
     sop_uid = deterministic_uid(series.series_instance_uid, 1)
     ds = base_dataset(study, series, NuclearMedicineImageStorage, sop_uid, modality="NM")
     ds.ImageType = image_type
-    ds.StudyDescription = "NM LIVER (SYNTHETIC)"
     ds.AcquisitionDate = dicom_date(series.acquisition_time)
     ds.AcquisitionTime = dicom_time(series.acquisition_time)
     ds.ContentDate = dicom_date(series.acquisition_time)
@@ -275,7 +274,6 @@ def pet_series(study: StudyContext, series: SeriesContext, bq_per_ml: NDArray[np
         sop_uid = deterministic_uid(series.series_instance_uid, k)
         ds = base_dataset(study, series, PositronEmissionTomographyImageStorage, sop_uid,
                           modality="PT")
-        ds.StudyDescription = "PET LIVER Y90 (SYNTHETIC)"
         ds.ImageType = ["ORIGINAL", "PRIMARY"]
         ds.ImageComments += f"; Y-90 PET, Gaussian resolution FWHM {fwhm_mm:g} mm"
         ds.AcquisitionDate = dicom_date(start)

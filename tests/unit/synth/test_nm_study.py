@@ -127,6 +127,7 @@ def test_misregistration_is_in_the_images_exactly_as_recorded(
     assert {str(h.StudyInstanceUID) for h in headers} == {
         truth["studies"][kind]["study_instance_uid"]}
     assert {str(h.PatientID) for h in headers} == {f"SYNTH{SEED:06d}"}
+    assert len({str(h.StudyDescription) for h in headers}) == 1
 
 
 def test_spect_and_planar_counts_read_back_strictly(
