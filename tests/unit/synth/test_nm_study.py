@@ -195,6 +195,9 @@ def test_cli_accepts_a_comma_list_and_rejects_an_unknown_kind(tmp_path: Path) ->
     bad_lsf = CliRunner().invoke(app, ["synth", str(tmp_path / "bad2"), "--nm", "maa",
                                        "--lsf", "1.5"])
     assert bad_lsf.exit_code == 2
+    help_text = CliRunner().invoke(app, ["synth", "--help"]).output
+    for option in ("--nm", "--lsf", "--tn", "--administered-gbq", "--territory"):
+        assert option in help_text
 
 
 def test_spect_counts_give_back_the_lung_shunt_and_the_maa_activity(
