@@ -29,6 +29,7 @@ from dicomnode.audit.ports import (
     RetentionLog,
 )
 from dicomnode.audit.retention_records import RetentionRecords
+from dicomnode.audit.study_links import StudyLinkRecords
 
 __all__ = ["AuditLog", "DeliveryStateError", "JobNotFoundError", "JobStateError"]
 
@@ -38,6 +39,7 @@ class AuditLog(
     JobRecords,
     DeliveryRecords,
     RetentionRecords,
+    StudyLinkRecords,
     ReceiptLog,
     ReconcileLog,
     RetentionLog,

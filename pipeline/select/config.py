@@ -26,6 +26,11 @@ class CandidateConfig(BaseModel):
     allow_secondary: bool = Field(
         default=False, description="Accept ImageType SECONDARY images (value 2) as candidates."
     )
+    exclude_emission_ct: bool = Field(
+        default=True,
+        description="Reject CT series that share their FrameOfReferenceUID with an NM or "
+        "PET image of the input (the CT of a SPECT/CT or PET/CT).",
+    )
     allow_non_axial: bool = Field(
         default=False,
         description="Accept series whose slice normal is far from the head-foot axis.",

@@ -78,6 +78,9 @@ class CandidateReason(StrEnum):
     """ImageType value 2 is SECONDARY."""
     DOSE_SCREEN = "dose_screen"
     """Dose report or protocol screen."""
+    NM_ATTENUATION_CT = "nm_attenuation_ct"
+    """A CT sharing its FrameOfReferenceUID with an NM or PET image of the input: the CT of
+    a SPECT/CT or PET/CT (attenuation correction, localisation), never the planning CT."""
     NON_AXIAL = "non_axial"
     """Slice normal further from the patient's head-foot axis than allowed (a reformat)."""
     GEOMETRY = "geometry"

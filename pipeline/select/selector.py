@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset
 from pipeline.select.assumptions import describe
 from pipeline.select.config import SelectionConfig
 from pipeline.select.coverage import CoverageReport, assess_coverage
+from pipeline.select.emission import emission_frames, is_emission
 from pipeline.select.frames import several_images
 from pipeline.select.geometry import (
     GeometryReport,
@@ -228,7 +229,15 @@ def _candidates(
     reports."""
     candidates: list[_Candidate] = []
     rejected: list[CandidateReport] = []
+    nm_frames = emission_frames(datasets) if config.candidates.exclude_emission_ct else set()
     for series in group_by_series(datasets).values():
+        frame = str(series[0].get("FrameOfReferenceUID", ""))
+        if frame in nm_frames and not is_emission(series[0]):
+            report = _base_report(series[0], len(series))
+            report.reasons = [f"{CandidateReason.NM_ATTENUATION_CT.value}: FrameOfReferenceUID "
+                              "shared with an NM/PET image (SPECT/CT or PET/CT)"]
+            rejected.append(report)
+            continue
         kept: list[Dataset] = []
         excluded: Counter[str] = Counter()
         for ds in series:

@@ -36,11 +36,13 @@ def deterministic_uid(*parts: object) -> str:
     return str(generate_uid(entropy_srcs=["dicomnode-synth", *map(str, parts)]))
 
 
-def _da(t: datetime) -> str:
+def dicom_date(t: datetime) -> str:
+    """DA value of a datetime (YYYYMMDD)."""
     return t.strftime("%Y%m%d")
 
 
-def _tm(t: datetime) -> str:
+def dicom_time(t: datetime) -> str:
+    """TM value of a datetime (HHMMSS.ffff)."""
     return t.strftime("%H%M%S.%f")[:13]
 
 
@@ -70,6 +72,8 @@ class StudyContext:
         ContrastBolusAgent.
     accession_number : str
         AccessionNumber.
+    study_description : str
+        StudyDescription.
     """
 
     seed: int
@@ -85,6 +89,7 @@ class StudyContext:
     model: str
     contrast_agent: str
     accession_number: str
+    study_description: str = "CT ABDOMEN LIVER (SYNTHETIC)"
 
 
 @dataclass(frozen=True)
@@ -115,8 +120,19 @@ class SeriesContext:
     contrast: bool
 
 
-def _base(study: StudyContext, series: SeriesContext, sop_class: str, sop_uid: str,
-          modality: str = "CT") -> Dataset:
+def base_dataset(study: StudyContext, series: SeriesContext, sop_class: str, sop_uid: str,
+                 modality: str = "CT") -> Dataset:
+    """Patient, study, series and equipment attributes shared by every synthetic file.
+
+    Parameters
+    ----------
+    study, series : StudyContext, SeriesContext
+        Shared attributes.
+    sop_class, sop_uid : str
+        SOP Class and Instance UIDs (also written into the file meta information).
+    modality : str
+        Modality (CT, NM, PT, ...).
+    """
     ds = Dataset()
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = UID(sop_class)
@@ -128,16 +144,16 @@ def _base(study: StudyContext, series: SeriesContext, sop_class: str, sop_uid: s
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.SOPClassUID = sop_class
     ds.SOPInstanceUID = sop_uid
-    ds.StudyDate = _da(study.study_time)
-    ds.StudyTime = _tm(study.study_time)
-    ds.SeriesDate = _da(series.acquisition_time)
-    ds.SeriesTime = _tm(series.acquisition_time)
+    ds.StudyDate = dicom_date(study.study_time)
+    ds.StudyTime = dicom_time(study.study_time)
+    ds.SeriesDate = dicom_date(series.acquisition_time)
+    ds.SeriesTime = dicom_time(series.acquisition_time)
     ds.AccessionNumber = study.accession_number
     ds.Modality = modality
     ds.Manufacturer = study.manufacturer
     ds.InstitutionName = "Synthetic Phantom Hospital"
     ds.ReferringPhysicianName = ""
-    ds.StudyDescription = "CT ABDOMEN LIVER (SYNTHETIC)"
+    ds.StudyDescription = study.study_description
     ds.SeriesDescription = series.description
     ds.ManufacturerModelName = study.model
     ds.PatientName = f"SYNTH^PHANTOM{study.seed:06d}"
@@ -164,8 +180,30 @@ def _add_contrast(ds: Dataset, study: StudyContext, series: SeriesContext) -> No
         ds.ContrastBolusAgent = study.contrast_agent
         ds.ContrastBolusRoute = "IV"
         ds.ContrastBolusVolume = "100"
-        ds.ContrastBolusStartTime = _tm(study.injection_time)
+        ds.ContrastBolusStartTime = dicom_time(study.injection_time)
         ds.ContrastBolusIngredient = "IODINE"
+
+
+def set_monochrome_pixels(ds: Dataset, arr: NDArray[np.integer]) -> None:
+    """Image Pixel attributes and Pixel Data of a MONOCHROME2 image (or frames).
+
+    Parameters
+    ----------
+    ds : Dataset
+        Completed in place.
+    arr : ndarray of uint8, uint16 or int16, shape (rows, columns) or (frames, rows, columns)
+        Stored values; BitsAllocated = BitsStored from its item size, PixelRepresentation
+        from its sign.
+    """
+    bits = arr.dtype.itemsize * 8
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = int(arr.shape[-2]), int(arr.shape[-1])
+    ds.BitsAllocated = bits
+    ds.BitsStored = bits
+    ds.HighBit = bits - 1
+    ds.PixelRepresentation = 1 if np.issubdtype(arr.dtype, np.signedinteger) else 0
+    ds.PixelData = np.ascontiguousarray(arr).tobytes()
 
 
 def _pixels(ds: Dataset, hu: NDArray[np.floating], intercept: float, unsigned: bool) -> None:
@@ -173,20 +211,14 @@ def _pixels(ds: Dataset, hu: NDArray[np.floating], intercept: float, unsigned: b
     dtype = np.uint16 if unsigned else np.int16
     info = np.iinfo(dtype)
     arr = np.clip(stored, info.min, info.max).astype(dtype)
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = arr.shape
-    ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 0 if unsigned else 1
+    set_monochrome_pixels(ds, arr)
     ds.RescaleIntercept = f"{intercept:g}"
     ds.RescaleSlope = "1"
     ds.RescaleType = "HU"
-    ds.PixelData = arr.tobytes()
 
 
-def _ds_float(v: float) -> str:
+def ds_float(v: float) -> str:
+    """DS value of a float: at most 6 decimals, trailing zeros dropped, no negative zero."""
     text = f"{v:.6f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
@@ -215,24 +247,24 @@ def ct_series_template(study: StudyContext, series: SeriesContext, *, grid: Grid
     kvp, tube_current_ma : float
         KVP and XRayTubeCurrent.
     """
-    ds = _base(study, series, CTImageStorage, "1.2")
+    ds = base_dataset(study, series, CTImageStorage, "1.2")
     ds.ImageType = image_type
     content = series.acquisition_time.replace(microsecond=0)
-    ds.AcquisitionDate = _da(series.acquisition_time)
-    ds.AcquisitionTime = _tm(series.acquisition_time)
-    ds.ContentDate = _da(content)
-    ds.ContentTime = _tm(content)
+    ds.AcquisitionDate = dicom_date(series.acquisition_time)
+    ds.AcquisitionTime = dicom_time(series.acquisition_time)
+    ds.ContentDate = dicom_date(content)
+    ds.ContentTime = dicom_time(content)
     ds.FrameOfReferenceUID = study.frame_of_reference_uid
     ds.PositionReferenceIndicator = ""
     ds.PatientPosition = patient_position
-    ds.ImageOrientationPatient = [_ds_float(v) for v in (*grid.row_cosine, *grid.column_cosine)]
-    ds.PixelSpacing = [_ds_float(grid.spacing_zyx_mm[1]), _ds_float(grid.spacing_zyx_mm[2])]
-    ds.SliceThickness = _ds_float(slice_thickness_mm)
-    ds.SpacingBetweenSlices = _ds_float(grid.spacing_zyx_mm[0])
-    ds.KVP = _ds_float(kvp)
+    ds.ImageOrientationPatient = [ds_float(v) for v in (*grid.row_cosine, *grid.column_cosine)]
+    ds.PixelSpacing = [ds_float(grid.spacing_zyx_mm[1]), ds_float(grid.spacing_zyx_mm[2])]
+    ds.SliceThickness = ds_float(slice_thickness_mm)
+    ds.SpacingBetweenSlices = ds_float(grid.spacing_zyx_mm[0])
+    ds.KVP = ds_float(kvp)
     ds.XRayTubeCurrent = round(tube_current_ma)
     ds.ConvolutionKernel = kernel_name
-    ds.ReconstructionDiameter = _ds_float(grid.spacing_zyx_mm[2] * grid.shape_zyx[2])
+    ds.ReconstructionDiameter = ds_float(grid.spacing_zyx_mm[2] * grid.shape_zyx[2])
     ds.WindowCenter = "40"
     ds.WindowWidth = "400"
     _add_contrast(ds, study, series)
@@ -267,8 +299,8 @@ def fill_ct_slice(ds: Dataset, series: SeriesContext, grid: Grid, k: int, instan
     ds.SOPInstanceUID = sop_uid
     ds.InstanceNumber = instance_number
     ipp = grid.slice_position(k)
-    ds.ImagePositionPatient = [_ds_float(v) for v in ipp]
-    ds.SliceLocation = _ds_float(float(ipp @ grid.normal))
+    ds.ImagePositionPatient = [ds_float(v) for v in ipp]
+    ds.SliceLocation = ds_float(float(ipp @ grid.normal))
     _pixels(ds, hu, intercept, unsigned)
 
 
@@ -291,19 +323,19 @@ def localizer_image(study: StudyContext, series: SeriesContext, *, instance_numb
         PixelSpacing (both directions), mm.
     """
     sop_uid = deterministic_uid(series.series_instance_uid, instance_number)
-    ds = _base(study, series, CTImageStorage, sop_uid)
+    ds = base_dataset(study, series, CTImageStorage, sop_uid)
     ds.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER"]
-    ds.AcquisitionDate = _da(series.acquisition_time)
-    ds.AcquisitionTime = _tm(series.acquisition_time)
-    ds.ContentDate = _da(series.acquisition_time)
-    ds.ContentTime = _tm(series.acquisition_time)
+    ds.AcquisitionDate = dicom_date(series.acquisition_time)
+    ds.AcquisitionTime = dicom_time(series.acquisition_time)
+    ds.ContentDate = dicom_date(series.acquisition_time)
+    ds.ContentTime = dicom_time(series.acquisition_time)
     ds.InstanceNumber = instance_number
     ds.FrameOfReferenceUID = study.frame_of_reference_uid
     ds.PositionReferenceIndicator = ""
     ds.PatientPosition = patient_position
-    ds.ImagePositionPatient = [_ds_float(v) for v in ipp]
-    ds.ImageOrientationPatient = [_ds_float(v) for v in (*row_cosine, *column_cosine)]
-    ds.PixelSpacing = [_ds_float(pixel_mm), _ds_float(pixel_mm)]
+    ds.ImagePositionPatient = [ds_float(v) for v in ipp]
+    ds.ImageOrientationPatient = [ds_float(v) for v in (*row_cosine, *column_cosine)]
+    ds.PixelSpacing = [ds_float(pixel_mm), ds_float(pixel_mm)]
     ds.SliceThickness = ""
     ds.KVP = "120"
     ds.XRayTubeCurrent = 35
@@ -311,17 +343,10 @@ def localizer_image(study: StudyContext, series: SeriesContext, *, instance_numb
     ds.WindowCenter = "1500"
     ds.WindowWidth = "3000"
     stored = np.clip(np.rint(image), 0, 65535).astype(np.uint16)
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = stored.shape
-    ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 0
+    set_monochrome_pixels(ds, stored)
     ds.RescaleIntercept = "0"
     ds.RescaleSlope = "1"
     ds.RescaleType = "US"
-    ds.PixelData = stored.tobytes()
     return ds
 
 
@@ -344,21 +369,14 @@ def dose_report_image(study: StudyContext, series: SeriesContext, lines: list[st
         draw.text((10, 10 + 14 * i), text, fill=255)
     arr = np.asarray(img, dtype=np.uint8)
     sop_uid = deterministic_uid(series.series_instance_uid, 1)
-    ds = _base(study, series, SecondaryCaptureImageStorage, sop_uid)
+    ds = base_dataset(study, series, SecondaryCaptureImageStorage, sop_uid)
     ds.ImageType = ["DERIVED", "SECONDARY", "OTHER"]
     ds.ConversionType = "WSD"
-    ds.ContentDate = _da(series.acquisition_time)
-    ds.ContentTime = _tm(series.acquisition_time)
+    ds.ContentDate = dicom_date(series.acquisition_time)
+    ds.ContentTime = dicom_time(series.acquisition_time)
     ds.InstanceNumber = 1
     ds.PatientOrientation = ""
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = arr.shape
-    ds.BitsAllocated = 8
-    ds.BitsStored = 8
-    ds.HighBit = 7
-    ds.PixelRepresentation = 0
-    ds.PixelData = arr.tobytes()
+    set_monochrome_pixels(ds, arr)
     return ds
 
 

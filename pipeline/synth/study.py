@@ -163,6 +163,9 @@ class StudyTruth:
         The content of ``truth/volumes.json`` (empty when not computed).
     phantom : Phantom
         The anatomy.
+    study_context : StudyContext or None
+        Patient, study and equipment attributes of the files (reused by the nuclear-medicine
+        studies of the same patient, :mod:`pipeline.synth.nm_study`).
     """
 
     out_dir: Path
@@ -171,6 +174,7 @@ class StudyTruth:
     series: list[dict[str, Any]]
     volumes: dict[str, Any]
     phantom: Phantom
+    study_context: StudyContext | None = None
 
 
 @dataclass(frozen=True)
@@ -318,7 +322,7 @@ def write_study(out_dir: Path, spec_or_seed: StudySpec | int, profile: str = "sm
     (truth_dir / "series.json").write_text(json.dumps(entries, indent=2, ensure_ascii=False))
     expected = next((e["series_instance_uid"] for e in entries if e["expected_choice"]), None)
     return StudyTruth(out_dir, study.study_instance_uid, expected, entries, volumes_json,
-                      phantom)
+                      phantom, study)
 
 
 def _series_numbers(series: tuple[SeriesSpec, ...]) -> tuple[int, ...]:

@@ -8,6 +8,7 @@ requests took it.
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -301,3 +302,73 @@ def test_full_disk_returns_out_of_resources_and_keeps_serving(
         started.running.stop(grace_s=1)
         for path in tmpfs_1m.rglob("*.dcm"):
             path.unlink()
+
+
+def _nm_pet_files(folder: Path) -> list[Path]:
+    """A small multi-frame SPECT, a two-frame planar NM, three PET slices (synthetic) and one
+    slice relabelled Enhanced PET Image Storage (the node checks the data set and pixel
+    geometry at receive, not the IOD)."""
+    from datetime import datetime
+
+    from pipeline.synth.dicom_write import SeriesContext, StudyContext, save
+    from pipeline.synth.nm_write import pet_series, planar_dataset, spect_dataset
+    from pipeline.synth.render import Grid
+
+    when = datetime(2025, 3, 10, 9, 0)
+    study = StudyContext(7, generate_uid(), generate_uid(), when, when, 1.7, 70.0, "F", 60,
+                         "SIEMENS", "Symbia", "", "SYNNM")
+    grid = Grid((4, 16, 16), (4.42, 4.42, 4.42), (-33.0, -33.0, 0.0))
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(50.0, grid.shape_zyx)
+    spect = spect_dataset(study, SeriesContext(generate_uid(), 3, "SPECT", when, 3, False),
+                          counts, grid, fwhm_mm=12.0, injected_mbq=150.0, injection_time=when)
+    planar = planar_dataset(study, SeriesContext(generate_uid(), 1, "PLANAR", when, 1, False),
+                            counts[0], counts[1], (4.42, 4.42), injected_mbq=150.0,
+                            injection_time=when)
+    pet = pet_series(study, SeriesContext(generate_uid(), 2, "PET", when, 2, False),
+                     rng.uniform(0.0, 1e5, (3, 16, 16)), Grid((3, 16, 16), (4.0, 4.0, 4.0),
+                                                                (0.0, 0.0, 0.0)),
+                     fwhm_mm=8.0, administered_gbq=2.0, administration=when, duration_s=600.0)
+    enhanced = copy.deepcopy(pet[0])
+    enhanced.SOPClassUID = "1.2.840.10008.5.1.4.1.1.130"
+    enhanced.SOPInstanceUID = generate_uid()
+    enhanced.file_meta.MediaStorageSOPClassUID = enhanced.SOPClassUID
+    enhanced.file_meta.MediaStorageSOPInstanceUID = enhanced.SOPInstanceUID
+    enhanced.NumberOfFrames = 1
+    paths = []
+    for i, ds in enumerate([spect, planar, *pet, enhanced]):
+        paths.append(folder / f"{i:02d}.dcm")
+        save(ds, paths[-1])
+    return paths
+
+
+def test_nm_and_pet_images_are_accepted_and_stored(node: Node, tmp_path: Path) -> None:
+    folder = tmp_path / "nm"
+    sent = _nm_pet_files(folder)
+    # -R: propose the SOP classes of the files (storescu's default list lacks Enhanced PET)
+    result = storescu(node.port, folder, options=("-R",))
+    assert result.returncode == 0, result.stderr
+    stored = {pydicom.dcmread(p).SOPInstanceUID: p for p in node.stored_files()}
+    assert len(stored) == len(sent) == 6
+    for path in sent:
+        source = pydicom.dcmread(path)
+        received = pydicom.dcmread(stored[source.SOPInstanceUID])
+        assert received.SOPClassUID == source.SOPClassUID
+        assert received.PixelData == source.PixelData
+    classes = {str(e.sop_class_uid) for e in node.sink.of(InstanceStored)}
+    assert classes == {"1.2.840.10008.5.1.4.1.1.20", "1.2.840.10008.5.1.4.1.1.128",
+                       "1.2.840.10008.5.1.4.1.1.130"}
+    assert not node.sink.of(InstanceRefused)
+    node.check_path()
+
+
+def test_nm_pet_and_enhanced_pet_contexts_are_offered_with_compressed_syntaxes() -> None:
+    from dicomnode.scp.server import build_ae
+
+    ae = build_ae(ScpConfig(), 4)
+    contexts = {str(c.abstract_syntax): c for c in ae.supported_contexts}
+    for uid in ("1.2.840.10008.5.1.4.1.1.20", "1.2.840.10008.5.1.4.1.1.128",
+                "1.2.840.10008.5.1.4.1.1.130"):
+        syntaxes = {str(s) for s in contexts[uid].transfer_syntax}
+        assert {"1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.70",
+                "1.2.840.10008.1.2.4.90"} <= syntaxes

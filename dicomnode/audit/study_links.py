@@ -1,0 +1,47 @@
+"""Audit records for linking a patient's studies (NM/PET work-up to the planning CT)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+
+from dicomnode.audit import tables as m
+from dicomnode.audit.store import Store
+from pipeline.select.nm_series import StudySummary
+
+
+class StudyLinkRecords(Store):
+    """Header summaries of a patient's studies, for
+    :func:`pipeline.select.nm_series.find_planning_study`."""
+
+    def patient_studies(self, patient_id: str) -> list[StudySummary]:
+        """Every study of a PatientID with the modalities of its series, by StudyInstanceUID.
+
+        Parameters
+        ----------
+        patient_id : str
+            PatientID (an empty one matches nothing).
+
+        Returns
+        -------
+        list of StudySummary
+            One per study; ``modalities`` empty when no series row names one.
+        """
+        if not patient_id:
+            return []
+        with self._uow.read() as session:
+            rows = session.execute(
+                select(m.Study.study_instance_uid, m.Study.patient_id, m.Study.study_date,
+                       m.Series.modality)
+                .outerjoin(m.Series, m.Series.study_instance_uid == m.Study.study_instance_uid)
+                .where(m.Study.patient_id == patient_id)
+                .order_by(m.Study.study_instance_uid)
+            ).all()
+        modalities: dict[tuple[str, str | None, str | None], set[str]] = defaultdict(set)
+        for uid, patient, date, modality in rows:
+            found = modalities[(uid, patient, date)]
+            if modality:
+                found.add(str(modality).upper())
+        return [StudySummary(uid, patient, date, frozenset(mods))
+                for (uid, patient, date), mods in modalities.items()]
