@@ -49,7 +49,8 @@ def dose_from_concentration(activity_mbq_ml: NDArray[np.floating], energy_gy_kg_
     """
     if density_g_ml <= 0.0:
         raise ValueError("density must be positive")
-    return np.asarray(activity_mbq_ml, dtype=np.float64) * (energy_gy_kg_per_gbq / density_g_ml)
+    gy_per_mbq_ml = dm.voxel_dose_gy(1.0, energy_gy_kg_per_gbq, density_g_ml)
+    return np.asarray(activity_mbq_ml, dtype=np.float64) * gy_per_mbq_ml
 
 
 def maa_activity_concentration(counts: NDArray[np.floating],
