@@ -105,7 +105,7 @@ def check_part10(data: bytes) -> DataSetLayout:
     """
     part10 = split_part10(data)
     layout = walk_data_set(
-        data[part10.data_set_offset :],
+        memoryview(data)[part10.data_set_offset :],  # a view: a 512x512 file is not copied
         part10.transfer_syntax_uid,
         frozenset({SOP_CLASS_UID, *GEOMETRY_TAGS}),
     )

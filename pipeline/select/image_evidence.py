@@ -68,12 +68,53 @@ class PlaneGeometry:
     column_cosine: tuple[float, float, float]
 
 
+@dataclass(frozen=True)
+class BodyCrop:
+    """One slice cut to its body's bounding box, with a margin of air around it.
+
+    Every measurement of a slice is made inside its body, so it is made on this crop: the
+    same values as on the whole slice (the margin is wider than the widest window, so a
+    window never reaches past the crop), on a fraction of the pixels.
+
+    Parameters
+    ----------
+    hu : ndarray of float32, shape (rows, columns)
+        Hounsfield units in the crop.
+    body : ndarray of bool, same shape
+        The body: largest connected region above -300 HU of the whole slice, holes filled.
+    x, y : ndarray of float64, same shape
+        Patient x (right->left) and y (anterior->posterior) of each pixel, mm
+        (:func:`_patient_xy` of the whole slice, cropped).
+    at : tuple[slice, slice]
+        Where the crop lies in the slice (rows, columns).
+    """
+
+    hu: NDArray[np.float32]
+    body: NDArray[np.bool_]
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    at: tuple[slice, slice]
+
+
 def _largest(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     labels, n = ndimage.label(mask)
     if n == 0:
         return np.zeros_like(mask)
-    sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, n + 1))
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     return np.asarray(labels == int(np.argmax(sizes)) + 1)
+
+
+def _fill_holes(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``scipy.ndimage.binary_fill_holes`` (4-connected background), by labelling the
+    background once instead of growing it from the border pixel by pixel."""
+    labels, n = ndimage.label(~mask)
+    if n == 0:
+        return mask.copy()
+    edge = np.concatenate((labels[0], labels[-1], labels[:, 0], labels[:, -1]))
+    outside = np.zeros(n + 1, dtype=bool)
+    outside[edge] = True
+    outside[0] = True  # label 0 is the mask itself
+    return mask | ~outside[labels]
 
 
 def _patient_xy(
@@ -85,6 +126,53 @@ def _patient_xy(
     x = cols * dx * geom.row_cosine[0] + rows * dy * geom.column_cosine[0]
     y = cols * dx * geom.row_cosine[1] + rows * dy * geom.column_cosine[1]
     return x, y
+
+
+def _margin_px(geom: PlaneGeometry) -> int:
+    """Air kept around the body: more than half the widest window (10 mm) and the widest
+    morphology (3 mm) need, px."""
+    dy, dx = geom.pixel_spacing_mm
+    return _px(10.0, dy, dx) + 2
+
+
+def _bbox(mask: NDArray[np.bool_], margin: int) -> tuple[slice, slice] | None:
+    """Bounding box of ``mask`` widened by ``margin`` px (within the array); None if empty."""
+    found = ndimage.find_objects(mask.view(np.uint8))
+    if not found or found[0] is None:
+        return None
+    rows, cols = (
+        slice(max(0, s.start - margin), min(n, s.stop + margin))
+        for s, n in zip(found[0], mask.shape, strict=True)
+    )
+    return rows, cols
+
+
+def body_crops(hu: NDArray[np.float32], geom: PlaneGeometry) -> list[BodyCrop | None]:
+    """The body crop of each slice (None for a slice with nothing above -300 HU).
+
+    Parameters
+    ----------
+    hu : ndarray of float32, shape (z, y, x)
+        Slices, Hounsfield units.
+    geom : PlaneGeometry
+        In-plane geometry.
+
+    Returns
+    -------
+    list of BodyCrop or None
+        One per slice, in slice order.
+    """
+    x, y = _patient_xy(hu.shape[1:], geom)
+    margin = _margin_px(geom)
+    out: list[BodyCrop | None] = []
+    for k in range(hu.shape[0]):
+        largest = _largest(hu[k] > -300)
+        at = _bbox(largest, margin)
+        out.append(
+            None if at is None else
+            BodyCrop(hu[k][at], _fill_holes(largest[at]), x[at], y[at], at)
+        )
+    return out
 
 
 def _window_max(
@@ -109,32 +197,36 @@ def _window_max(
     return float(np.median(hu[rows, cols][valid[rows, cols]]))
 
 
-def measure_slice(hu: NDArray[np.float32], geom: PlaneGeometry) -> SliceMeasures:
+def measure_slice(crop: BodyCrop | None, geom: PlaneGeometry) -> SliceMeasures:
     """Measure one slice (see the module description).
 
     Parameters
     ----------
-    hu : ndarray of float32, shape (Rows, Columns)
-        Hounsfield units.
+    crop : BodyCrop or None
+        The slice's body crop (:func:`body_crops`); None: no body.
     geom : PlaneGeometry
         In-plane geometry.
     """
     dy, dx = geom.pixel_spacing_mm
     pixel_mm2 = dy * dx
     nan = float("nan")
-    body = ndimage.binary_fill_holes(_largest(hu > -300))
-    if body.sum() * pixel_mm2 < _MIN_BODY_MM2:
+    if crop is None or crop.body.sum() * pixel_mm2 < _MIN_BODY_MM2:
         return SliceMeasures(0.0, nan, nan, nan, nan)
-    x, y = _patient_xy(hu.shape, geom)
-    cx, cy = float(x[body].mean()), float(y[body].mean())
-    open_px = max(1, round(3.0 / min(dy, dx)))
-    soft = ndimage.binary_opening(body & (hu > 20) & (hu < 200) & (x < cx), iterations=open_px)
-    liver = _largest(soft)
-    area = float(liver.sum() * pixel_mm2)
+    hu, body, x = crop.hu, crop.body, crop.x
+    cx, cy = float(x[body].mean()), float(crop.y[body].mean())
     liver_hu = portal = noise = nan
+    soft = body & (hu > 20) & (hu < 200) & (x < cx)
+    # the liver lies in the soft tissue's box (with air for the 7 mm window): measured there
+    at = _bbox(soft, _px(7.0, dy, dx) + 2)
+    liver = np.zeros((0, 0), dtype=bool)
+    if at is not None:
+        hu = hu[at]
+        open_px = max(1, round(3.0 / min(dy, dx)))
+        liver = _largest(ndimage.binary_opening(soft[at], iterations=open_px))
+    area = float(liver.sum() * pixel_mm2)
     if area >= _MIN_LIVER_MM2:
         liver_hu = float(np.median(hu[liver]))
-        filled = ndimage.binary_fill_holes(liver)
+        filled = _fill_holes(liver)
         inner = ndimage.binary_erosion(filled, iterations=_px(3.0, dy, dx))
         portal = _window_max(hu, filled & (hu < 400), _px(7.0, dy, dx), inner)
         core = hu[inner & liver]
@@ -142,7 +234,7 @@ def measure_slice(hu: NDArray[np.float32], geom: PlaneGeometry) -> SliceMeasures
             noise = float(1.4826 * np.median(np.abs(core - np.median(core))))
     else:
         area = 0.0
-    aorta = _aorta(hu, body, x, y, cx, cy, geom)
+    aorta = _aorta(crop, cx, cy, geom)
     return SliceMeasures(area, liver_hu, portal, aorta, noise)
 
 
@@ -150,24 +242,20 @@ def _px(mm: float, dy: float, dx: float) -> int:
     return max(1, round(mm / min(dy, dx)))
 
 
-def _aorta(
-    hu: NDArray[np.float32],
-    body: NDArray[np.bool_],
-    x: NDArray[np.float64],
-    y: NDArray[np.float64],
-    cx: float,
-    cy: float,
-    geom: PlaneGeometry,
-) -> float:
+def _aorta(crop: BodyCrop, cx: float, cy: float, geom: PlaneGeometry) -> float:
     dy, dx = geom.pixel_spacing_mm
-    bone = ndimage.binary_fill_holes(body & (hu > 150))
+    hu, body, x, y = crop.hu, crop.body, crop.x, crop.y
+    bone = _fill_holes(body & (hu > 150))
     labels, n = ndimage.label(bone)
     if n == 0:
         return float("nan")
-    index = np.arange(1, n + 1)
-    area = ndimage.sum_labels(bone, labels, index) * dy * dx
-    mx = np.asarray(ndimage.mean(x, labels, index))
-    my = np.asarray(ndimage.mean(y, labels, index))
+    # per region: area and mean position, summed over the bone pixels in raster order
+    # (the sums of ndimage.sum_labels / ndimage.mean, without the pixels of no region)
+    of = labels[bone]
+    count = np.bincount(of, minlength=n + 1)[1:]
+    area = count * dy * dx
+    mx = np.bincount(of, weights=x[bone], minlength=n + 1)[1:] / count
+    my = np.bincount(of, weights=y[bone], minlength=n + 1)[1:] / count
     # vertebra: the largest bright region near the midline in the posterior half
     spine_like = (area > 300.0) & (np.abs(mx - cx) < 30.0) & (my > cy)
     if not np.any(spine_like):
@@ -183,7 +271,10 @@ def _aorta(
 
 
 def liver_like_areas(
-    hu: NDArray[np.float32], geom: PlaneGeometry, hu_range: tuple[float, float]
+    hu: NDArray[np.float32],
+    geom: PlaneGeometry,
+    hu_range: tuple[float, float],
+    crops: Sequence[BodyCrop | None] | None = None,
 ) -> list[float]:
     """Area (mm^2) per slice of the largest region in the patient's right half of the body
     whose locally averaged HU (3 mm window) lies in ``hu_range`` (opened by 3 mm).
@@ -196,19 +287,21 @@ def liver_like_areas(
         In-plane geometry.
     hu_range : (float, float)
         Liver-like HU, e.g. the measured liver HU +- 25.
+    crops : sequence of BodyCrop or None, optional
+        The slices' body crops (:func:`body_crops` of ``hu``); found when not given.
     """
     dy, dx = geom.pixel_spacing_mm
-    x, _ = _patient_xy(hu.shape[1:], geom)
     lo, hi = hu_range
     areas = []
-    for k in range(hu.shape[0]):
-        body = ndimage.binary_fill_holes(_largest(hu[k] > -300))
-        if not np.any(body):
+    for k, crop in enumerate(body_crops(hu, geom) if crops is None else crops):
+        if crop is None:
             areas.append(0.0)
             continue
-        smooth = ndimage.uniform_filter(hu[k], _px(3.0, dy, dx))
-        cx = float(x[body].mean())
-        mask = body & (smooth > lo) & (smooth < hi) & (x < cx)
+        # the average over the whole slice (air included), as its rounding depends on it
+        smooth = ndimage.uniform_filter(hu[k], _px(3.0, dy, dx))[crop.at]
+        body = crop.body
+        cx = float(crop.x[body].mean())
+        mask = body & (smooth > lo) & (smooth < hi) & (crop.x < cx)
         region = _largest(ndimage.binary_opening(mask, iterations=_px(3.0, dy, dx)))
         areas.append(float(region.sum() * dy * dx))
     return areas
@@ -225,6 +318,20 @@ def liver_noise_sd_hu(measures: Sequence[SliceMeasures], top_k: int = 5) -> floa
     return float(np.median([m.noise_sd_hu for m in best])) if best else float("nan")
 
 
-def measure_slices(hu: NDArray[np.float32], geom: PlaneGeometry) -> list[SliceMeasures]:
-    """Measure every slice of a stack (z, y, x)."""
-    return [measure_slice(hu[k], geom) for k in range(hu.shape[0])]
+def measure_slices(
+    hu: NDArray[np.float32],
+    geom: PlaneGeometry,
+    crops: Sequence[BodyCrop | None] | None = None,
+) -> list[SliceMeasures]:
+    """Measure every slice of a stack (z, y, x).
+
+    Parameters
+    ----------
+    hu : ndarray of float32, shape (z, y, x)
+        Slices, Hounsfield units.
+    geom : PlaneGeometry
+        In-plane geometry.
+    crops : sequence of BodyCrop or None, optional
+        The slices' body crops (:func:`body_crops` of ``hu``); found when not given.
+    """
+    return [measure_slice(c, geom) for c in (body_crops(hu, geom) if crops is None else crops)]
