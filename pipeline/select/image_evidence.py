@@ -175,6 +175,23 @@ def body_crops(hu: NDArray[np.float32], geom: PlaneGeometry) -> list[BodyCrop | 
     return out
 
 
+def _mean_filter_at(
+    values: NDArray[np.floating], size_px: int, at: tuple[slice, slice]
+) -> NDArray[np.floating]:
+    """``ndimage.uniform_filter(values, size_px)[at]``, bit for bit, computed on the part of
+    ``values`` that decides it.
+
+    ``uniform_filter`` runs a 1-D running mean along axis 0, then along axis 1, each from
+    the start of the line, so that a value's rounding depends on the line before it: lines
+    are cut ``size_px`` after the part needed, never before it.
+    """
+    rows, cols = at
+    stop_r = min(values.shape[0], rows.stop + size_px)
+    stop_c = min(values.shape[1], cols.stop + size_px)
+    along_0 = ndimage.uniform_filter1d(values[:stop_r, :stop_c], size_px, axis=0)
+    return ndimage.uniform_filter1d(along_0[rows], size_px, axis=1)[:, cols]
+
+
 def _window_max(
     hu: NDArray[np.float32], valid: NDArray[np.bool_], size_px: int, where: NDArray[np.bool_]
 ) -> float:
@@ -183,14 +200,17 @@ def _window_max(
 
     The median of the winning window is less biased by noise than its (maximal) mean.
     """
-    w = valid.astype(np.float64)
-    num = ndimage.uniform_filter(np.where(valid, hu, 0.0).astype(np.float64), size_px)
-    den = ndimage.uniform_filter(w, size_px)
-    ok = where & (den >= 0.9)
+    at = _bbox(where, 0)
+    if at is None:
+        return float("nan")
+    num = _mean_filter_at(np.where(valid, hu, 0.0).astype(np.float64), size_px, at)
+    den = _mean_filter_at(valid.astype(np.float64), size_px, at)
+    ok = where[at] & (den >= 0.9)
     if not np.any(ok):
         return float("nan")
     mean = np.where(ok, num / np.maximum(den, 1e-9), -np.inf)
     r, c = np.unravel_index(int(np.argmax(mean)), mean.shape)
+    r, c = r + at[0].start, c + at[1].start
     half = size_px // 2
     rows = slice(max(0, r - half), r - half + size_px)
     cols = slice(max(0, c - half), c - half + size_px)
@@ -264,7 +284,11 @@ def _aorta(crop: BodyCrop, cx: float, cy: float, geom: PlaneGeometry) -> float:
     vertebra = labels == k + 1
     vx = float(mx[k])
     front = float(np.min(y[vertebra & (np.abs(x - vx) < 15.0)], initial=float(my[k])))
-    spine = ndimage.binary_dilation(vertebra, iterations=_px(2.0, dy, dx))
+    grow = _px(2.0, dy, dx)
+    near = _bbox(vertebra, grow + 1)  # the dilation reaches no further
+    assert near is not None
+    spine = np.zeros_like(vertebra)
+    spine[near] = ndimage.binary_dilation(vertebra[near], iterations=grow)
     box = (y > front - 45.0) & (y < front + 5.0) & (x > vx - 10.0) & (x < vx + 35.0) & body
     valid = body & ~spine & (hu < 600)
     return _window_max(hu, valid, _px(10.0, dy, dx), box & valid)
@@ -297,11 +321,17 @@ def liver_like_areas(
         if crop is None:
             areas.append(0.0)
             continue
-        # the average over the whole slice (air included), as its rounding depends on it
-        smooth = ndimage.uniform_filter(hu[k], _px(3.0, dy, dx))[crop.at]
         body = crop.body
         cx = float(crop.x[body].mean())
-        mask = body & (smooth > lo) & (smooth < hi) & (crop.x < cx)
+        right = body & (crop.x < cx)
+        at = _bbox(right, 1)
+        if at is None:
+            areas.append(0.0)
+            continue
+        # averaged as over the whole slice (air included: the rounding depends on it)
+        rows, cols = (slice(a.start + s.start, a.start + s.stop) for a, s in zip(crop.at, at))
+        smooth = _mean_filter_at(hu[k], _px(3.0, dy, dx), (rows, cols))
+        mask = right[at] & (smooth > lo) & (smooth < hi)
         region = _largest(ndimage.binary_opening(mask, iterations=_px(3.0, dy, dx)))
         areas.append(float(region.sum() * dy * dx))
     return areas
