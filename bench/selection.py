@@ -143,10 +143,12 @@ def table(base: list[dict[str, Any]], new: list[dict[str, Any]]) -> str:
     rows.append(("frames decoded", str(base[0]["frames_decoded"]),
                  str(new[0]["frames_decoded"]), ""))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join(
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-        for r in rows
-    )
+    lines = []
+    for row in rows:
+        cells = zip(row, widths, strict=True)
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(cells)))
+    return "\n".join(lines)
 
 
 def main() -> None:

@@ -329,7 +329,9 @@ def liver_like_areas(
             areas.append(0.0)
             continue
         # averaged as over the whole slice (air included: the rounding depends on it)
-        rows, cols = (slice(a.start + s.start, a.start + s.stop) for a, s in zip(crop.at, at))
+        rows, cols = (
+            slice(a.start + s.start, a.start + s.stop) for a, s in zip(crop.at, at, strict=True)
+        )
         smooth = _mean_filter_at(hu[k], _px(3.0, dy, dx), (rows, cols))
         mask = right[at] & (smooth > lo) & (smooth < hi)
         region = _largest(ndimage.binary_opening(mask, iterations=_px(3.0, dy, dx)))
