@@ -13,7 +13,9 @@ Each phase is timed by wrapping the selector's own steps (the same names in both
 - ranking: ``rank``;
 - chosen-volume decode: ``_read_full`` (the chosen stack's remaining slices);
 
-and pixel decodes are counted at pydicom's decoder (frames decoded, all series together).
+and pixel decodes are counted at pydicom's decoder (``tests/pixel_decodes.py``, all series
+together);
+the process's peak resident memory is given too.
 The runs' selection results (chosen series, ranking with reasons) are compared.
 
 Not run in CI. Usage::
@@ -28,6 +30,7 @@ import argparse
 import importlib.util
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -80,29 +83,16 @@ def _timed(name: str, times: dict[str, float], real: Callable[..., Any]) -> Call
 
 def worker(study: Path) -> dict[str, Any]:
     """Run selection once in this process (imports from ``PYTHONPATH``); times and result."""
-    from pydicom.pixels.decoders.base import Decoder
-
     import pipeline.select.selector as selector
     from pipeline.select.config import SelectionConfig
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from pixel_decodes import count_decodes
 
     times: dict[str, float] = {}
     for name, _ in PHASES:
         setattr(selector, name, _timed(name, times, getattr(selector, name)))
-    frames = [0]
-    as_array, iter_array = Decoder.as_array, Decoder.iter_array
-
-    def counted_as_array(self: Any, src: Any, *args: Any, **kwargs: Any) -> Any:
-        array, meta = as_array(self, src, *args, **kwargs)
-        frames[0] += 1 if array.ndim == 2 else int(array.shape[0])
-        return array, meta
-
-    def counted_iter_array(self: Any, src: Any, *args: Any, **kwargs: Any) -> Any:
-        for item in iter_array(self, src, *args, **kwargs):
-            frames[0] += 1
-            yield item
-
-    Decoder.as_array = counted_as_array  # type: ignore[method-assign]
-    Decoder.iter_array = counted_iter_array  # type: ignore[method-assign]
+    decodes = count_decodes(setattr)
     start = time.perf_counter()
     result = selector.select_series([study], SelectionConfig())
     total = time.perf_counter() - start
@@ -110,7 +100,8 @@ def worker(study: Path) -> dict[str, Any]:
     return {
         "total_s": total,
         "phases_s": times,
-        "frames_decoded": frames[0],
+        "pixel_decodes": sum(decodes.values()),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "shape": list(result.chosen.shape) if result.chosen is not None else None,
         "series": result.to_dict(),
     }
@@ -140,8 +131,11 @@ def table(base: list[dict[str, Any]], new: list[dict[str, Any]]) -> str:
     for key, label in [*PHASES, (None, "select total")]:
         b, n = _median(base, key), _median(new, key)
         rows.append((label, f"{b:.3f}", f"{n:.3f}", f"{n / b:.2f}" if b else "-"))
-    rows.append(("frames decoded", str(base[0]["frames_decoded"]),
-                 str(new[0]["frames_decoded"]), ""))
+    rows.append(("pixel decodes", str(base[0]["pixel_decodes"]),
+                 str(new[0]["pixel_decodes"]), ""))
+    b_rss = statistics.median(r["peak_rss_mb"] for r in base)
+    n_rss = statistics.median(r["peak_rss_mb"] for r in new)
+    rows.append(("peak RSS MB", f"{b_rss:.0f}", f"{n_rss:.0f}", f"{n_rss / b_rss:.2f}"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = []
     for row in rows:
@@ -173,8 +167,9 @@ def main() -> None:
         base.append(run_tree(args.base, study))
         new.append(run_tree(args.new, study))
     same = base[0]["series"] == new[0]["series"]
-    print(f"study {study} ({args.slices} thin slices, seed {args.seed}), "
-          f"median of {args.repeat} run(s) per tree, base {args.base} vs new {args.new}")
+    made = "" if args.study else f" ({args.slices} thin slices, seed {args.seed})"
+    print(f"study {study}{made}, median of {args.repeat} run(s) per tree, "
+          f"base {args.base} vs new {args.new}")
     print(table(base, new))
     print(f"selection result identical (chosen series, ranking, reasons): {same}")
     if not same:
