@@ -135,16 +135,25 @@ def _margin_px(geom: PlaneGeometry) -> int:
     return _px(10.0, dy, dx) + 2
 
 
+def _widened(
+    box: tuple[slice, slice], margin: int, shape: tuple[int, ...]
+) -> tuple[slice, slice]:
+    """``box`` widened by ``margin`` px on every side, within an array of ``shape``."""
+    rows, cols = box
+    return (
+        slice(max(0, rows.start - margin), min(shape[0], rows.stop + margin)),
+        slice(max(0, cols.start - margin), min(shape[1], cols.stop + margin)),
+    )
+
+
 def _bbox(mask: NDArray[np.bool_], margin: int) -> tuple[slice, slice] | None:
     """Bounding box of ``mask`` widened by ``margin`` px (within the array); None if empty."""
-    found = ndimage.find_objects(mask.view(np.uint8))
-    if not found or found[0] is None:
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
         return None
-    rows, cols = (
-        slice(max(0, s.start - margin), min(n, s.stop + margin))
-        for s, n in zip(found[0], mask.shape, strict=True)
-    )
-    return rows, cols
+    cols = np.flatnonzero(mask.any(axis=0))
+    box = slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+    return _widened(box, margin, mask.shape)
 
 
 def body_crops(hu: NDArray[np.float32], geom: PlaneGeometry) -> list[BodyCrop | None]:
@@ -166,12 +175,15 @@ def body_crops(hu: NDArray[np.float32], geom: PlaneGeometry) -> list[BodyCrop | 
     margin = _margin_px(geom)
     out: list[BodyCrop | None] = []
     for k in range(hu.shape[0]):
-        largest = _largest(hu[k] > -300)
-        at = _bbox(largest, margin)
-        out.append(
-            None if at is None else
-            BodyCrop(hu[k][at], _fill_holes(largest[at]), x[at], y[at], at)
-        )
+        labels, n = ndimage.label(hu[k] > -300)
+        if n == 0:
+            out.append(None)
+            continue
+        body = int(np.argmax(np.bincount(labels.ravel(), minlength=n + 1)[1:])) + 1
+        found = ndimage.find_objects(labels, max_label=body)[body - 1]
+        assert found is not None
+        at = _widened((found[0], found[1]), margin, labels.shape)
+        out.append(BodyCrop(hu[k][at], _fill_holes(labels[at] == body), x[at], y[at], at))
     return out
 
 
