@@ -101,6 +101,8 @@ def _read_checked(path: Path) -> Dataset:
 
     Both read a read-only memory map of the file: the check walks every element but skips
     over the Pixel Data's value, so the pixels are neither copied nor read from the disk.
+    A file must not be cut short while it is read (the node's spool files never change once
+    written).
     """
     with path.open("rb") as file:
         if os.fstat(file.fileno()).st_size == 0:  # an empty file cannot be mapped
