@@ -40,9 +40,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# bench/pipeline.py would shadow the package: import it from PYTHONPATH, not from bench/
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 PHASES = (
     ("read_headers", "header read"),
     ("_candidates", "candidates"),
