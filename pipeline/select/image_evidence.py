@@ -70,11 +70,14 @@ class PlaneGeometry:
 
 @dataclass(frozen=True)
 class BodyCrop:
-    """One slice cut to its body's bounding box, with a margin of air around it.
+    """One slice cut to its body's bounding box, widened by a margin outside the body.
 
-    Every measurement of a slice is made inside its body, so it is made on this crop: the
-    same values as on the whole slice (the margin is wider than the widest window, so a
-    window never reaches past the crop), on a fraction of the pixels.
+    Every measurement of a slice is made inside its body, so it is made on this crop, on a
+    fraction of the pixels, and gives the numbers of the whole slice bit for bit: the masks
+    the windowed means average are empty outside the body and the margin is wider than the
+    widest window, so a running mean reaches the body from the same zeros as on the whole
+    slice (the 3 mm mean of the liver-like area, over air too, is taken on the whole slice:
+    :func:`_mean_filter_at`).
 
     Parameters
     ----------
@@ -129,8 +132,7 @@ def _patient_xy(
 
 
 def _margin_px(geom: PlaneGeometry) -> int:
-    """Air kept around the body: more than half the widest window (10 mm) and the widest
-    morphology (3 mm) need, px."""
+    """Pixels kept around the body's box: more than the widest window (10 mm), px."""
     dy, dx = geom.pixel_spacing_mm
     return _px(10.0, dy, dx) + 2
 
