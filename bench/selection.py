@@ -21,7 +21,7 @@ The runs' selection results (chosen series, ranking with reasons) are compared.
 Not run in CI. Usage::
 
     python bench/selection.py --base /work/main --new . [--slices 300] [--seed 1]
-        [--repeat 3] [--study DIR]
+        [--repeat 3] [--study DICOM_FOLDER]
 """
 
 from __future__ import annotations
@@ -151,13 +151,18 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=300, help="slices of the thin series")
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic study")
     parser.add_argument("--repeat", type=int, default=1, help="runs per tree (median)")
-    parser.add_argument("--study", type=Path, help="study folder (written when absent)")
+    parser.add_argument("--study", type=Path,
+                        help="folder of DICOM files to select from, used as it is (default: "
+                        "the bench/e2e.py study, written once to a temporary folder)")
     args = parser.parse_args()
     if args.worker is not None:
         print(json.dumps(worker(args.worker)))
         return
-    folder = args.study or Path(tempfile.gettempdir()) / f"bench-select-{args.seed}-{args.slices}"
-    study = _write_study(folder, args.seed, args.slices)
+    study = args.study or _write_study(
+        Path(tempfile.gettempdir()) / f"bench-select-{args.seed}-{args.slices}",
+        args.seed,
+        args.slices,
+    )
     base: list[dict[str, Any]] = []
     new: list[dict[str, Any]] = []
     for _ in range(args.repeat):  # interleaved, so that load on the machine hits both
