@@ -9,10 +9,12 @@ reason, and the reverse.
 
 from __future__ import annotations
 
+import mmap
 import struct
 import zlib
 from dataclasses import dataclass
 from io import BytesIO
+from typing import BinaryIO, cast
 
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.filereader import _read_file_meta_info, read_preamble
@@ -60,15 +62,22 @@ class Part10:
     data_set_offset: int
 
 
-def split_part10(data: bytes) -> Part10:
+def split_part10(data: bytes | mmap.mmap) -> Part10:
     """Read the preamble and File Meta Information of a Part 10 file.
+
+    Parameters
+    ----------
+    data : bytes or mmap.mmap
+        The file's bytes, or a memory map of the file (read in place, not copied).
 
     Raises
     ------
     Part10Error
         No DICM prefix, unreadable File Meta Information, or no Transfer Syntax UID.
     """
-    stream = BytesIO(data)
+    # a map reads like a binary file (pydicom never uses what seek returns)
+    stream = BytesIO(data) if isinstance(data, bytes) else cast(BinaryIO, data)
+    stream.seek(0)
     try:
         read_preamble(stream, False)
         meta = _read_file_meta_info(stream)
@@ -81,13 +90,13 @@ def split_part10(data: bytes) -> Part10:
     return Part10(transfer_syntax, media_sop_class, stream.tell())
 
 
-def check_part10(data: bytes) -> DataSetLayout:
+def check_part10(data: bytes | mmap.mmap) -> DataSetLayout:
     """Check a whole Part 10 file as the node checks a received instance.
 
     Parameters
     ----------
-    data : bytes
-        The file's bytes.
+    data : bytes or mmap.mmap
+        The file's bytes, or a memory map of the file.
 
     Returns
     -------
@@ -104,11 +113,11 @@ def check_part10(data: bytes) -> DataSetLayout:
         Pixel Data missing for an image SOP class or not fitting the geometry.
     """
     part10 = split_part10(data)
-    layout = walk_data_set(
-        data[part10.data_set_offset :],
-        part10.transfer_syntax_uid,
-        frozenset({SOP_CLASS_UID, *GEOMETRY_TAGS}),
-    )
+    # views, released even on an error, so that a memory map can be closed after it
+    with memoryview(data) as view, view[part10.data_set_offset :] as data_set:
+        layout = walk_data_set(
+            data_set, part10.transfer_syntax_uid, frozenset({SOP_CLASS_UID, *GEOMETRY_TAGS})
+        )
     element = layout.elements.get(SOP_CLASS_UID)
     sop_class = element.value.rstrip(b"\0 ").decode("ascii", "replace") if element else ""
     check_pixel_data(layout, sop_class or part10.media_storage_sop_class_uid)

@@ -214,10 +214,13 @@ def _un_vr(tag: int, length: int, creators: dict[int, bytes]) -> str:
     return (_public_vr(tag) or "UN") if length < 0xFFFF else "UN"
 
 
+Encoded = bytes | memoryview
+"""Encoded bytes; a memoryview lets a caller walk part of a file without copying it."""
+
 _Unpackers = tuple[
-    Callable[[bytes, int], tuple[int, int, bytes, int]],
-    Callable[[bytes, int], tuple[int, int, int]],
-    Callable[[bytes, int], tuple[int]],
+    Callable[[Encoded, int], tuple[int, int, bytes, int]],
+    Callable[[Encoded, int], tuple[int, int, int]],
+    Callable[[Encoded, int], tuple[int]],
 ]
 
 _UNPACKERS: dict[bool, _Unpackers] = {
@@ -236,7 +239,7 @@ class _Walk:
     """One walk over ``data``; raises :class:`StructureError` at the first problem."""
 
     def __init__(
-        self, data: bytes, little_endian: bool, encapsulated_syntax: bool, keep: frozenset[int]
+        self, data: Encoded, little_endian: bool, encapsulated_syntax: bool, keep: frozenset[int]
     ) -> None:
         self.data = data
         self.encapsulated_syntax = encapsulated_syntax
@@ -454,7 +457,7 @@ def _syntax(transfer_syntax_uid: str) -> tuple[bool, bool, bool, bool] | None:
     )
 
 
-def _inflate(data: bytes, max_bytes: int) -> bytes:
+def _inflate(data: Encoded, max_bytes: int) -> bytes:
     """The raw deflate stream ``data`` inflated (PS3.5 Section A.5), at most ``max_bytes``.
 
     Bytes after the end of the stream (a pad byte; some writers leave a gzip trailer) are
@@ -473,7 +476,7 @@ def _inflate(data: bytes, max_bytes: int) -> bytes:
 
 
 def walk_data_set(
-    data: bytes,
+    data: Encoded,
     transfer_syntax_uid: str,
     keep: frozenset[int] = frozenset(),
     *,
@@ -483,7 +486,7 @@ def walk_data_set(
 
     Parameters
     ----------
-    data : bytes
+    data : bytes or memoryview
         The data set as encoded (no preamble, no File Meta Information).
     transfer_syntax_uid : str
         Its transfer syntax (that of the presentation context, or of the file meta).

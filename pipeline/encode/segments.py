@@ -65,6 +65,9 @@ class SegmentSpec:
         Display colour, 0-255.
     region : Structure or None
         The planning region whose mask is the segment.
+    derived : bool
+        Whether the segment is the union of other segments' label values (the liver made
+        of its parts), however many of them are in view: it overlaps them even when one.
     """
 
     number: int
@@ -75,6 +78,7 @@ class SegmentSpec:
     lesion_id: int | None = None
     rgb: tuple[int, int, int] = (255, 255, 255)
     region: Structure | None = None
+    derived: bool = False
 
 
 def structure_tracking_id(structure: Structure) -> str:
@@ -105,11 +109,13 @@ def plan_segments(segmentation: SegmentationContent, config: EncodeConfig) -> li
     lesion_ids = _lesion_ids(segmentation) if config.lesions_as_segments else []
     planned: list[tuple[StructureInfo, str, str, tuple[int, ...], int | None, tuple[int, int, int]]]
     planned = []
+    derived = False
     explicit_liver = Structure.LIVER in segmentation.labels.values()
     liver_parts = tuple(v for v in liver_labels(segmentation.labels) if v in present)
     if not explicit_liver and unions and liver_parts:
         info = CATALOGUE[Structure.LIVER]
         planned.append((info, info.label, info.label, liver_parts, None, info.rgb))
+        derived = True
     for value in sorted(present):
         info = CATALOGUE[segmentation.labels[value]]
         if info.structure is Structure.METASTASIS:
@@ -132,7 +138,7 @@ def plan_segments(segmentation: SegmentationContent, config: EncodeConfig) -> li
             )
         )
     specs = [
-        SegmentSpec(n, info, label, tid, values, lesion, rgb)
+        SegmentSpec(n, info, label, tid, values, lesion, rgb, derived=derived and n == 1)  # first
         for n, (info, label, tid, values, lesion, rgb) in enumerate(planned, start=1)
     ]
     if labelmap_type:
@@ -161,8 +167,8 @@ def _lesion_ids(segmentation: SegmentationContent) -> list[int]:
 
 
 def union_specs(specs: Sequence[SegmentSpec]) -> list[SegmentSpec]:
-    """The segments that overlap others by construction (the derived liver, all lesions, the
-    planning regions).
+    """The segments that overlap others by construction (the derived liver, even when it is
+    made of one part, all lesions, the planning regions).
 
     Parameters
     ----------
@@ -178,7 +184,7 @@ def union_specs(specs: Sequence[SegmentSpec]) -> list[SegmentSpec]:
     return [
         s
         for s in specs
-        if len(s.label_values) > 1
+        if s.derived
         or (lesions and s.tracking_id == ALL_LESIONS_LABEL)
         or s.region is not None
     ]

@@ -6,13 +6,15 @@ that need it (:mod:`pipeline.select.volume`).
 
 from __future__ import annotations
 
+import mmap
+import os
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -78,10 +80,7 @@ def read_headers(
     assumptions: list[Assumption] = []
     for path in _expand(paths):
         try:
-            data = path.read_bytes()
-            check_part10(data)
-            ds = dcmread(BytesIO(data), stop_before_pixels=True)  # the file is read once
-            ds.filename = str(path)
+            ds = _read_checked(path)
         except (Part10Error, StructureError, PixelDataError) as exc:
             unreadable.append(Unreadable(str(path), str(exc)))
             continue
@@ -95,6 +94,27 @@ def read_headers(
         assumptions.extend(assumed)
         datasets.extend(frame_headers(ds))
     return datasets, unreadable, assumptions
+
+
+def _read_checked(path: Path) -> Dataset:
+    """Check the whole file (:func:`pipeline.dicomio.check_part10`), then read its header.
+
+    Both read a read-only memory map of the file: the check walks every element but skips
+    over the Pixel Data's value, so the pixels are neither copied nor read from the disk.
+    A file must not be cut short while it is read (the node's spool files never change once
+    written).
+    """
+    with path.open("rb") as file:
+        if os.fstat(file.fileno()).st_size == 0:  # an empty file cannot be mapped
+            check_part10(b"")
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            check_part10(mapped)
+            mapped.seek(0)
+            ds = dcmread(cast(BinaryIO, mapped), stop_before_pixels=True)  # reads like a file
+    ds.buffer = None  # the map is closed: the header is read from the file, as by path
+    ds.fileobj_type = open
+    ds.filename = str(path)
+    return ds
 
 
 def _expand(paths: Iterable[Path | str]) -> list[Path]:

@@ -42,6 +42,7 @@ from pipeline.select.headers import (
 )
 from pipeline.select.image_evidence import (
     PlaneGeometry,
+    body_crops,
     liver_like_areas,
     liver_noise_sd_hu,
     measure_slices,
@@ -426,14 +427,15 @@ def _image_evidence(
         row_cosine=(iop[0], iop[1], iop[2]),
         column_cosine=(iop[3], iop[4], iop[5]),
     )
-    measures = measure_slices(hu, geom)
+    crops = body_crops(hu, geom)  # one body mask per slice, for every measurement
+    measures = measure_slices(hu, geom, crops)
     vote, hu_values = image_phase(measures, config.phase)
     noise = liver_noise_sd_hu(measures)
     cand.noise_sd_hu = noise if np.isfinite(noise) else None
     d = positions_along_normal(ordered)
     liver_hu = (hu_values or {}).get("liver", float("nan"))
     if np.isfinite(liver_hu):
-        areas = liver_like_areas(hu, geom, (liver_hu - 25.0, liver_hu + 25.0))
+        areas = liver_like_areas(hu, geom, (liver_hu - 25.0, liver_hu + 25.0), crops)
         cand.coverage = assess_coverage(
             areas,
             scan_length_mm=float(d.max() - d.min()),

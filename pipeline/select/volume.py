@@ -70,7 +70,7 @@ def _as_datasets(items: Iterable[Dataset | Path | str]) -> list[Dataset]:
     return out
 
 
-def slice_hu(ds: Dataset) -> NDArray[np.float32]:
+def slice_hu(ds: Dataset, out: NDArray[np.float32] | None = None) -> NDArray[np.float32]:
     """HU of one slice: stored values x RescaleSlope + RescaleIntercept (of this slice).
 
     Parameters
@@ -78,11 +78,13 @@ def slice_hu(ds: Dataset) -> NDArray[np.float32]:
     ds : Dataset
         A single-frame CT image; when it has no PixelData (header read alone) its file is
         read. Frames of a multi-frame image are read by :func:`read_hu_into`.
+    out : ndarray of float32, shape (Rows, Columns), optional
+        Where to write the HU (e.g. the slice of a volume); a new array when not given.
 
     Returns
     -------
     ndarray of float32, shape (Rows, Columns)
-        Hounsfield units.
+        Hounsfield units (``out`` when given).
 
     Raises
     ------
@@ -95,7 +97,7 @@ def slice_hu(ds: Dataset) -> NDArray[np.float32]:
         stored = _checked_shape(full.pixel_array, ds)
     except Exception as exc:  # pydicom raises many types for undecodable pixel data
         raise _unreadable(ds, exc) from exc
-    return _to_hu(stored, full)
+    return _to_hu(stored, full, out)
 
 
 def _checked_shape(stored: NDArray[Any], ds: Dataset) -> NDArray[Any]:
@@ -112,15 +114,20 @@ def _unreadable(ds: Dataset, exc: Exception) -> VolumeError:
     return VolumeError([GeometryReason.UNREADABLE_PIXELS], [finding])
 
 
-def _to_hu(stored: NDArray[Any], header: Dataset) -> NDArray[np.float32]:
+def _to_hu(
+    stored: NDArray[Any], header: Dataset, out: NDArray[np.float32] | None = None
+) -> NDArray[np.float32]:
+    """Stored values to HU, in ``out`` when given (no temporary slice-sized array)."""
     slope = float(header.get("RescaleSlope", 1) or 1)
     intercept = float(header.get("RescaleIntercept", 0) or 0)
-    hu = stored.astype(np.float32)
+    if out is None:
+        out = np.empty(stored.shape, dtype=np.float32)
+    out[...] = stored
     if slope != 1.0:
-        hu *= np.float32(slope)
+        out *= np.float32(slope)
     if intercept != 0.0:
-        hu += np.float32(intercept)
-    return hu
+        out += np.float32(intercept)
+    return out
 
 
 def read_hu_slices(datasets: Sequence[Dataset]) -> NDArray[np.float32]:
@@ -164,10 +171,10 @@ def read_hu_into(
             frames.append(ds)
             frame_at.append(k)
         else:
-            out[k] = slice_hu(ds)
+            slice_hu(ds, out[k])
     try:
         for j, stored in iter_stored_frames(frames):
-            out[frame_at[j]] = _to_hu(_checked_shape(stored, frames[j]), frames[j])
+            _to_hu(_checked_shape(stored, frames[j]), frames[j], out[frame_at[j]])
     except Exception as exc:  # pydicom raises many types for undecodable pixel data
         raise _unreadable(frames[0].image, exc) from exc
 

@@ -26,6 +26,7 @@ from pipeline.encode.segments import plan_segments, union_specs
 from pipeline.encode.source import read_source_headers
 from pipeline.select.config import GeometryConfig
 from pipeline.select.volume import build_volume
+from pipeline.structures import Structure
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
 from enhanced_ct import GEOMETRY_MACROS, enhanced, write
@@ -126,3 +127,18 @@ def test_frames_of_a_pixel_count_not_a_multiple_of_8_need_stacked_masks(tmp_path
 def test_same_seg_when_an_end_slice_is_empty(ct_series, k: int) -> None:
     volume, headers = ct_series
     _assert_same_seg(volume, headers, _with_empty_slice(demo_segmentation(SHAPE), k))
+
+
+def test_liver_with_one_part_in_view_is_a_union_segment(ct_series) -> None:
+    # a thin slab can hold a single Couinaud segment: the derived liver is then made of one
+    # label value, which the segment of that part has too (their frames overlap)
+    volume, headers = ct_series
+    full = demo_segmentation(SHAPE)
+    segment_iv = next(v for v, s in full.labels.items() if s is Structure.COUINAUD_4)
+    labelmap = np.where(full.labelmap == segment_iv, full.labelmap, 0).astype(full.labelmap.dtype)
+    assert labelmap.any()
+    content = SegmentationContent(labelmap, full.labels, full.algorithm, None)
+    specs = plan_segments(content, EncodeConfig())
+    assert [s.tracking_id for s in specs] == ["Liver", "Couinaud segment IV"]
+    assert [s.tracking_id for s in union_specs(specs)] == ["Liver"]
+    _assert_same_seg(volume, headers, content)

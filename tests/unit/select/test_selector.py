@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
+from pixel_decodes import NOT_A_DATA_SET, count_decodes
+from pydicom import dcmread
 from pydicom.uid import SecondaryCaptureImageStorage, generate_uid
 from select_ctfactory import SeriesSpec, axial_slices, write_series
 
@@ -26,8 +28,6 @@ def _study(root, specs, same_seed=False):
         seed = 0 if same_seed else k
         paths = write_series(root / name, slices, spec, seed=seed, study_uid=study,
                              frame_of_reference_uid=frame)
-        from pydicom import dcmread
-
         uids[name] = str(dcmread(paths[0], stop_before_pixels=True).SeriesInstanceUID)
     return uids
 
@@ -151,6 +151,27 @@ def test_each_file_decoded_at_most_once(routed_study, monkeypatch):
     assert len(chosen) == 40
 
 
+def test_series_not_chosen_are_decoded_on_sampled_slices_only(routed_study, monkeypatch):
+    root, uids = routed_study
+    series_of = {str(ds.SOPInstanceUID): str(ds.SeriesInstanceUID)
+                 for ds in (dcmread(p, stop_before_pixels=True) for p in root.rglob("*.dcm"))}
+    assert len(series_of) > 200
+    config = SelectionConfig.model_validate({"phase": {"image_sample_slices": 6}})
+    decodes = count_decodes(monkeypatch.setattr)
+    result = select_series([root], config)
+    assert result.chosen_series_uid == uids["pv"] and result.chosen is not None
+    assert NOT_A_DATA_SET not in decodes
+    assert max(decodes.values()) == 1  # sampled slices of the chosen stack are reused
+    per_series = Counter(series_of[sop] for sop in decodes)
+    assert per_series[uids["pv"]] == result.chosen.shape[0] == 40
+    sampled = {uids[name] for name in ("native", "arterial", "pv_bone", "pv_thick")}
+    for uid, report in _by_uid(result).items():
+        if uid in sampled:  # candidates with image evidence: its sampled slices only
+            assert 0 < per_series[uid] <= 6 < report.n_slices
+        elif uid != uids["pv"]:  # not a volume candidate (localizer, MPR, dose report)
+            assert per_series[uid] == 0
+
+
 def test_misleading_descriptions_image_wins(tmp_path):
     axial = axial_slices()
     uids = _study(tmp_path, [
@@ -192,8 +213,6 @@ def test_two_phases_in_one_series_are_split(tmp_path):
     second = [replace(s, extra={"AcquisitionNumber": 2}) for s in axial]
     root = tmp_path / "s"
     paths = write_series(root / "a", first, SeriesSpec(phase="arterial"), seed=1)
-    from pydicom import dcmread
-
     ds0 = dcmread(paths[0])
     more = write_series(root / "b", second, SeriesSpec(phase="portal_venous"), seed=2)
     for p in more:  # same series, same frame of reference: one series with two stacks

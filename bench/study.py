@@ -9,7 +9,7 @@ The two runs' ``result.json`` are also compared (timings and paths left out).
 Not run in CI. Usage::
 
     dicomnode synth /tmp/s11 --profile realistic --seed 11
-    python bench/pipeline.py /tmp/s11/dicom --base /work/main --new . [--out DIR]
+    python bench/study.py /tmp/s11/dicom --base /work/main --new . [--out DIR]
 """
 
 from __future__ import annotations

@@ -1,0 +1,47 @@
+"""Pixel decodes counted at pydicom's decoder, per SOP Instance UID: what selection and the
+pipeline decode, whichever of our functions asks for it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pydicom.pixels.decoders.base import Decoder
+
+NOT_A_DATA_SET = "(decoded from a file or buffer, not a data set)"
+"""The key of decodes whose source is not a pydicom data set."""
+
+
+def count_decodes(patch: Callable[[Any, str, Any], None]) -> Counter[str]:
+    """Count every decode from now on (``Decoder.as_array`` and ``Decoder.iter_array``).
+
+    Parameters
+    ----------
+    patch : callable
+        Sets an attribute: ``monkeypatch.setattr`` in a test (undone after it), ``setattr``
+        in a process of its own.
+
+    Returns
+    -------
+    Counter
+        Decodes per SOPInstanceUID of the decoded data set, updated as decodes happen.
+    """
+    decodes: Counter[str] = Counter()
+    as_array, iter_array = Decoder.as_array, Decoder.iter_array
+
+    def key(src: Any) -> str:
+        return str(src.SOPInstanceUID) if isinstance(src, Dataset) else NOT_A_DATA_SET
+
+    def counted_as_array(self: Decoder, src: Any, *args: Any, **kwargs: Any) -> Any:
+        decodes[key(src)] += 1
+        return as_array(self, src, *args, **kwargs)
+
+    def counted_iter_array(self: Decoder, src: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        decodes[key(src)] += 1
+        yield from iter_array(self, src, *args, **kwargs)
+
+    patch(Decoder, "as_array", counted_as_array)
+    patch(Decoder, "iter_array", counted_iter_array)
+    return decodes
