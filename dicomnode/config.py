@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 from dicomnode.audit.config import AuditConfig
 from dicomnode.completion import CompletionConfig
@@ -84,6 +86,23 @@ class DicomNodeConfig(BaseSettings):
         default_factory=WebConfig,
         description="The administrator dashboard, /health and /metrics (localhost by default).",
     )
+
+    @model_validator(mode="after")
+    def _celery_needs_postgresql(self) -> DicomNodeConfig:
+        """The Celery backend claims jobs with row locks that several machines share: only a
+        PostgreSQL audit database gives them (SQLite is one machine's file)."""
+        if self.jobs.backend == "celery":
+            try:
+                backend = make_url(self.audit.url).get_backend_name()
+            except ArgumentError:
+                backend = "not a database URL"
+            if backend != "postgresql":
+                raise ValueError(
+                    "jobs.backend 'celery' needs a PostgreSQL audit database shared by the node "
+                    f"and its workers (audit.url is {backend}); set audit.url to "
+                    "postgresql+psycopg://user:password@host:5432/dbname"
+                )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.orm import Session
 
 from dicomnode.audit import tables as m
 from dicomnode.audit.convert import delivery_row
@@ -27,6 +28,36 @@ SEND_STATUSES = ("success", "warning", "transient", "permanent")
 """Every ``DeliveryStatus`` value."""
 DELIVERED_VALUES = tuple(state.value for state in DELIVERED_STATES)
 """Job states whose final attempt's outputs are delivered."""
+
+
+def put_output(
+    session: Session,
+    job: m.Job,
+    *,
+    path: str,
+    sop_instance_uid: str,
+    sop_class_uid: str,
+    kind: OutputKind,
+    now: datetime,
+) -> int:
+    """Record an output of the running attempt of a locked job (idempotent per SOP Instance
+    UID: a rerun that re-creates an object with its deterministic UID moves the row to the
+    current attempt); returns its id."""
+    output = session.scalar(
+        select(m.Output).where(
+            m.Output.job_id == job.id, m.Output.sop_instance_uid == sop_instance_uid
+        )
+    )
+    if output is None:
+        output = m.Output(job_id=job.id, sop_instance_uid=sop_instance_uid)
+        session.add(output)
+    output.version = job.attempts
+    output.path = path
+    output.sop_class_uid = sop_class_uid
+    output.kind = kind.value
+    output.created_at = now
+    session.flush()
+    return output.id
 
 
 class DeliveryRecords(Store):
@@ -56,21 +87,15 @@ class DeliveryRecords(Store):
             job = load_job(session, job_id, lock=True)
             if job.state != JobState.RUNNING.value:
                 raise JobStateError(f"job {job_id} is {job.state}, not running")
-            output = session.scalar(
-                select(m.Output).where(
-                    m.Output.job_id == job_id, m.Output.sop_instance_uid == sop_instance_uid
-                )
+            return put_output(
+                session,
+                job,
+                path=path,
+                sop_instance_uid=sop_instance_uid,
+                sop_class_uid=sop_class_uid,
+                kind=output_kind,
+                now=self._now(),
             )
-            if output is None:
-                output = m.Output(job_id=job_id, sop_instance_uid=sop_instance_uid)
-                session.add(output)
-            output.version = job.attempts
-            output.path = path
-            output.sop_class_uid = sop_class_uid
-            output.kind = output_kind.value
-            output.created_at = self._now()
-            session.flush()
-            return output.id
 
     def record_plan_outputs(self, approval_id: int, outputs: Sequence[PlanOutput]) -> list[int]:
         """Record the SR and PDF of an approved re-plan as outputs of its finished job, to be

@@ -238,19 +238,31 @@ class JobRecords(Store):
             job = load_job(session, job_id, lock=True)
             if job.state != JobState.RUNNING.value:
                 raise JobStateError(f"job {job_id} is {job.state}, not running")
-            final = wanted
-            if wanted is JobState.FAILED and job.attempts >= job.max_attempts:
-                final = JobState.DEAD_LETTERED
-            job.state = final.value
-            job.error = reason if wanted is not JobState.SUCCEEDED else None
-            job.result = result
-            job.finished_at = now
-            job.updated_at = now
-            if final in DELIVERED_STATES:
-                job.output_version = job.attempts
-            message = final.value if reason is None else f"{final.value}: {reason}"
-            self._event(session, job, "finished", message)
-            return final
+            return self._end_attempt(session, job, wanted, reason, result, now)
+
+    def _end_attempt(
+        self,
+        session: Session,
+        job: m.Job,
+        wanted: JobState,
+        reason: str | None,
+        result: dict[str, Any] | None,
+        now: datetime,
+    ) -> JobState:
+        """End the running attempt of a locked job as ``wanted`` (see :meth:`finish_job`)."""
+        final = wanted
+        if wanted is JobState.FAILED and job.attempts >= job.max_attempts:
+            final = JobState.DEAD_LETTERED
+        job.state = final.value
+        job.error = reason if wanted is not JobState.SUCCEEDED else None
+        job.result = result
+        job.finished_at = now
+        job.updated_at = now
+        if final in DELIVERED_STATES:
+            job.output_version = job.attempts
+        message = final.value if reason is None else f"{final.value}: {reason}"
+        self._event(session, job, "finished", message)
+        return final
 
     def record_plan_approval(
         self,
@@ -365,6 +377,7 @@ class JobRecords(Store):
             previous = job.state
             job.state = JobState.QUEUED.value
             job.max_attempts = job.attempts + self.max_job_attempts
+            job.enqueued_at = None  # the Celery backend publishes it again
             job.updated_at = self._now()
             self._event(session, job, "requeued", f"by {by_user} (was {previous})")
             self._add_admin_action(

@@ -5,6 +5,7 @@ rows from :mod:`dicomnode.audit.rows`, never live ORM objects. PHI (patient name
 stored here and never written to log lines. The methods live in four parts by subject:
 :class:`~dicomnode.audit.intake.IntakeRecords` (service, associations, instances),
 :class:`~dicomnode.audit.job_records.JobRecords` (jobs),
+:class:`~dicomnode.audit.claim_records.ClaimRecords` (jobs run by Celery workers),
 :class:`~dicomnode.audit.delivery_records.DeliveryRecords` (outputs, outbox) and
 :class:`~dicomnode.audit.retention_records.RetentionRecords` (spool retention).
 
@@ -14,12 +15,14 @@ as bases so that mypy checks it implements each of them; only the composition ro
 
 from __future__ import annotations
 
+from dicomnode.audit.claim_records import ClaimRecords
 from dicomnode.audit.delivery_records import DeliveryRecords
 from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.errors import DeliveryStateError, JobNotFoundError, JobStateError
 from dicomnode.audit.intake import IntakeRecords
 from dicomnode.audit.job_records import JobRecords
 from dicomnode.audit.ports import (
+    ClaimQueue,
     DashboardLog,
     DeliveryLog,
     JobQueue,
@@ -36,6 +39,7 @@ __all__ = ["AuditLog", "DeliveryStateError", "JobNotFoundError", "JobStateError"
 
 class AuditLog(
     IntakeRecords,
+    ClaimRecords,
     JobRecords,
     DeliveryRecords,
     RetentionRecords,
@@ -45,6 +49,7 @@ class AuditLog(
     RetentionLog,
     JobSubmission,
     JobQueue,
+    ClaimQueue,
     DeliveryLog,
     DashboardLog,
 ):

@@ -14,6 +14,7 @@ ReconcileLog           :mod:`dicomnode.intake.reconcile` (spool vs. database at 
 RetentionLog           :mod:`dicomnode.intake.retention` (processed studies leave the spool)
 JobSubmission          :class:`dicomnode.service.SeriesJobCreator` (quiet series -> job)
 JobQueue               :mod:`dicomnode.jobs` runners (claim, run and finish attempts)
+ClaimQueue             :mod:`dicomnode.jobs.celery` (dispatch, leased claims, workers)
 DeliveryLog            :mod:`dicomnode.outbox` (plan and record deliveries)
 JobReader              job lists and details (dashboard pages, ``dicomnode demo``)
 JobAdmin               administrator actions on jobs (dashboard buttons)
@@ -30,14 +31,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dicomnode.audit.rows import (
+    ClaimResult,
     DeliveryRow,
+    DispatchRow,
     JobDetail,
     JobRow,
     JobState,
     JobSummaryRow,
+    JobWorkerRow,
     OutputKind,
     PlanApprovalRow,
     PlanOutput,
@@ -215,6 +219,66 @@ class JobQueue(Protocol):
     def requeue_stale_running_jobs(self, *, worker_prefix: str | None = None) -> list[int]:
         """Move ``running`` jobs of workers named ``worker_prefix...`` back to ``queued``
         (``dead_lettered`` when out of attempts); returns their ids."""
+        ...
+
+
+@runtime_checkable
+class ClaimQueue(Protocol):
+    """The job table as the Celery backend uses it (:mod:`dicomnode.audit.claim_records`)."""
+
+    def jobs_to_dispatch(self, *, limit: int = 100) -> list[DispatchRow]:
+        """Waiting jobs not published to the broker yet, oldest first."""
+        ...
+
+    def mark_dispatched(self, job_id: int, *, queue: str, priority: int) -> None:
+        """Record that the job was published to ``queue`` with ``priority``."""
+        ...
+
+    def rush_job(self, job_id: int, *, by_user: str) -> None:
+        """Publish a waiting job again at the highest priority; records the action."""
+        ...
+
+    def claim_job(self, job_id: int, worker: str, *, lease_s: float) -> ClaimResult:
+        """Claim the job for one attempt by ``worker`` under a lease of ``lease_s`` s."""
+        ...
+
+    def renew_lease(self, job_id: int, *, attempt: int, worker: str, lease_s: float) -> bool:
+        """Extend the claim; False when ``worker`` no longer holds it."""
+        ...
+
+    def finish_claimed_job(
+        self,
+        job_id: int,
+        *,
+        attempt: int,
+        worker: str,
+        state: str,
+        reason: str | None,
+        result: dict[str, Any] | None,
+        events: Sequence[tuple[str, str, float | None]],
+        outputs: Sequence[tuple[str, str, str, OutputKind]],
+    ) -> JobState:
+        """Record the attempt's events, outputs and outcome while the claim stands."""
+        ...
+
+    def expire_lost_claims(self, *, grace_s: float) -> list[int]:
+        """End attempts whose claim lapsed ``grace_s`` s ago; returns their job ids."""
+        ...
+
+    def job_instance_paths(self, job_id: int) -> list[str]:
+        """Spool paths of the stored instances of the job's series."""
+        ...
+
+    def worker_heartbeat(self, name: str, *, queues: Sequence[str], concurrency: int) -> None:
+        """Record that Celery worker ``name`` is alive."""
+        ...
+
+    def worker_started(self, name: str, *, queues: Sequence[str], concurrency: int) -> None:
+        """Record a (re)start of Celery worker ``name``."""
+        ...
+
+    def job_workers(self) -> list[JobWorkerRow]:
+        """Every Celery worker seen."""
         ...
 
 

@@ -286,3 +286,47 @@ class PlanOutput:
     sop_instance_uid: str
     sop_class_uid: str
     kind: OutputKind
+
+
+class ClaimStatus(StrEnum):
+    """What a Celery worker's claim on a job found (:meth:`AuditLog.claim_job`)."""
+
+    CLAIMED = "claimed"
+    """The job is this worker's now (a new attempt started)."""
+    DONE = "done"
+    """The job needs no more work (it ended, was cancelled or ran out of attempts)."""
+    BUSY = "busy"
+    """Another worker holds a live claim on it (the claim lapses at ``lease_expires_at``)."""
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """The outcome of a claim: the job as stored after it, and what the claim found."""
+
+    status: ClaimStatus
+    job: JobRow
+    lease_expires_at: datetime | None
+    redelivered: bool = False
+    """The job was running for a worker whose claim had lapsed (a lost worker): taken over."""
+
+
+@dataclass(frozen=True)
+class DispatchRow:
+    """A job to publish to the broker: its id, instances (for the small-study queue) and
+    priority (0-9)."""
+
+    job_id: int
+    instances: int
+    priority: int
+
+
+@dataclass(frozen=True)
+class JobWorkerRow:
+    """A Celery worker and its heartbeat."""
+
+    name: str
+    queues: tuple[str, ...]
+    concurrency: int
+    started_at: datetime
+    last_seen_at: datetime
+    jobs_done: int

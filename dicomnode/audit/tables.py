@@ -225,6 +225,30 @@ class Job(Base):
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    lease_expires_at: Mapped[datetime | None]
+    """Celery backend: when the running attempt's claim lapses unless its worker renews it."""
+    enqueued_at: Mapped[datetime | None]
+    """Celery backend: when the job was last published to the broker (None: to publish)."""
+    queue: Mapped[str | None] = mapped_column(String)
+    """Celery backend: the broker queue the job was last published to."""
+    priority: Mapped[int] = mapped_column(Integer, server_default="0")
+    """Celery backend: broker priority of the job's last message (0-9, 9 = rush)."""
+
+
+class JobWorker(Base):
+    """A Celery worker (``dicomnode worker``) and its heartbeat."""
+
+    __tablename__ = "job_workers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String, unique=True)
+    queues: Mapped[str] = mapped_column(Text)
+    """Comma-separated broker queues it consumes."""
+    concurrency: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime] = mapped_column(index=True)
+    jobs_done: Mapped[int] = mapped_column(Integer, server_default="0")
+    """Job attempts it ended (any outcome) since it was first started."""
 
 
 class JobSeries(Base):

@@ -15,4 +15,5 @@ from dicomnode.cli import (
     synth_cmd,
     validate_cmd,
     web_cmds,
+    worker_cmds,
 )

@@ -16,9 +16,35 @@ class JobsConfig(BaseModel):
     backend: Literal["local", "celery"] = Field(
         default="local",
         description="'local': a pool of worker processes inside the service (warm workers "
-        "or one process per job attempt, see warm_workers). 'celery' is reserved for "
-        "dispatching through a Celery broker and is not available in this version (the "
-        "service refuses to start with it).",
+        "or one process per job attempt, see warm_workers). 'celery': the node publishes each "
+        "job to a Celery broker (broker_url) and `dicomnode worker` processes on worker "
+        "machines run them (needs the `celery` extra and a PostgreSQL audit database; "
+        "docs/jobs.md).",
+    )
+    broker_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672//",
+        description="Celery backend: URL of the broker (RabbitMQ 'amqp://user:password@host:"
+        "5672/vhost', or Redis 'redis://host:6379/0'); the same on the node and its workers.",
+    )
+    queue: str = Field(
+        default="dicomnode",
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Celery backend: the broker queue jobs are published to; one per model or "
+        "GPU class (the workers of that class consume it). Small studies go to '<queue>.small'.",
+    )
+    lease_s: float = Field(
+        default=60.0,
+        ge=1,
+        description="Celery backend: seconds a worker's claim on a job lasts without being "
+        "renewed (a running worker renews it every lease_s/3). A claim older than this belongs "
+        "to a lost worker: the job's attempt counts as failed and another worker takes it over.",
+    )
+    small_study_instances: int = Field(
+        default=300,
+        ge=0,
+        description="Celery backend: jobs with at most this many instances go to the "
+        "'<queue>.small' queue at a higher priority, so a burst of large studies never starves "
+        "small ones; 0 sends every job to '<queue>'.",
     )
     workers: int = Field(
         default=1, ge=1, description="Jobs run at the same time (worker processes)."

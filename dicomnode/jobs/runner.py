@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from dicomnode.audit.ports import JobQueue
+from dicomnode.audit.ports import ClaimQueue, JobQueue
 from dicomnode.audit.rows import JobState
 from dicomnode.jobs.config import JobsConfig
 from pipeline.config import PipelineConfig
@@ -45,10 +45,15 @@ def create_runner(
 ) -> JobRunner:
     """Build the runner that ``config.backend`` names; its jobs run with ``pipeline``.
 
+    ``celery``: the node only publishes jobs (``audit`` must then also be a
+    :class:`~dicomnode.audit.ports.ClaimQueue`); ``dicomnode worker`` processes run them.
+
     Raises
     ------
     ValueError
-        The backend is not available in this version (``celery``).
+        ``celery`` with an audit database that cannot serve as its queue.
+    ImportError
+        ``celery`` without the ``celery`` extra installed.
     """
     if config.backend == "local":
         from dicomnode.jobs.local import LocalJobRunner
@@ -56,6 +61,8 @@ def create_runner(
         return LocalJobRunner(
             config, audit, pipeline=pipeline, node_name=node_name, on_finished=on_finished
         )
-    raise ValueError(
-        f"jobs.backend {config.backend!r} is not available in this version; use 'local'"
-    )
+    from dicomnode.jobs.celery_runner import CeleryJobRunner  # needs the celery extra
+
+    if not isinstance(audit, ClaimQueue):
+        raise ValueError("jobs.backend 'celery' needs the audit database as its claim queue")
+    return CeleryJobRunner(config, audit)

@@ -3,10 +3,12 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic import command
 from audit_testing import SEGMENTATION_STORAGE, STUDY_UID, Receive
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from dicomnode.audit import migrate
 from dicomnode.audit.engine import create_audit_engine
@@ -120,12 +122,19 @@ def test_migration_0005_keeps_the_jobs_of_an_earlier_schema(database_url: str) -
     try:
         migrate.upgrade(engine, "0004")
         assert "plan_approvals" not in inspect(engine).get_table_names()
-        before = AuditLog(engine)
-        job_id = before.create_job(
-            study_instance_uid=STUDY_UID, series_instance_uids=["1.2.3.1"], calling_ae=None
-        )
+        with engine.begin() as connection:  # the models are newer than 0004: plain SQL
+            job_id = connection.execute(
+                text(
+                    "INSERT INTO jobs (study_instance_uid, state, attempts, max_attempts, "
+                    "created_at, updated_at) VALUES (:uid, 'queued', 0, 3, :now, :now) "
+                    "RETURNING id"
+                ),
+                {"uid": STUDY_UID, "now": datetime.now(UTC)},
+            ).scalar_one()
         migrate.upgrade(engine, "0005")
         assert migrate.current_revision(engine) == "0005"
+        assert "plan_approvals" in inspect(engine).get_table_names()
+        migrate.upgrade(engine)
         audit = AuditLog(engine)
         assert audit.get_job(job_id).job.study_instance_uid == STUDY_UID
         assert audit.plan_approvals(job_id) == []
@@ -134,6 +143,10 @@ def test_migration_0005_keeps_the_jobs_of_an_earlier_schema(database_url: str) -
             config.attributes["connection"] = connection
             command.downgrade(config, "0004")
         assert "plan_approvals" not in inspect(engine).get_table_names()
-        assert AuditLog(engine).get_job(job_id).job.state == "queued"
+        with engine.connect() as connection:
+            state = connection.execute(
+                text("SELECT state FROM jobs WHERE id = :id"), {"id": job_id}
+            ).scalar_one()
+        assert state == "queued"
     finally:
         engine.dispose()

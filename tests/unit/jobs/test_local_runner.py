@@ -180,9 +180,7 @@ def test_start_recovers_this_nodes_interrupted_jobs(
     assert audit.get_job(theirs).job.state is JobState.RUNNING
 
 
-def test_celery_backend_is_refused(audit: AuditLog, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="celery"):
-        create_runner(_config(tmp_path, "succeed", backend="celery"), audit, pipeline=PIPELINE)
+def test_local_backend_is_the_default(audit: AuditLog, tmp_path: Path) -> None:
     assert isinstance(
         create_runner(_config(tmp_path, "succeed"), audit, pipeline=PIPELINE), LocalJobRunner
     )

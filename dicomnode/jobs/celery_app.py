@@ -1,0 +1,124 @@
+"""The Celery application of the ``celery`` backend: broker, queues and delivery guarantees.
+
+The node publishes and the workers consume through the same application, built from the same
+:class:`~dicomnode.jobs.config.JobsConfig`. A message carries only the job id; the job's
+state, its files and its outcome live in the audit database and on shared storage.
+
+Delivery guarantees (at least once, the audit database making the result exactly once):
+
+- ``task_acks_late``: a message is acknowledged when its task ends, not when it starts, so a
+  worker lost mid-job (killed, machine down) leaves it unacknowledged and the broker delivers
+  it again to another worker (``task_reject_on_worker_lost`` covers a pool process that dies);
+- ``worker_prefetch_multiplier = 1``: a worker reserves one message per free pool process,
+  so a burst waits in the broker (visible as queue depth, shared by every worker) instead of
+  in one worker's buffer;
+- durable queues and persistent messages, published with confirmation (RabbitMQ
+  ``confirm_publish``): a broker restart loses no job the node recorded as published;
+- Redis only: the visibility timeout (after which Redis redelivers an unacknowledged
+  message) is longer than the job timeout plus the claim lease. RabbitMQ: its
+  ``consumer_timeout`` must exceed the job timeout (deploy/rabbitmq.conf).
+
+Queues: ``<queue>`` and ``<queue>.small`` (jobs of at most ``small_study_instances``
+instances), both declared with 10 priority levels (RabbitMQ ``x-max-priority``): 9 is a rush.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from dicomnode.jobs.config import JobsConfig
+
+TASK_NAME = "dicomnode.jobs.run"
+"""Name of the one task: run (an attempt of) job N."""
+MAX_PRIORITY = 9
+"""Highest message priority (queues are declared with ``x-max-priority`` 10)."""
+NORMAL_PRIORITY = 4
+"""Priority of a job's message unless rushed."""
+SMALL_PRIORITY = 6
+"""Priority of a small study's message (above a large one's when a worker takes both)."""
+SMALL_SUFFIX = ".small"
+"""Suffix of the queue of small studies."""
+VISIBILITY_MARGIN_S = 600.0
+"""Seconds added to the job timeout and lease for the Redis visibility timeout."""
+PROCESS_START_S = 600.0
+"""Seconds a pool process may take to start (imports and model load in ``prepare``)."""
+
+
+def queue_names(config: JobsConfig) -> tuple[str, str]:
+    """The two queues of ``config.queue``: (large studies, small studies)."""
+    return config.queue, config.queue + SMALL_SUFFIX
+
+
+def declared_queues(config: JobsConfig) -> list[Queue]:
+    """The durable priority queues of the configuration, on one direct exchange."""
+    exchange = Exchange(config.queue, type="direct", durable=True)
+    return [
+        Queue(
+            name,
+            exchange,
+            routing_key=name,
+            durable=True,
+            queue_arguments={"x-max-priority": MAX_PRIORITY + 1},
+        )
+        for name in queue_names(config)
+    ]
+
+
+def route(config: JobsConfig, instances: int, priority: int) -> tuple[Queue, int]:
+    """The queue and message priority of a job of ``instances`` instances whose stored
+    priority is ``priority`` (0: not rushed)."""
+    large, small = declared_queues(config)
+    if config.small_study_instances and instances <= config.small_study_instances:
+        return small, max(priority, SMALL_PRIORITY)
+    return large, max(priority, NORMAL_PRIORITY)
+
+
+def declare_queues(app: Celery, config: JobsConfig) -> None:
+    """Declare the configuration's exchange and queues on the broker (idempotent; the
+    arguments must match any earlier declaration of the same queues)."""
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in declared_queues(config):
+            queue.bind(channel).declare()
+
+
+def create_celery_app(config: JobsConfig) -> Celery:
+    """The Celery application for ``config`` (the task is registered by the worker).
+
+    Parameters
+    ----------
+    config : JobsConfig
+        ``broker_url``, ``queue``, ``timeout_s``, ``lease_s`` and ``max_jobs_per_worker``.
+    """
+    app = Celery("dicomnode", broker=config.broker_url, set_as_current=False)
+    timeout_s = config.timeout_s
+    transport: dict[str, object] = {
+        "confirm_publish": True,  # RabbitMQ: publish returns once the broker has the message
+        "visibility_timeout": (timeout_s or 86400.0) + config.lease_s + VISIBILITY_MARGIN_S,
+        "queue_order_strategy": "priority",  # Redis: emulated priorities
+    }
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_queues=declared_queues(config),
+        task_default_queue=config.queue,
+        task_default_priority=NORMAL_PRIORITY,
+        task_create_missing_queues=False,
+        task_soft_time_limit=timeout_s,
+        task_time_limit=None if timeout_s is None else timeout_s + config.lease_s,
+        broker_transport_options=transport,
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        worker_max_tasks_per_child=config.max_jobs_per_worker,
+        worker_proc_alive_timeout=PROCESS_START_S,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        enable_utc=True,
+    )
+    return app
