@@ -39,7 +39,7 @@ stamp="$VENV/.dicomnode-$(sha256sum pyproject.toml | cut -c1-16)-$(pwd | sha256s
 if [ ! -f "$stamp" ]; then
   echo "setup: installing Python packages into $VENV (torch is large; first run takes minutes)"
   "$VENV/bin/pip" install -q torch==2.14.1 torchvision==0.29.1
-  "$VENV/bin/pip" install -q -e '.[dev]'
+  "$VENV/bin/pip" install -q -e '.[dev,celery]'
   rm -f "$VENV"/.dicomnode-*
   touch "$stamp"
 fi
