@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -64,6 +65,106 @@ def start_debian_rabbitmq() -> None:
         if shutil.which(command[0]):
             subprocess.run(command, check=False, capture_output=True, timeout=120)
             return
+
+
+RABBITMQ_SERVER = Path("/usr/sbin/rabbitmq-server")
+RABBITMQCTL = Path("/usr/sbin/rabbitmqctl")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (127.0.0.1)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PrivateRabbitMQ:
+    """A RabbitMQ node of the test's own (own name, ports and data folder), restartable
+    without touching the system's broker."""
+
+    folder: Path
+    node: str = field(default_factory=lambda: f"dntest{uuid.uuid4().hex[:8]}@localhost")
+    port: int = field(default_factory=free_port)
+    dist_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def _env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self.folder / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.folder / "log"),
+            "RABBITMQ_CONFIG_FILE": str(self.folder / "rabbitmq"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.folder / "enabled_plugins"),
+            "RABBITMQ_FEATURE_FLAGS_FILE": str(self.folder / "mnesia" / "feature_flags"),
+            "RABBITMQ_PID_FILE": str(self.folder / "rabbitmq.pid"),
+        }
+
+    def prepare(self) -> None:
+        """Write its configuration; the Debian scripts run the node as user ``rabbitmq``,
+        so the folder is handed to that user when we are root."""
+        for name in ("mnesia", "log"):
+            (self.folder / name).mkdir(parents=True, exist_ok=True)
+        (self.folder / "enabled_plugins").write_text("[].\n")
+        (self.folder / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+            # longer than any job of the tests (deploy/rabbitmq.conf: longer than jobs.timeout_s)
+            "consumer_timeout = 3600000\n"
+        )
+        if os.geteuid() == 0:
+            for path in [self.folder, *self.folder.rglob("*")]:
+                shutil.chown(path, "rabbitmq", "rabbitmq")
+            self.folder.chmod(0o755)
+
+    def start(self, timeout_s: float = 90.0) -> None:
+        log = (self.folder / "server.out").open("ab")
+        self.process = subprocess.Popen(
+            [str(RABBITMQ_SERVER)], env=self._env(), stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout_s
+        while not broker_reachable(self.url, timeout_s=2.0):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                out = (self.folder / "server.out").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"private RabbitMQ node did not start: {out}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        """Shut the node down (``rabbitmqctl shutdown``: waits until it has stopped)."""
+        subprocess.run(
+            [str(RABBITMQCTL), "-n", self.node, "shutdown"],
+            env=self._env(),
+            check=False,
+            capture_output=True,
+            timeout=60,
+        )
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@contextmanager
+def private_rabbitmq() -> Iterator[PrivateRabbitMQ]:
+    """A private RabbitMQ node on free ports, stopped and deleted afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="dicomnode-rabbitmq-"))
+    broker = PrivateRabbitMQ(folder)
+    try:
+        broker.prepare()
+        broker.start()
+        yield broker
+    finally:
+        broker.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass
@@ -180,6 +281,12 @@ class Cluster:
     def log(self, name: str) -> str:
         path = self.root / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def skipped_messages(self) -> int:
+        """Messages the workers acknowledged without work (job ended, or running elsewhere
+        under a renewed claim), from their logs."""
+        phrases = ("acknowledged without work", "nothing to do here")
+        return sum(self.log(name).count(phrase) for name in self.workers for phrase in phrases)
 
     def kill(self, name: str) -> None:
         """``kill -9`` the worker's whole process group (main process and pool)."""
