@@ -68,9 +68,12 @@ class ClaimRecords(JobRecords):
             return [DispatchRow(job_id, int(count), priority) for job_id, priority, count in found]
 
     def mark_dispatched(self, job_id: int, *, queue: str, priority: int) -> None:
-        """Record that the job was published to ``queue`` with ``priority``."""
+        """Record that the job was published to ``queue`` with ``priority`` (unless it was
+        rushed meanwhile: it then stays unpublished, to be published at its new priority)."""
         with self._uow.write() as session:
             job = load_job(session, job_id, lock=True)
+            if job.priority > priority:
+                return
             job.enqueued_at = self._now()
             job.queue = queue
             job.priority = priority

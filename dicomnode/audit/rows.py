@@ -320,6 +320,11 @@ class DispatchRow:
     priority: int
 
 
+WORKER_ALIVE_S = 30.0
+"""A Celery worker whose last heartbeat is older than this (seconds; it beats every 5 s at
+most) counts as not alive."""
+
+
 @dataclass(frozen=True)
 class JobWorkerRow:
     """A Celery worker and its heartbeat."""
@@ -330,3 +335,7 @@ class JobWorkerRow:
     started_at: datetime
     last_seen_at: datetime
     jobs_done: int
+
+    def alive(self, now: datetime) -> bool:
+        """Whether it beat within :data:`WORKER_ALIVE_S` of ``now`` (timezone-aware UTC)."""
+        return (now - self.last_seen_at).total_seconds() <= WORKER_ALIVE_S

@@ -23,8 +23,7 @@ def worker_command(
     queues: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated broker queues to consume (default: jobs.queue and "
-            "jobs.queue.small)."
+            help="Comma-separated broker queues to consume (default: jobs.queue)."
         ),
     ] = None,
     name: Annotated[

@@ -18,8 +18,12 @@ Delivery guarantees (at least once, the audit database making the result exactly
   message) is longer than the job timeout plus the claim lease. RabbitMQ: its
   ``consumer_timeout`` must exceed the job timeout (deploy/rabbitmq.conf).
 
-Queues: ``<queue>`` and ``<queue>.small`` (jobs of at most ``small_study_instances``
-instances), both declared with 10 priority levels (RabbitMQ ``x-max-priority``): 9 is a rush.
+Queue: ``jobs.queue`` (one per model or GPU class), declared with 10 priority levels
+(RabbitMQ ``x-max-priority``). A worker holds one message per pool process, so the broker hands
+out the waiting job of highest priority each time a process is free: a rush (9) first, then
+small studies (6: at most ``small_study_instances`` instances), then the others (4), oldest
+first within a priority. A burst of large studies therefore never starves a small one (it
+waits for the jobs in hand only), and a rush overtakes both.
 """
 
 from __future__ import annotations
@@ -36,22 +40,20 @@ MAX_PRIORITY = 9
 NORMAL_PRIORITY = 4
 """Priority of a job's message unless rushed."""
 SMALL_PRIORITY = 6
-"""Priority of a small study's message (above a large one's when a worker takes both)."""
-SMALL_SUFFIX = ".small"
-"""Suffix of the queue of small studies."""
+"""Priority of a small study's message (taken before any waiting large study)."""
 VISIBILITY_MARGIN_S = 600.0
 """Seconds added to the job timeout and lease for the Redis visibility timeout."""
 PROCESS_START_S = 600.0
 """Seconds a pool process may take to start (imports and model load in ``prepare``)."""
 
 
-def queue_names(config: JobsConfig) -> tuple[str, str]:
-    """The two queues of ``config.queue``: (large studies, small studies)."""
-    return config.queue, config.queue + SMALL_SUFFIX
+def queue_names(config: JobsConfig) -> tuple[str]:
+    """The broker queues of the configuration."""
+    return (config.queue,)
 
 
 def declared_queues(config: JobsConfig) -> list[Queue]:
-    """The durable priority queues of the configuration, on one direct exchange."""
+    """The durable priority queue(s) of the configuration, on one direct exchange."""
     exchange = Exchange(config.queue, type="direct", durable=True)
     return [
         Queue(
@@ -68,10 +70,10 @@ def declared_queues(config: JobsConfig) -> list[Queue]:
 def route(config: JobsConfig, instances: int, priority: int) -> tuple[Queue, int]:
     """The queue and message priority of a job of ``instances`` instances whose stored
     priority is ``priority`` (0: not rushed)."""
-    large, small = declared_queues(config)
+    (queue,) = declared_queues(config)
     if config.small_study_instances and instances <= config.small_study_instances:
-        return small, max(priority, SMALL_PRIORITY)
-    return large, max(priority, NORMAL_PRIORITY)
+        return queue, max(priority, SMALL_PRIORITY)
+    return queue, max(priority, NORMAL_PRIORITY)
 
 
 def declare_queues(app: Celery, config: JobsConfig) -> None:

@@ -30,7 +30,7 @@ class JobsConfig(BaseModel):
         default="dicomnode",
         pattern=r"^[A-Za-z0-9_.:-]+$",
         description="Celery backend: the broker queue jobs are published to; one per model or "
-        "GPU class (the workers of that class consume it). Small studies go to '<queue>.small'.",
+        "GPU class (the workers of that class consume it).",
     )
     lease_s: float = Field(
         default=60.0,
@@ -42,9 +42,9 @@ class JobsConfig(BaseModel):
     small_study_instances: int = Field(
         default=300,
         ge=0,
-        description="Celery backend: jobs with at most this many instances go to the "
-        "'<queue>.small' queue at a higher priority, so a burst of large studies never starves "
-        "small ones; 0 sends every job to '<queue>'.",
+        description="Celery backend: jobs with at most this many instances are published at a "
+        "higher priority than larger ones (below a rush), so a burst of large studies never "
+        "starves small ones; 0: every job at the normal priority.",
     )
     workers: int = Field(
         default=1, ge=1, description="Jobs run at the same time (worker processes)."

@@ -67,6 +67,11 @@ def create_app(
     queries = DashboardQueries(audit.engine)
     users = UserStore(audit.engine, clock)
     watermark = DiskWatermark(config.spool.path.resolve(), config.spool.min_free_bytes)
+    broker = None
+    if config.jobs.backend == "celery":
+        from dicomnode.jobs.broker_probe import BrokerProbe  # needs the celery extra
+
+        broker = BrokerProbe(config.jobs)
     app.state.authenticator = Authenticator(config.web, users)
     app.state.dashboard = Dashboard(
         config=config,
@@ -80,8 +85,9 @@ def create_app(
         throttle=LoginThrottle(
             config.web.login_max_failures, config.web.login_failure_window_s, clock
         ),
+        broker=broker,
     )
-    registry = metrics_registry(AuditCollector(queries, watermark, clock))
+    registry = metrics_registry(AuditCollector(queries, watermark, clock, broker))
     app.add_middleware(
         SessionMiddleware,
         secret_key=config.web.signing_key(),

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -19,6 +19,9 @@ from dicomnode.web.model_status import ModelStatusCache
 from dicomnode.web.queries import DashboardQueries
 from dicomnode.web.throttle import LoginThrottle
 from dicomnode.web.users import UserStore
+
+if TYPE_CHECKING:
+    from dicomnode.jobs.broker_probe import BrokerProbe  # needs the celery extra
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 """The Jinja2 templates of the pages."""
@@ -81,6 +84,8 @@ class Dashboard:
         Current time, timezone-aware UTC.
     throttle : LoginThrottle
         Failed-login counts of the login form.
+    broker : BrokerProbe, optional
+        The broker queues of ``jobs.backend: celery`` (None for the local backend).
     """
 
     config: DicomNodeConfig
@@ -92,6 +97,7 @@ class Dashboard:
     templates: Jinja2Templates
     clock: Callable[[], datetime]
     throttle: LoginThrottle
+    broker: BrokerProbe | None = None
 
     def render(self, request: Request, name: str, status_code: int = 200, **values: Any) -> Any:
         """Render a page with the common values (user, CSRF token, flash message)."""

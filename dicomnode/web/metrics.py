@@ -6,8 +6,9 @@ process (SCP workers, job workers, outbox) wrote them, and survive restarts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
@@ -18,9 +19,13 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from dicomnode.audit.rows import JobWorkerRow
 from dicomnode.scp.pdu import RefusalReason
 from dicomnode.scp.watermark import DiskWatermark, free_bytes
 from dicomnode.web.queries import STAGE_BUCKETS_S, DashboardQueries
+
+if TYPE_CHECKING:
+    from dicomnode.jobs.broker_probe import BrokerProbe  # needs the celery extra
 
 
 class AuditCollector(Collector):
@@ -34,6 +39,8 @@ class AuditCollector(Collector):
         The spool folder and its disk-space watermark.
     clock : callable
         Returns the current time (timezone-aware UTC), for the age of the oldest job.
+    broker : BrokerProbe, optional
+        The Celery backend's broker queues (``jobs.backend: celery``).
     """
 
     def __init__(
@@ -41,10 +48,12 @@ class AuditCollector(Collector):
         queries: DashboardQueries,
         watermark: DiskWatermark,
         clock: Callable[[], datetime],
+        broker: BrokerProbe | None = None,
     ) -> None:
         self._queries = queries
         self._watermark = watermark
         self._clock = clock
+        self._broker = broker
 
     def collect(self) -> Iterator[Metric]:
         """Yield every metric family (one database read per scrape)."""
@@ -124,6 +133,9 @@ class AuditCollector(Collector):
             "Age of the oldest queued job, in seconds (0 when none waits).",
             value=age,
         )
+        yield from self._workers(snapshot.job_workers)
+        if self._broker is not None:
+            yield from self._queues(self._broker)
         yield GaugeMetricFamily(
             "dicomnode_spool_free_bytes",
             "Free bytes on the spool's file system.",
@@ -134,6 +146,52 @@ class AuditCollector(Collector):
             "Disk-space watermark of the spool, in bytes (associations refused below it).",
             value=self._watermark.min_free_bytes,
         )
+
+    def _workers(self, workers: Sequence[JobWorkerRow]) -> Iterator[Metric]:
+        """Celery workers: alive (heartbeat), and job attempts each ended."""
+        now = self._clock()
+        yield GaugeMetricFamily(
+            "dicomnode_workers_alive",
+            "Celery workers whose heartbeat is recent (jobs.backend celery).",
+            value=sum(1 for worker in workers if worker.alive(now)),
+        )
+        alive = GaugeMetricFamily(
+            "dicomnode_worker_up", "1 while a Celery worker beats, by worker.", labels=["worker"]
+        )
+        done = CounterMetricFamily(
+            "dicomnode_worker_jobs",
+            "Job attempts a Celery worker ended (any outcome), by worker.",
+            labels=["worker"],
+        )
+        for worker in workers:
+            alive.add_metric([worker.name], 1.0 if worker.alive(now) else 0.0)
+            done.add_metric([worker.name], worker.jobs_done)
+        yield alive
+        yield done
+
+    def _queues(self, broker: BrokerProbe) -> Iterator[Metric]:
+        """The broker: reachable, and messages waiting and consumers per queue."""
+        report = broker.report()
+        yield GaugeMetricFamily(
+            "dicomnode_broker_up",
+            "1 when the Celery broker answered this scrape.",
+            value=1.0 if report.up else 0.0,
+        )
+        depth = GaugeMetricFamily(
+            "dicomnode_queue_messages",
+            "Job messages waiting in a broker queue (ready, not yet taken by a worker).",
+            labels=["queue"],
+        )
+        consumers = GaugeMetricFamily(
+            "dicomnode_queue_consumers",
+            "Worker processes consuming a broker queue.",
+            labels=["queue"],
+        )
+        for queue in report.queues:
+            depth.add_metric([queue.name], queue.messages)
+            consumers.add_metric([queue.name], queue.consumers)
+        yield depth
+        yield consumers
 
 
 def _bound(seconds: float) -> str:

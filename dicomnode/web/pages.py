@@ -57,6 +57,11 @@ def overview(request: Request, user: User, board: Board) -> Response:
         spool_problem=board.watermark.problem(),
         watermark=board.watermark.min_free_bytes,
         models=board.models.get(),
+        celery=board.config.jobs.backend == "celery",
+        broker=board.broker.report() if board.broker is not None else None,
+        workers=queries.job_workers(),
+        oldest_waiting=queries.oldest_waiting_created_at(),
+        now=board.clock(),
     )
 
 

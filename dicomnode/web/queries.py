@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from dicomnode.audit import tables as m
 from dicomnode.audit.convert import association_row
 from dicomnode.audit.engine import UnitsOfWork
-from dicomnode.audit.rows import AssociationRow, JobState
+from dicomnode.audit.rows import AssociationRow, JobState, JobWorkerRow
 
 STAGE_BUCKETS_S = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 """Upper bounds (seconds) of the stage-duration histogram buckets."""
@@ -61,6 +61,8 @@ class MetricsSnapshot:
     """(destination, status) -> failed sends."""
     deliveries_by_state: dict[str, int]
     oldest_queued_created_at: datetime | None
+    job_workers: tuple[JobWorkerRow, ...] = ()
+    """Celery workers seen (``jobs.backend: celery``)."""
 
 
 class DashboardQueries:
@@ -240,7 +242,30 @@ class DashboardQueries:
             delivery_failures=failures,
             deliveries_by_state=deliveries,
             oldest_queued_created_at=oldest,
+            job_workers=tuple(self.job_workers()),
         )
+
+    def job_workers(self) -> list[JobWorkerRow]:
+        """Every Celery worker seen, by name, with its heartbeat and jobs done."""
+        with self._uow.read() as session:
+            return [
+                JobWorkerRow(
+                    name=row.name,
+                    queues=tuple(q for q in row.queues.split(",") if q),
+                    concurrency=row.concurrency,
+                    started_at=row.started_at,
+                    last_seen_at=row.last_seen_at,
+                    jobs_done=row.jobs_done,
+                )
+                for row in session.scalars(select(m.JobWorker).order_by(m.JobWorker.name))
+            ]
+
+    def oldest_waiting_created_at(self) -> datetime | None:
+        """When the oldest job waiting for a worker was created (None: none waits)."""
+        with self._uow.read() as session:
+            return session.scalar(
+                select(func.min(m.Job.created_at)).where(m.Job.state == JobState.QUEUED.value)
+            )
 
 
 def _stage_histograms(session: Session) -> tuple[StageHistogram, ...]:
