@@ -82,7 +82,8 @@ def test_small_studies_and_rushed_jobs_go_first_and_metrics_show_the_queues(
     started = sorted(details, key=lambda job_id: details[job_id].job.started_at)  # type: ignore[arg-type, return-value]
     assert started[:2] == [large[-1], small], started  # the rushed one, then the small study
     assert "rushed" in [event.stage for event in details[large[-1]].events]
-    assert after[("dicomnode_workers_alive", "")] == 1
+    assert after[("dicomnode_worker_up", "f1")] == 1
+    assert after[("dicomnode_workers_alive", "")] >= 1  # other tests' workers share the database
     assert after[("dicomnode_worker_jobs_total", "f1")] == 5
     assert after[("dicomnode_queue_messages", queue)] == 0
     assert after[("dicomnode_queue_consumers", queue)] == 1
