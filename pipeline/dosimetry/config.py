@@ -6,6 +6,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.select.nm_series import NmLinkConfig
 
+RTDOSE_FILES = {"maa": "rtdose.dcm", "y90pet": "rtdose-y90pet.dcm"}
+"""RT Dose file names in the output folder: MAA prediction, Y-90 PET measurement."""
+DVH_FILE = "dosimetry-dvh.png"
+"""The cumulative DVH plot in the output folder (not a DICOM output; the dashboard shows it)."""
+
 
 class DosimetryConfig(BaseModel):
     """When and how the dosimetry of MAA SPECT/CT and Y-90 PET/CT studies runs."""

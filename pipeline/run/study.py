@@ -27,6 +27,7 @@ from pydicom.uid import generate_uid
 
 from pipeline import __name__ as _pkg
 from pipeline.config import PipelineConfig
+from pipeline.dosimetry.config import DVH_FILE, RTDOSE_FILES
 from pipeline.durable import atomic_write
 from pipeline.encode.content import (
     QualityFlag,
@@ -416,12 +417,6 @@ def _dosimetry_message(stage: DosimetryStage) -> str:
     parts = [f"{name} done" for name, dose in (("MAA SPECT", stage.maa), ("Y-90 PET", stage.pet))
              if dose is not None]
     return "; ".join(parts + [f.message for f in stage.findings])
-
-
-RTDOSE_FILES = {"maa": "rtdose.dcm", "y90pet": "rtdose-y90pet.dcm"}
-"""RT Dose file names: MAA prediction, Y-90 PET measurement."""
-DVH_FILE = "dosimetry-dvh.png"
-"""The cumulative DVH plot (not a DICOM output; shown by the dashboard)."""
 
 
 def _write_dosimetry(stage: DosimetryStage, out_dir: Path, seed: str) -> list[Path]:

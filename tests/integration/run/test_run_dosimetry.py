@@ -33,19 +33,22 @@ ERROR = re.compile(r"^Error", re.MULTILINE)
 
 
 @pytest.fixture(scope="module", params=[0, 1, 2])
-def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-        ) -> dict[str, Any]:
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Synth study of one seed and ``dicomnode run`` on it."""
     root = tmp_path_factory.mktemp(f"nm{request.param}")
     runner = CliRunner()
-    made = runner.invoke(app, ["synth", str(root / "study"), "--seed", str(request.param),
-                               "--nm", "maa,y90pet"])
+    made = runner.invoke(
+        app, ["synth", str(root / "study"), "--seed", str(request.param), "--nm", "maa,y90pet"]
+    )
     assert made.exit_code == 0, made.output
     done = runner.invoke(app, ["run", str(root / "study" / "dicom"), "--out", str(root / "out")])
     assert done.exit_code == 0, done.output
-    return {"out": root / "out", "dicom": root / "study" / "dicom",
-            "truth": json.loads((root / "study" / "truth" / "dosimetry.json").read_text()),
-            "result": json.loads((root / "out" / "result.json").read_text())}
+    return {
+        "out": root / "out",
+        "dicom": root / "study" / "dicom",
+        "truth": json.loads((root / "study" / "truth" / "dosimetry.json").read_text()),
+        "result": json.loads((root / "out" / "result.json").read_text()),
+    }
 
 
 def _region(section: dict[str, Any], name: str) -> dict[str, Any]:
@@ -63,8 +66,9 @@ def test_maa_figures_against_the_truth(run: dict[str, Any]) -> None:
     assert dosimetry["source_series"]["maa"]["ct_paired_by"] == "frame_of_reference"
     regions = truth["regions"]
     for name, rel in (("liver", 0.03), ("couinaud_5", 0.05)):
-        assert _region(dosimetry, name)["mean_gy"] == pytest.approx(regions[name]["mean_gy"],
-                                                                    rel=rel), name
+        assert _region(dosimetry, name)["mean_gy"] == pytest.approx(
+            regions[name]["mean_gy"], rel=rel
+        ), name
     liver = _region(dosimetry, "liver")
     assert {"d70_gy", "v100_percent", "d95_gy", "v205_percent"} <= set(liver)
     assert liver["d95_gy"] <= liver["d70_gy"] <= liver["d50_gy"] <= liver["max_gy"]
@@ -77,7 +81,8 @@ def test_y90_pet_is_the_post_treatment_section(run: dict[str, Any]) -> None:
     assert post["error"] is None and post["lsf"] is None
     assert post["source"].startswith("Y-90 PET/CT")
     assert _region(post, "liver")["mean_gy"] == pytest.approx(
-        truth["regions"]["liver"]["mean_gy"], rel=0.08)
+        truth["regions"]["liver"]["mean_gy"], rel=0.08
+    )
     assert post["tn_ratio"] == pytest.approx(truth["tn_ratio"], rel=0.15)
 
 
@@ -92,29 +97,33 @@ def test_image_lsf_and_tn_feed_the_sirt_plan(run: dict[str, Any]) -> None:
 
 
 def _grid(ds: Dataset) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
-    return (np.asarray(ds.ImagePositionPatient, float), np.asarray(ds.PixelSpacing, float),
-            (int(ds.NumberOfFrames), int(ds.Rows), int(ds.Columns)))
+    return (
+        np.asarray(ds.ImagePositionPatient, float),
+        np.asarray(ds.PixelSpacing, float),
+        (int(ds.NumberOfFrames), int(ds.Rows), int(ds.Columns)),
+    )
 
 
 def test_rtdose_files_hold_the_dose_on_the_emission_grid(run: dict[str, Any]) -> None:
     out = run["out"]
     assert {"rtdose.dcm", "rtdose-y90pet.dcm"} <= set(run["result"]["outputs"])
     spect_series = run["result"]["dosimetry"]["source_series"]["maa"]["emission_series_uid"]
-    spect = next(ds for ds in (pydicom.dcmread(p) for p in run["dicom"].rglob("*.dcm"))
-                 if ds.SeriesInstanceUID == spect_series)
+    spect = next(
+        ds
+        for ds in (pydicom.dcmread(p) for p in run["dicom"].rglob("*.dcm"))
+        if ds.SeriesInstanceUID == spect_series
+    )
     rt = pydicom.dcmread(out / "rtdose.dcm")
     assert rt.SOPClassUID == "1.2.840.10008.5.1.4.1.1.481.2" and rt.Modality == "RTDOSE"
     assert rt.FrameOfReferenceUID == spect.FrameOfReferenceUID
     assert rt.DoseUnits == "GY" and rt.DoseSummationType == "SIRT_PREDICTED"
     position, spacing, shape = _grid(rt)
     frame0 = spect.DetectorInformationSequence[0]
-    np.testing.assert_allclose(position, np.asarray(frame0.ImagePositionPatient, float),
-                               atol=1e-3)
+    np.testing.assert_allclose(position, np.asarray(frame0.ImagePositionPatient, float), atol=1e-3)
     np.testing.assert_allclose(spacing, np.asarray(spect.PixelSpacing, float), atol=1e-6)
     assert shape == (int(spect.NumberOfFrames), int(spect.Rows), int(spect.Columns))
     offsets = np.asarray(rt.GridFrameOffsetVector, float)
-    np.testing.assert_allclose(np.diff(offsets), abs(float(spect.SpacingBetweenSlices)),
-                               atol=1e-3)
+    np.testing.assert_allclose(np.diff(offsets), abs(float(spect.SpacingBetweenSlices)), atol=1e-3)
     dose = rt.pixel_array * float(rt.DoseGridScaling)
     largest = max(r["max_gy"] for r in run["result"]["dosimetry"]["regions"])
     assert dose.max() >= largest - float(rt.DoseGridScaling)
@@ -125,8 +134,12 @@ def test_rtdose_files_hold_the_dose_on_the_emission_grid(run: dict[str, Any]) ->
 
 def test_rtdose_passes_dciodvfy(run: dict[str, Any]) -> None:
     for name in ("rtdose.dcm", "rtdose-y90pet.dcm"):
-        done = subprocess.run([str(VENV_BIN / "dciodvfy"), "-new", str(run["out"] / name)],
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [str(VENV_BIN / "dciodvfy"), "-new", str(run["out"] / name)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         report = done.stdout + done.stderr
         assert not ERROR.findall(report), report
         warnings = [line for line in report.splitlines() if line.startswith("Warning")]
@@ -157,17 +170,26 @@ def test_sr_holds_dose_groups_on_the_seg_and_pdf_a_dosimetry_page(run: dict[str,
     out = run["out"]
     sr = pydicom.dcmread(out / "sr.dcm")
     seg = pydicom.dcmread(out / "seg.dcm", stop_before_pixels=True)
-    groups = [g for item in sr.ContentSequence for g in item.get("ContentSequence", []) or []
-              if g.ValueType == "CONTAINER"]
+    groups = [
+        g
+        for item in sr.ContentSequence
+        for g in item.get("ContentSequence", []) or []
+        if g.ValueType == "CONTAINER"
+    ]
     maa = [g for g in groups if codes.MAA_SPECT_PREDICTION.value in _codes(g)]
     pet = [g for g in groups if codes.Y90_PET_MEASUREMENT.value in _codes(g)]
     assert maa and pet
     assert any(seg.SOPInstanceUID in _segment_references(g) for g in maa)
-    done = subprocess.run([str(VENV_BIN / "dciodvfy"), "-new", str(out / "sr.dcm")],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(VENV_BIN / "dciodvfy"), "-new", str(out / "sr.dcm")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert not ERROR.findall(done.stdout + done.stderr), done.stderr
-    text = subprocess.run([PDFTOTEXT, str(out / "summary.pdf"), "-"], capture_output=True,
-                          text=True, check=True).stdout
+    text = subprocess.run(
+        [PDFTOTEXT, str(out / "summary.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "Image-based SIRT dosimetry" in text
     assert f"lung shunt fraction {100 * run['result']['dosimetry']['lsf']:.1f} %" in text
     assert (out / "dosimetry-dvh.png").read_bytes().startswith(b"\x89PNG")
