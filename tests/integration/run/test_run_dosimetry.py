@@ -197,3 +197,28 @@ def test_sr_holds_dose_groups_on_the_seg_and_pdf_a_dosimetry_page(run: dict[str,
     assert "Image-based SIRT dosimetry" in text
     assert f"lung shunt fraction {100 * run['result']['dosimetry']['lsf']:.1f} %" in text
     assert (out / "dosimetry-dvh.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_dosimetry_failure_keeps_the_ct_results(tmp_path: Path) -> None:
+    """The MAA SPECT without its CT: the dosimetry says why, the CT results are delivered."""
+    runner = CliRunner()
+    made = runner.invoke(app, ["synth", str(tmp_path / "study"), "--nm", "maa"])
+    assert made.exit_code == 0, made.output
+    for folder in (tmp_path / "study" / "dicom" / "maa").iterdir():
+        first = pydicom.dcmread(next(folder.glob("*.dcm")), stop_before_pixels=True)
+        if first.Modality == "CT":
+            shutil.rmtree(folder)
+    done = runner.invoke(
+        app, ["run", str(tmp_path / "study" / "dicom"), "--out", str(tmp_path / "out")]
+    )
+    assert done.exit_code == 0, done.output
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["status"] == "succeeded"
+    dosimetry = result["dosimetry"]
+    assert dosimetry["error"].startswith("NoEmissionCTError: NM series")
+    assert dosimetry["lsf"] is None and dosimetry["regions"] == []
+    assert dosimetry["post_treatment"] is None
+    assert "DOSIMETRY_FAILED" in {w["code"] for w in result["warnings"]}
+    assert result["inputs"]["planner_source"]["lung_shunt_fraction"] is None
+    assert {"seg.dcm", "sr.dcm", "summary-pdf.dcm"} <= set(result["outputs"])
+    assert not (tmp_path / "out" / "rtdose.dcm").exists()
