@@ -222,3 +222,20 @@ def test_a_dosimetry_failure_keeps_the_ct_results(tmp_path: Path) -> None:
     assert result["inputs"]["planner_source"]["lung_shunt_fraction"] is None
     assert {"seg.dcm", "sr.dcm", "summary-pdf.dcm"} <= set(result["outputs"])
     assert not (tmp_path / "out" / "rtdose.dcm").exists()
+
+
+def test_nm_study_without_planning_ct_is_rejected_with_the_reason(tmp_path: Path) -> None:
+    runner = CliRunner()
+    made = runner.invoke(app, ["synth", str(tmp_path / "study"), "--nm", "maa"])
+    assert made.exit_code == 0, made.output
+    done = runner.invoke(
+        app, ["run", str(tmp_path / "study" / "dicom" / "maa"), "--out", str(tmp_path / "out")]
+    )
+    assert done.exit_code == 0, done.output
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["status"] == "rejected"
+    assert result["reason"].startswith(
+        "NM/PET images without a planning CT (no CT study of "
+        "the same patient linked within 30 days)"
+    )
+    assert result["dosimetry"] is None and not (tmp_path / "out" / "rtdose.dcm").exists()
