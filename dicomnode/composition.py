@@ -17,6 +17,7 @@ from dicomnode.delivery.factory import build_return_sender, build_senders
 from dicomnode.intake.recorder import QueueDrain, ReceiveRecorder
 from dicomnode.intake.retention import RetentionLoop, SpoolRetention
 from dicomnode.jobs.runner import create_runner
+from dicomnode.jobs.study_link import PlanningCTLinker
 from dicomnode.outbox.outbox import Outbox
 from dicomnode.scp.server import ScpProcessPool
 from dicomnode.scp.spool import SpoolWriter
@@ -104,7 +105,13 @@ def build_service(config: DicomNodeConfig) -> NodeService:
     )
     scheduler = CompletionScheduler(
         tracker,
-        SeriesJobCreator(audit, runner.notify),
+        SeriesJobCreator(
+            audit,
+            runner.notify,
+            PlanningCTLinker(audit, config.pipeline.dosimetry.link())
+            if config.pipeline.dosimetry.enabled
+            else None,
+        ),
         config.completion.check_interval_s,
         backlog=drain.backlog,
     )

@@ -60,8 +60,8 @@ class PipelineJob:
         Returns
         -------
         JobOutcome
-            ``succeeded`` with the SEG/SR/PDF files to deliver, or ``rejected`` with the
-            reason (the rejection SR/PDF are delivered too, where configured). An
+            ``succeeded`` with the SEG/SR/PDF (and RT Dose) files to deliver, or ``rejected``
+            with the reason (the rejection SR/PDF are delivered too, where configured). An
             :class:`~pipeline.errors.InputDataError` that escapes the pipeline is a rejection
             with its message (the same files cannot do better on a retry; nothing is
             delivered). Other exceptions propagate (a model that cannot be loaded

@@ -22,6 +22,7 @@ from dicomnode.audit.ports import JobSubmission, ReconcileLog
 from dicomnode.completion import CompletedGroup, CompletionScheduler, CompletionTracker
 from dicomnode.intake.reconcile import reconcile_spool
 from dicomnode.intake.recorder import QueueDrain
+from dicomnode.jobs.study_link import PlanningCTLinker
 from dicomnode.scp.server import ScpProcessPool
 from dicomnode.scp.spool import SpoolWriter
 
@@ -52,21 +53,35 @@ class SeriesJobCreator:
         Where series are marked complete and the job is created (idempotently).
     notify : callable
         Called after each job is created (the runner's ``notify``).
+    linker : PlanningCTLinker, optional
+        Adds the planning CT series of the same patient to the job of an NM/PET study
+        (:mod:`dicomnode.jobs.study_link`); None: no linking.
     """
 
-    def __init__(self, audit: JobSubmission, notify: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        audit: JobSubmission,
+        notify: Callable[[], None],
+        linker: PlanningCTLinker | None = None,
+    ) -> None:
         self._audit = audit
         self._notify = notify
+        self._linker = linker
 
     def __call__(self, group: CompletedGroup) -> None:
-        """Mark the group's series complete and create its job."""
+        """Mark the group's series complete and create its job (with any linked planning CT
+        series)."""
         for series_uid in group.series_instance_uids:
             self._audit.mark_series_complete(series_uid)
+        link = None if self._linker is None else self._linker.link(group.study_instance_uid)
+        linked = [] if link is None else list(link.series_instance_uids)
         job_id = self._audit.create_job(
             study_instance_uid=group.study_instance_uid,
-            series_instance_uids=list(group.series_instance_uids),
+            series_instance_uids=list(group.series_instance_uids) + linked,
             calling_ae=group.calling_aet,
         )
+        if link is not None and self._linker is not None:
+            self._linker.record(job_id, link)
         LOGGER.info("job %d queued for %d series", job_id, len(group.series_instance_uids))
         self._notify()
 

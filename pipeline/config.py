@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.dosimetry.config import DosimetryConfig
 from pipeline.encode.config import EncodeConfig
 from pipeline.quantify.config import QuantificationConfig
 from pipeline.segment.config import SegmentationConfig
@@ -31,6 +32,10 @@ class PipelineConfig(BaseModel):
     encode: EncodeConfig = Field(
         default_factory=EncodeConfig,
         description="DICOM-SEG, SR and PDF writer settings.")
+    dosimetry: DosimetryConfig = Field(
+        default_factory=DosimetryConfig,
+        description="Image-based SIRT dosimetry of MAA SPECT/CT and Y-90 PET/CT: on/off, "
+        "study link and pairing windows, the activity the MAA prediction is scaled to.")
     write_rejection_report: bool = Field(
         default=True,
         description="When a study cannot be measured, still write a short SR and PDF "

@@ -30,6 +30,7 @@ from dicomnode.audit.ports import (
     ReceiptLog,
     ReconcileLog,
     RetentionLog,
+    StudyLinkLog,
 )
 from dicomnode.audit.retention_records import RetentionRecords
 from dicomnode.audit.study_links import StudyLinkRecords
@@ -47,6 +48,7 @@ class AuditLog(
     ReceiptLog,
     ReconcileLog,
     RetentionLog,
+    StudyLinkLog,
     JobSubmission,
     JobQueue,
     ClaimQueue,

@@ -50,6 +50,8 @@ from dicomnode.audit.rows import (
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from pipeline.select.nm_series import StudySummary
+
 
 class ServiceEventLog(Protocol):
     """Records what happened to the service itself."""
@@ -153,6 +155,28 @@ class RetentionLog(ServiceEventLog, Protocol):
 
     def forget_instance_paths(self, study_instance_uid: str) -> None:
         """Clear the spool paths of the study's instances (its files were deleted)."""
+        ...
+
+
+class StudyLinkLog(Protocol):
+    """A patient's studies, to link an NM/PET study to its planning CT study."""
+
+    def study_summary(self, study_instance_uid: str) -> StudySummary | None:
+        """PatientID, StudyDate and series modalities of one study (None: unknown)."""
+        ...
+
+    def patient_studies(self, patient_id: str) -> list[StudySummary]:
+        """Every study of a PatientID with the modalities of its series."""
+        ...
+
+    def study_series(self, study_instance_uid: str, modality: str) -> list[str]:
+        """SeriesInstanceUIDs of the study's series of one Modality."""
+        ...
+
+    def add_job_event(
+        self, job_id: int, *, stage: str, message: str, duration_s: float | None = None
+    ) -> int:
+        """Append an event to the job's history."""
         ...
 
 

@@ -56,6 +56,8 @@ class OutputKind(StrEnum):
     SEG = "SEG"
     SR = "SR"
     PDF = "PDF"
+    RTDOSE = "RTDOSE"
+    """RT Dose of an image-based SIRT dosimetry (MAA prediction, Y-90 PET measurement)."""
 
 
 class DeliveryState(StrEnum):

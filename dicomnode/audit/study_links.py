@@ -45,3 +45,28 @@ class StudyLinkRecords(Store):
                 found.add(str(modality).upper())
         return [StudySummary(uid, patient, date, frozenset(mods))
                 for (uid, patient, date), mods in modalities.items()]
+
+    def study_summary(self, study_instance_uid: str) -> StudySummary | None:
+        """The summary of one study (None when the database does not know it)."""
+        with self._uow.read() as session:
+            study = session.execute(
+                select(m.Study.patient_id, m.Study.study_date)
+                .where(m.Study.study_instance_uid == study_instance_uid)
+            ).first()
+            if study is None:
+                return None
+            modalities = session.scalars(
+                select(m.Series.modality)
+                .where(m.Series.study_instance_uid == study_instance_uid)
+            ).all()
+        return StudySummary(study_instance_uid, study.patient_id, study.study_date,
+                            frozenset(str(v).upper() for v in modalities if v))
+
+    def study_series(self, study_instance_uid: str, modality: str) -> list[str]:
+        """SeriesInstanceUIDs of the study's series of one Modality, sorted."""
+        with self._uow.read() as session:
+            return sorted(session.scalars(
+                select(m.Series.series_instance_uid)
+                .where(m.Series.study_instance_uid == study_instance_uid,
+                       m.Series.modality == modality)
+            ).all())

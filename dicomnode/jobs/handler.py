@@ -13,7 +13,7 @@ the job's history in the audit database when the attempt ends. (A worker process
 write to the database, so a crashing handler cannot leave half-written rows behind.)
 
 Outputs: every file in ``output_paths`` must lie inside ``spec.work_dir`` (a fresh folder
-per attempt) and be a DICOM object (SEG, SR or encapsulated PDF). The runner records them
+per attempt) and be a DICOM object (SEG, SR, encapsulated PDF or RT Dose). The runner records them
 as the outputs of this attempt; only the outputs of the attempt that succeeds are ever
 delivered, so an attempt interrupted after writing files never sends a second set.
 """

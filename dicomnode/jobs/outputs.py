@@ -12,6 +12,7 @@ from pydicom.uid import (
     ComprehensiveSRStorage,
     EncapsulatedPDFStorage,
     EnhancedSRStorage,
+    RTDoseStorage,
     SegmentationStorage,
 )
 
@@ -23,6 +24,7 @@ KIND_BY_SOP_CLASS: dict[str, OutputKind] = {
     ComprehensiveSRStorage: OutputKind.SR,
     EnhancedSRStorage: OutputKind.SR,
     EncapsulatedPDFStorage: OutputKind.PDF,
+    RTDoseStorage: OutputKind.RTDOSE,
 }
 """The result objects a job may produce, by SOP Class UID."""
 
@@ -47,7 +49,7 @@ def identify_output(path: Path, work_dir: Path) -> OutputIdentity:
     Raises
     ------
     OutputError
-        The file is outside ``work_dir``, unreadable, or not a SEG, SR or PDF object.
+        The file is outside ``work_dir``, unreadable, or not a SEG, SR, PDF or RT Dose object.
     """
     resolved = path.resolve()
     if not resolved.is_relative_to(work_dir.resolve()):

@@ -15,6 +15,7 @@ from dicomnode.config import masked_dump
 from dicomnode.scp.watermark import free_bytes
 from dicomnode.web.auth import Principal, require_user
 from dicomnode.web.context import Dashboard, dashboard
+from dicomnode.web.dosimetry_view import dosimetry_view, dvh_image
 from dicomnode.web.plan_view import planning_view
 from dicomnode.web.plots import delivery_failures_svg, jobs_per_hour_svg, processing_time_svg
 
@@ -166,6 +167,7 @@ def job_view(detail: JobDetail) -> dict[str, Any]:
         "sirt": _scalars(sirt),
         "sirt_missing": list((sirt or {}).get("missing") or []),
         "stages_s": result.get("stages_s") or {},
+        "dosimetry": dosimetry_view(result),
         "demo": demo,
         "demo_notice": DEMO_NOTICE,
         "can_retry": detail.job.state in RETRYABLE
@@ -188,9 +190,23 @@ def job_page(request: Request, job_id: JobId, user: User, board: Board) -> Respo
         d=detail,
         v=job_view(detail),
         p=planning_view(board, detail),
+        dvh=dvh_image(detail) is not None,
         values={},
         errors={},
     )
+
+
+@router.get("/jobs/{job_id}/dosimetry-dvh.png", name="dosimetry_dvh")
+def dosimetry_dvh(job_id: JobId, user: User, board: Board) -> Response:
+    """The cumulative DVH plot of the job's image-based dosimetry."""
+    try:
+        detail = board.audit.get_job(job_id)
+    except JobNotFoundError as exc:
+        raise HTTPException(404, f"no job {job_id}") from exc
+    path = dvh_image(detail)
+    if path is None:
+        raise HTTPException(404, f"job {job_id} has no dose-volume histogram")
+    return Response(path.read_bytes(), media_type="image/png")
 
 
 @router.get("/config", name="config")

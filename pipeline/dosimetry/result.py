@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -137,6 +139,24 @@ class DosimetryResult:
             if item.name == name:
                 return item
         raise KeyError(name)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DosimetryResult:
+        """A result as :meth:`to_json` wrote it (a re-plan's SR repeats its dose groups).
+
+        The registration figures are not read back (they are not part of the SR groups).
+        """
+        constants = dict(data.get("constants") or {})
+        constants["overridden"] = tuple(constants.get("overridden") or ())
+        fields = {f.name for f in dataclasses.fields(RegionDose)}
+        return cls(source=str(data.get("source") or ""),
+                   dose_method=str(data.get("dose_method") or ""), lsf=data.get("lsf"),
+                   lsf_method=data.get("lsf_method"), tn_ratio=data.get("tn_ratio"),
+                   administered_gbq=data.get("administered_gbq"),
+                   regions=tuple(RegionDose(**{k: v for k, v in r.items() if k in fields})
+                                 for r in data.get("regions") or []),
+                   constants=DosimetryConstants(**constants),
+                   notes=tuple(str(n) for n in data.get("notes") or ()))
 
     def to_json(self) -> dict[str, Any]:
         """The ``dosimetry`` section of ``result.json``."""

@@ -322,6 +322,28 @@ class SeriesChoice:
 
 
 @dataclass(frozen=True)
+class DosimetryReport:
+    """The PDF's dosimetry page (image-based SIRT dosimetry, :mod:`pipeline.run.dosimetry`).
+
+    Parameters
+    ----------
+    lines : tuple of str
+        Summary lines (LSF, T/N, sources, registration quality, what failed).
+    rows : tuple of tuple of str
+        Table rows: source, region, volume (mL), mean (Gy), D70 (Gy), V100 (%).
+    dvh_png : bytes
+        Cumulative DVH plot, PNG.
+    overlays : tuple of (str, bytes)
+        Caption and PNG of each fused dose overlay on the planning CT.
+    """
+
+    lines: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    dvh_png: bytes
+    overlays: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True)
 class ReportContent:
     """Everything the SR and the PDF report.
 
@@ -352,6 +374,10 @@ class ReportContent:
         Quality findings and warnings.
     worksheet : SirtWorksheet or None
         The SIRT plan as the PDF's first page shows it for signing (None: no page).
+    dosimetry : tuple[QuantityGroup, ...]
+        Image-based dose figures (MAA prediction, Y-90 PET measurement) for the SR.
+    dosimetry_report : DosimetryReport or None
+        The PDF's dosimetry page (None: no page).
     """
 
     series: SeriesChoice
@@ -366,6 +392,8 @@ class ReportContent:
     confidence: Confidence | None = None
     flags: tuple[QualityFlag, ...] = ()
     worksheet: SirtWorksheet | None = None
+    dosimetry: tuple[QuantityGroup, ...] = ()
+    dosimetry_report: DosimetryReport | None = None
 
 
 @dataclass(frozen=True)

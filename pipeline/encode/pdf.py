@@ -24,6 +24,7 @@ from pipeline.encode import codes
 from pipeline.encode.config import EncodeConfig
 from pipeline.encode.content import (
     AlgorithmInfo,
+    DosimetryReport,
     NamedQuantity,
     QualityFlag,
     QuantityGroup,
@@ -194,6 +195,35 @@ def _group(pdf: _Summary, group: QuantityGroup) -> None:
         pdf.line_text(note)
 
 
+DOSIMETRY_TABLE_HEADER = ("Source", "Region", "Volume (mL)", "Mean (Gy)", "D70 (Gy)",
+                          "V100 (%)")
+"""Columns of the PDF's dosimetry table (every region's figures are in the SR)."""
+
+
+def _dosimetry(pdf: _Summary, report: DosimetryReport) -> None:
+    """The dosimetry page: summary, DVH plot, region table, fused dose overlays."""
+    pdf.add_page()
+    pdf.heading("Image-based SIRT dosimetry (MAA SPECT prediction / Y-90 PET measurement)")
+    for line in report.lines:
+        pdf.line_text(line)
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+    info = pdf.image(io.BytesIO(report.dvh_png), x=pdf.l_margin, y=pdf.get_y() + 2,
+                     w=width * 0.8)
+    pdf.ln(float(info.rendered_height) + 4)
+    pdf.rows(DOSIMETRY_TABLE_HEADER, report.rows, widths=(1.4, 1.4, 1, 1, 1, 1), size=8)
+    half = width / 2 - 2
+    if report.overlays and pdf.get_y() + half * 1.1 > pdf.h - pdf.b_margin:
+        pdf.add_page()
+    y = pdf.get_y() + 2
+    tallest = 0.0
+    for i, (_, png) in enumerate(report.overlays[:2]):
+        shown = pdf.image(io.BytesIO(png), x=pdf.l_margin + i * (half + 4), y=y, w=half)
+        tallest = max(tallest, float(shown.rendered_height))
+    pdf.ln(tallest + 4)
+    pdf.line_text("Dose by local deposition (D = C x a / rho) on the emission grid; the "
+                  "overlays show it resampled onto the planning CT through the registration.")
+
+
 def _confidence(pdf: _Summary, content: ReportContent) -> None:
     pdf.heading("Confidence")
     c = content.confidence
@@ -290,6 +320,8 @@ def build_pdf(
     if content.worksheet is None:
         _flags(pdf, content.flags)
     _results(pdf, content)
+    if content.dosimetry_report is not None:
+        _dosimetry(pdf, content.dosimetry_report)
     if volume is not None and segmentation is not None:
         _overlays(pdf, volume, segmentation, config)
     else:

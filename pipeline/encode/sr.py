@@ -399,6 +399,7 @@ def measurement_groups(content: ReportContent, seg: Dataset) -> list[Group]:
     groups += [_flr_group(m, algorithm) for m in content.flr]
     groups += [_quantity_group(g, index, algorithm) for g in content.flr_model]
     groups += [_quantity_group(g, index) for g in content.sirt]
+    groups += [_quantity_group(g, index) for g in content.dosimetry]
     if content.constants:
         groups.append(
             _plain_group("Constants", coded(codes.SIRT_CONSTANTS), content.constants, None)

@@ -228,16 +228,27 @@ def _plan(volumes: LiverVolumes, patient: PatientInfo, planner: PlannerInputs,
     return flr, sirt, patient_section, gate.findings + _planning_findings(planner, config)
 
 
+MEASURED_SOURCE = "MAA images"
+"""``inputs.planner_source`` of a planner input measured on the images (LSF, T/N from the
+MAA SPECT, :mod:`pipeline.run.dosimetry`)."""
+
+
 def _inputs(planner: PlannerInputs, config: QuantificationConfig, patient: PatientInfo,
             quality: QualityContext, patient_source: dict[str, str | None],
-            study_date: dt.date | None) -> dict[str, Any]:
-    effective = planner.merged_with(config.planner_defaults)
+            study_date: dt.date | None, measured: PlannerInputs | None = None
+            ) -> dict[str, Any]:
+    measured = measured or PlannerInputs()
+    effective = planner.merged_with(measured).merged_with(config.planner_defaults)
     given = planner.model_dump(mode="json")
+    found = measured.model_dump(mode="json")
     source = {k: ("planner" if (given[k] not in (None, {})) else
+                  MEASURED_SOURCE if found[k] not in (None, {}) else
                   "site default" if v not in (None, {}) else None)
               for k, v in effective.model_dump(mode="json").items()}
     return {"planner": given, "planner_effective": effective.model_dump(mode="json"),
-            "planner_source": source, "patient": patient.model_dump(mode="json"),
+            "planner_source": source,
+            "measured": {k: v for k, v in found.items() if v not in (None, {})},
+            "patient": patient.model_dump(mode="json"),
             "patient_source": patient_source,
             "study_date": None if study_date is None else study_date.isoformat(),
             "quality": quality.model_dump(mode="json")}
@@ -269,7 +280,8 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
              planner: PlannerInputs, quality: QualityContext, config: QuantificationConfig,
              hu: NDArray[np.floating] | None = None, study_date: dt.date | None = None,
              regions: Mapping[Structure, NDArray[np.bool_]] | None = None,
-             region_model: str = "") -> QuantResult:
+             region_model: str = "", image_inputs: PlannerInputs | None = None
+             ) -> QuantResult:
     """Volumes, tumour burden, FLR and SIRT plan of one segmented CT.
 
     Parameters
@@ -299,6 +311,10 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
         future-liver-remnant region the result has ``flr.model``.
     region_model : str
         Name of the model that segmented ``regions``.
+    image_inputs : PlannerInputs, optional
+        Planner inputs measured on images (LSF and T/N from the MAA SPECT): used where the
+        planner gave none, before the site defaults; ``inputs.planner_source`` says
+        ``MAA images``.
 
     Returns
     -------
@@ -333,7 +349,8 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
     lung, lung_findings = _lung_mass(config, None if hu is None else hu[box], lung_mask,
                                      voxel_ml,
                                      incomplete | (withheld & {Structure.LUNG.value}))
-    effective = planner.merged_with(config.planner_defaults)
+    effective = planner.merged_with(image_inputs or PlannerInputs()).merged_with(
+        config.planner_defaults)
     flr, sirt, patient_section, planning = _plan(volumes, patient, effective, config, lung,
                                                  study_date)
     notes = [Finding("VESSELS_NOT_PARENCHYMA",
@@ -354,7 +371,7 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
         flr=flr, sirt=sirt, patient=patient_section, warnings=tuple(findings),
         constants=constants_section(config),
         inputs=_inputs(planner, config, patient, quality, _header_sources(patient),
-                       study_date),
+                       study_date, image_inputs),
         lesion_map=tumour.lesion_map(), flr_model=flr_model)
 
 
@@ -391,7 +408,8 @@ def replan(previous: dict[str, Any], planner: PlannerInputs, config: Quantificat
 
     Measured figures (volumes, lesions, tumour burden) and the measurement warnings are kept
     as reported (a withheld figure stays withheld); planner inputs given now override those of
-    the earlier result, which override the configuration's defaults.
+    the earlier result, which override the inputs measured on images (``inputs.measured``:
+    LSF, T/N from the MAA SPECT), which override the configuration's defaults.
 
     Parameters
     ----------
@@ -417,6 +435,8 @@ def replan(previous: dict[str, Any], planner: PlannerInputs, config: Quantificat
     earlier_planner = PlannerInputs(**{k: v for k, v in inputs.get("planner", {}).items()
                                        if k in PlannerInputs.model_fields})
     combined = planner.merged_with(earlier_planner)
+    measured = PlannerInputs(**{k: v for k, v in (inputs.get("measured") or {}).items()
+                                if k in PlannerInputs.model_fields})
     earlier_patient = PatientInfo(**inputs.get("patient", {}))
     sources = dict(inputs.get("patient_source") or _header_sources(earlier_patient))
     if patient is not None:
@@ -434,7 +454,7 @@ def replan(previous: dict[str, Any], planner: PlannerInputs, config: Quantificat
             if config.lung_mass_from_ct and earlier_lung.get("source") == "ct"
             else (config.lung_mass_kg, "config"))
     volumes = _volumes_from_result(previous)
-    effective = combined.merged_with(config.planner_defaults)
+    effective = combined.merged_with(measured).merged_with(config.planner_defaults)
     if study_date is None and inputs.get("study_date"):
         study_date = dt.date.fromisoformat(inputs["study_date"])
     flr, sirt, patient_section, planning = _plan(volumes, patient, effective, config, lung,
@@ -454,6 +474,6 @@ def replan(previous: dict[str, Any], planner: PlannerInputs, config: Quantificat
         sirt=sirt.to_dict(), patient=patient_section.to_dict(),
         warnings=kept + [f.to_dict() for f in planning],
         constants=constants_section(config),
-        inputs=_inputs(combined, config, patient, quality, sources, study_date))
+        inputs=_inputs(combined, config, patient, quality, sources, study_date, measured))
     return out
 

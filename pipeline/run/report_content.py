@@ -8,12 +8,15 @@ same types first.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydicom.dataset import Dataset
 
+from pipeline.dosimetry.result import DosimetryResult
+from pipeline.dosimetry.sr_content import DoseSource, dosimetry_groups
 from pipeline.encode import codes
 from pipeline.encode.content import (
     AlgorithmInfo,
@@ -324,6 +327,20 @@ def recorded_content(result: Mapping[str, Any], series_description: str) -> Repo
         weights_sha256="+".join(str(m.get("weights_sha256") or "") for m in models))
     conf = result.get("confidence")
     quant = QuantResult.from_dict(result)
-    return report_content(quant, series_choice(result.get("series") or {}, series_description),
-                          algorithm, Confidence.from_dict(conf) if conf else None,
-                          quant.warnings, set(result.get("incomplete_coverage") or []))
+    content = report_content(quant, series_choice(result.get("series") or {},
+                                                  series_description),
+                             algorithm, Confidence.from_dict(conf) if conf else None,
+                             quant.warnings, set(result.get("incomplete_coverage") or []))
+    return dataclasses.replace(content, dosimetry=recorded_dose_groups(result))
+
+
+def recorded_dose_groups(result: Mapping[str, Any]) -> tuple[QuantityGroup, ...]:
+    """The SR dose groups of a ``result.json``'s ``dosimetry`` section (MAA prediction, then
+    the Y-90 PET's ``post_treatment``); empty when nothing was measured."""
+    section = result.get("dosimetry") or {}
+    groups: tuple[QuantityGroup, ...] = ()
+    for data, source in ((section, DoseSource.MAA_SPECT),
+                         (section.get("post_treatment") or {}, DoseSource.Y90_PET)):
+        if data.get("regions"):
+            groups += dosimetry_groups(DosimetryResult.from_json(data), source)
+    return groups

@@ -8,6 +8,7 @@ that cannot be measured is *rejected* with a reason a person understands; it sti
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -26,6 +27,7 @@ from pydicom.uid import generate_uid
 
 from pipeline import __name__ as _pkg
 from pipeline.config import PipelineConfig
+from pipeline.dosimetry.config import DVH_FILE, RTDOSE_FILES
 from pipeline.durable import atomic_write
 from pipeline.encode.content import (
     QualityFlag,
@@ -43,6 +45,7 @@ from pipeline.errors import InputDataError
 from pipeline.quantify.inputs import PatientInfo, PlannerInputs, QualityContext
 from pipeline.quantify.quality import Finding
 from pipeline.quantify.quantify import QuantResult, quantify
+from pipeline.run.dosimetry import DosimetryStage, run_dosimetry
 from pipeline.run.report_content import (
     algorithm_info,
     report_content,
@@ -52,6 +55,7 @@ from pipeline.run.report_content import (
 from pipeline.segment.engine import SegmentationEngine
 from pipeline.segment.result import SegmentationResult
 from pipeline.select.coverage import coverage_after_segmentation
+from pipeline.select.emission import is_emission
 from pipeline.select.selector import SelectionResult, select_series
 from pipeline.structures import liver_labels
 from pipeline.volume import CTVolume
@@ -205,6 +209,18 @@ def _expand(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
+def _has_emission(files: Sequence[Path]) -> bool:
+    """Whether any readable file is an NM or PET image."""
+    for path in files:
+        try:
+            if is_emission(pydicom.dcmread(path, stop_before_pixels=True,
+                                           specific_tags=["SOPClassUID", "Modality"])):
+                return True
+        except (OSError, ValueError, EOFError, pydicom.errors.InvalidDicomError):
+            continue
+    return False
+
+
 def _base_result(selection: SelectionResult, status: StudyStatus,
                  reason: str | None) -> dict[str, Any]:
     return {
@@ -216,6 +232,7 @@ def _base_result(selection: SelectionResult, status: StudyStatus,
         "flr": None,
         "sirt": None,
         "confidence": None,
+        "dosimetry": None,
         "warnings": [],
     }
 
@@ -321,6 +338,9 @@ def run_study(paths: Iterable[Path], out_dir: Path, config: PipelineConfig, *,
     volume = selection.chosen
     if volume is None:
         reason = selection.rejection_reason or "no suitable series"
+        if config.dosimetry.enabled and _has_emission(files):
+            reason = ("NM/PET images without a planning CT (no CT study of the same patient "
+                      f"linked within {config.dosimetry.link_window_days:g} days): " + reason)
         return _reject(selection, reason, files, out_dir, config, engine, seed, stages)
     try:
         return _measure(volume, selection, files, out_dir, config, engine, planner, seed,
@@ -346,6 +366,10 @@ def _measure(volume: CTVolume, selection: SelectionResult, files: Sequence[Path]
         return _reject(selection, reason, files, out_dir, config, engine, seed, stages,
                        stage="coverage")
 
+    with stages.stage("dosimetry") as msg:
+        dosimetry = run_dosimetry(files, selection.chosen_series_uid or "", volume, seg,
+                                  config.dosimetry, config.quantification.constants())
+        msg.append(_dosimetry_message(dosimetry))
     header = sanitised(pydicom.dcmread(volume.source_paths[0], stop_before_pixels=True))
     with stages.stage("quantify"):
         quality = QualityContext(
@@ -356,13 +380,15 @@ def _measure(volume: CTVolume, selection: SelectionResult, files: Sequence[Path]
         quant = quantify(seg.labelmap, seg.labels, volume.spacing_mm, _patient(header),
                          planner or PlannerInputs(), quality, config.quantification,
                          hu=volume.hu, study_date=study_date(header),
-                         regions=seg.regions, region_model=seg.region_model)
+                         regions=seg.regions, region_model=seg.region_model,
+                         image_inputs=dosimetry.measured)
 
     warnings = [*quant.warnings,
                 *(Finding("SEGMENTATION", w, [], "note", "segment") for w in seg.warnings),
-                *_assumption_warnings(selection)]
+                *_assumption_warnings(selection), *dosimetry.findings]
     result = _base_result(selection, StudyStatus.SUCCEEDED, None)
     result.update(quant.to_dict())
+    result["dosimetry"] = dosimetry.section
     result["confidence"] = seg.confidence.to_dict()
     result["segmentation"] = seg.to_dict()
     result["incomplete_coverage"] = incomplete
@@ -375,11 +401,38 @@ def _measure(volume: CTVolume, selection: SelectionResult, files: Sequence[Path]
         content = report_content(quant, series_choice(result["series"], description),
                                  algorithm_info(seg.models), seg.confidence, warnings,
                                  set(incomplete))
+        content = dataclasses.replace(content, dosimetry=dosimetry.groups,
+                                      dosimetry_report=dosimetry.report)
         outputs = _encode(volume, seg, quant, content, out_dir, config, seed)
+        outputs += _write_dosimetry(dosimetry, out_dir, seed)
     result["outputs"] = [p.name for p in outputs]
     result["stages_s"] = stages.timings
     write_result_json(result, out_dir)
     return StudyResult(StudyStatus.SUCCEEDED, None, result, outputs)
+
+
+def _dosimetry_message(stage: DosimetryStage) -> str:
+    if stage.section is None:
+        return "no NM/PET images"
+    parts = [f"{name} done" for name, dose in (("MAA SPECT", stage.maa), ("Y-90 PET", stage.pet))
+             if dose is not None]
+    return "; ".join(parts + [f.message for f in stage.findings])
+
+
+def _write_dosimetry(stage: DosimetryStage, out_dir: Path, seed: str) -> list[Path]:
+    """Write the RT Dose objects (deterministic UIDs) and the DVH plot."""
+    outputs = []
+    for kind, dose in (("maa", stage.maa), ("y90pet", stage.pet)):
+        if dose is None:
+            continue
+        ds = dose.rtdose
+        ds.SeriesInstanceUID = output_uid(seed, f"rtdose.{kind}.series")
+        ds.SOPInstanceUID = output_uid(seed, f"rtdose.{kind}.sop")
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        outputs.append(_write_dicom(ds, out_dir / RTDOSE_FILES[kind]))
+    if stage.report is not None:
+        atomic_write(out_dir / DVH_FILE, stage.report.dvh_png)
+    return outputs
 
 
 def _encode(volume: CTVolume, seg: SegmentationResult, quant: QuantResult,

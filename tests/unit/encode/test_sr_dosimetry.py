@@ -47,7 +47,7 @@ def written(ct_series, segmentation, tmp_path_factory: pytest.TempPathFactory):
     groups = (*dosimetry_groups(_result(1.0), DoseSource.MAA_SPECT),
               *dosimetry_groups(_result(1.1), DoseSource.Y90_PET))
     content = dataclasses.replace(report_content(volume.series_instance_uid,
-                                                 segmentation.algorithm), sirt=groups)
+                                                 segmentation.algorithm), dosimetry=groups)
     sr = build_sr(seg, headers, content)
     path = tmp_path_factory.mktemp("sr") / "sr.dcm"
     sr.save_as(path, enforce_file_format=True)

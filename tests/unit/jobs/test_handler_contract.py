@@ -8,7 +8,13 @@ import pytest
 from dicomnode_job_twins import counting
 from pydicom import Dataset
 from pydicom.dataset import FileMetaDataset
-from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian, SegmentationStorage
+from pydicom.uid import (
+    UID,
+    CTImageStorage,
+    ExplicitVRLittleEndian,
+    RTDoseStorage,
+    SegmentationStorage,
+)
 
 from dicomnode.audit.rows import OutputKind
 from dicomnode.jobs.config import JobsConfig
@@ -83,6 +89,8 @@ def test_identify_output(tmp_path: Path) -> None:
         SegmentationStorage,
         OutputKind.SEG,
     )
+    rtdose = identify_output(_write(work / "rtdose.dcm", RTDoseStorage), work)
+    assert rtdose.kind is OutputKind.RTDOSE
     with pytest.raises(OutputError, match="outside"):
         identify_output(_write(tmp_path / "seg.dcm", SegmentationStorage), work)
     with pytest.raises(OutputError, match="unsupported SOP Class"):

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.quantify.config import QualityGates, QuantificationConfig
 from pipeline.quantify.inputs import Microspheres, PatientInfo, PlannerInputs, QualityContext
-from pipeline.quantify.quantify import QuantResult, quantify
+from pipeline.quantify.quantify import MEASURED_SOURCE, QuantResult, quantify, replan
 from pipeline.structures import DEMO_LABELS, Structure
 
 from .conftest import PhantomFactory
@@ -236,6 +236,35 @@ def test_planner_defaults_from_config_are_used_and_sourced(phantom: PhantomFacto
     assert source["microspheres"] == "site default" and source["lung_shunt_fraction"] == "planner"
     assert source["bilirubin_mg_dl"] is None
     assert doc["constants"]["energy_gy_kg_per_gbq"] == 49.67
+
+
+def test_image_lsf_and_tn_feed_the_plan_unless_the_planner_typed_them(
+        phantom: PhantomFactory) -> None:
+    cfg = QuantificationConfig(planner_defaults=PlannerInputs(
+        microspheres=Microspheres.GLASS, territory="whole", lung_shunt_fraction=0.2,
+        tumour_to_normal_ratio=1.5))
+    measured = PlannerInputs(lung_shunt_fraction=0.085, tumour_to_normal_ratio=2.67)
+    doc = quantify(phantom(), DEMO_LABELS, SPACING, PATIENT, PlannerInputs(target_dose_gy=120),
+                   QualityContext(slice_thickness_mm=2.0), cfg,
+                   image_inputs=measured).to_dict()
+    source = doc["inputs"]["planner_source"]
+    assert source["lung_shunt_fraction"] == source["tumour_to_normal_ratio"] == MEASURED_SOURCE
+    assert doc["sirt"]["lung_shunt_fraction"] == 0.085          # not the site default 0.2
+    assert doc["inputs"]["planner_effective"]["tumour_to_normal_ratio"] == 2.67
+    typed = quantify(phantom(), DEMO_LABELS, SPACING, PATIENT,
+                     PlannerInputs(target_dose_gy=120, lung_shunt_fraction=0.05),
+                     QualityContext(slice_thickness_mm=2.0), cfg,
+                     image_inputs=measured).to_dict()
+    assert typed["sirt"]["lung_shunt_fraction"] == 0.05
+    assert typed["inputs"]["planner_source"]["lung_shunt_fraction"] == "planner"
+    assert typed["inputs"]["planner_source"]["tumour_to_normal_ratio"] == MEASURED_SOURCE
+    # a re-plan keeps the measured values and their source; typing one now overrides it
+    again = replan(doc, PlannerInputs(), cfg)
+    assert again["sirt"]["lung_shunt_fraction"] == 0.085
+    assert again["inputs"]["planner_source"]["lung_shunt_fraction"] == MEASURED_SOURCE
+    override = replan(doc, PlannerInputs(lung_shunt_fraction=0.12), cfg)
+    assert override["sirt"]["lung_shunt_fraction"] == 0.12
+    assert override["inputs"]["planner_source"]["lung_shunt_fraction"] == "planner"
 
 
 def test_lung_mass_from_ct(phantom: PhantomFactory) -> None:
