@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from pipeline.encode.config import EncodeConfig, SegmentationType
 from pipeline.encode.content import SegmentationContent, lesion_tracking_id
+from pipeline.segment.geometry import value_counts
 from pipeline.structures import (
     CATALOGUE,
     PLANNING_REGIONS,
@@ -102,7 +103,7 @@ def plan_segments(segmentation: SegmentationContent, config: EncodeConfig) -> li
         Segments in Segment Number order.
     """
     labelmap = segmentation.labelmap
-    counts = np.bincount(labelmap.ravel(), minlength=max(segmentation.labels, default=0) + 1)
+    counts = value_counts(labelmap, minlength=max(segmentation.labels, default=0) + 1)
     present = {v for v, s in segmentation.labels.items() if v > 0 and counts[v] > 0}
     labelmap_type = config.segmentation_type is SegmentationType.LABELMAP
     unions = config.union_segments and not labelmap_type

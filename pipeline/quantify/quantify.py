@@ -83,7 +83,7 @@ class QuantResult:
         Planner and patient inputs with their sources, study date, quality context.
     plan_revision : int
         1 for the first plan, incremented by each re-plan.
-    lesion_map : ndarray of int32, shape (z, y, x), optional
+    lesion_map : ndarray of unsigned int, shape (z, y, x), optional
         Each tumour voxel labelled with its lesion's index (not in :meth:`to_dict`; None
         without lesions or when read back from ``result.json``).
     flr_model : ModelFLR or None
@@ -100,7 +100,7 @@ class QuantResult:
     constants: dict[str, Any]
     inputs: dict[str, Any] = field(default_factory=dict)
     plan_revision: int = 1
-    lesion_map: NDArray[np.int32] | None = field(default=None, compare=False, repr=False)
+    lesion_map: NDArray[np.unsignedinteger] | None = field(default=None, compare=False, repr=False)
     flr_model: ModelFLR | None = None
 
     def to_dict(self) -> dict[str, Any]:

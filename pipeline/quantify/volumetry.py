@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeline.quantify.lesions import NO_PARENCHYMA, UNSEGMENTED_LIVER, TumourAnalysis
+from pipeline.segment.geometry import value_counts
 from pipeline.structures import COUINAUD_SEGMENTS, Structure
 
 SEGMENTS: tuple[int, ...] = tuple(range(1, 9))
@@ -71,8 +72,7 @@ class LiverVolumes:
 def structure_volumes_ml(labelmap: NDArray[np.integer], labels: dict[int, Structure],
                          voxel_ml: float) -> dict[str, float]:
     """Volume of every structure of the label mapping (labels of one structure added), mL."""
-    counts = np.bincount(labelmap.ravel().astype(np.int64, copy=False),
-                         minlength=max(labels, default=0) + 1)
+    counts = value_counts(labelmap, minlength=max(labels, default=0) + 1)
     out: dict[str, float] = {}
     for value, structure in labels.items():
         out[structure.value] = out.get(structure.value, 0.0) + float(counts[value]) * voxel_ml

@@ -40,6 +40,7 @@ from pipeline.encode.seg import build_seg
 from pipeline.encode.source import read_source_headers
 from pipeline.encode.sr import build_rejection_sr, build_sr
 from pipeline.errors import InputDataError
+from pipeline.heap import release_free_memory
 from pipeline.quantify.inputs import PatientInfo, PlannerInputs, QualityContext
 from pipeline.quantify.quality import Finding
 from pipeline.quantify.quantify import QuantResult, quantify
@@ -105,6 +106,7 @@ class _Stages:
         start = time.perf_counter()
         yield message
         elapsed = time.perf_counter() - start
+        release_free_memory()  # the stage's freed temporaries, before the next stage
         self.timings[name] = round(elapsed, 3)
         if self._callback is not None:
             self._callback(name, elapsed, "; ".join(message))
