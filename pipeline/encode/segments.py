@@ -31,6 +31,9 @@ from pipeline.structures import (
     liver_labels,
 )
 
+_SLAB = 32
+"""Slices of the lesion map looked up at a time in :func:`labelmap_array`."""
+
 ALL_LESIONS_LABEL = "All liver metastases"
 """Segment label and Tracking Identifier of the union of all metastases."""
 
@@ -277,11 +280,13 @@ def labelmap_array(
             max(int(lesion_map.max(initial=0)), *lesions) + 1, dtype
         )
         lesion_number[list(lesions)] = list(lesions.values())
-        in_lesion = lesion_number[lesion_map]
-        claimed = in_lesion > 0
-        if np.any(out[claimed]):
-            raise ValueError("a lesion segment overlaps another in a LABELMAP SEG")
-        out[claimed] = in_lesion[claimed]
+        for start in range(0, len(out), _SLAB):  # a slab's temporaries at a time
+            in_lesion = lesion_number[lesion_map[start : start + _SLAB]]
+            claimed = in_lesion > 0
+            part = out[start : start + _SLAB]
+            if np.any(part[claimed]):
+                raise ValueError("a lesion segment overlaps another in a LABELMAP SEG")
+            part[claimed] = in_lesion[claimed]
     return out
 
 

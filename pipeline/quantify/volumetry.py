@@ -114,8 +114,8 @@ def liver_volumes(keys: NDArray[np.int8], tumour: TumourAnalysis, voxel_ml: floa
     voxel_ml : float
         Voxel volume, mL.
     """
-    counts = np.bincount((keys.ravel().astype(np.int16) + 1), minlength=10)
-    parenchyma = {k: int(counts[k + 1]) for k in range(0, 9)}
+    counts = value_counts(keys.view(np.uint8), minlength=9)  # keys < 0 count above 127
+    parenchyma = {k: int(counts[k]) for k in range(0, 9)}
     hepatic_tumour = sum(tumour.hepatic_tumour_voxels_by_key.values())
     liver = (sum(parenchyma.values()) + hepatic_tumour) * voxel_ml
     ttv = sum(les.volume_ml for les in tumour.lesions if les.hepatic)

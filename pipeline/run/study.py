@@ -171,8 +171,9 @@ def _patient(header: Dataset) -> PatientInfo:
 
 
 def _incomplete_coverage(seg: SegmentationResult) -> list[str]:
-    liver = np.isin(seg.labelmap, liver_labels(seg.labels)).astype(np.uint8)
-    return coverage_after_segmentation(liver, {"liver": 1})
+    table = np.zeros(max([int(seg.labelmap.max(initial=0)), *seg.labels]) + 1, np.uint8)
+    table[list(liver_labels(seg.labels))] = 1
+    return coverage_after_segmentation(table[seg.labelmap], {"liver": 1})  # one uint8 copy
 
 
 def _any_header(paths: Sequence[Path]) -> Dataset | None:
