@@ -55,7 +55,7 @@ class SegmentationContent:
         Label value -> structure.
     algorithm : AlgorithmInfo
         The model that produced the label map.
-    lesion_map : ndarray of int32, shape (z, y, x), optional
+    lesion_map : ndarray of int, shape (z, y, x), optional
         Connected-component id of each metastasis voxel (0 elsewhere; non-zero only where
         the label map holds a metastasis label); lesion ``n`` is reported as "Lesion n".
     regions : dict[Structure, ndarray of bool]
@@ -66,7 +66,7 @@ class SegmentationContent:
     labelmap: NDArray[np.uint8]
     labels: dict[int, Structure]
     algorithm: AlgorithmInfo
-    lesion_map: NDArray[np.int32] | None = None
+    lesion_map: NDArray[np.integer] | None = None
     regions: dict[Structure, NDArray[np.bool_]] = field(default_factory=dict)
 
 

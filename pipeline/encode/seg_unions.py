@@ -44,6 +44,9 @@ from pydicom.dataset import Dataset
 from pipeline.encode.content import SegmentationContent
 from pipeline.encode.segments import SegmentSpec, union_mask
 
+_SLAB = 32
+"""Slices whose union masks are built and packed at a time."""
+
 
 @dataclass(frozen=True)
 class UnionFrames:
@@ -94,12 +97,18 @@ def union_frames(
         return None
     out = []
     for spec in unions:
-        mask = union_mask(spec, segmentation, z)
-        planes = np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1))
+        planes: list[int] = []
+        packed: list[bytes] = []
+        for start in range(z.start, z.stop, _SLAB):  # a slab's masks at a time, not a volume's
+            slab = slice(start, min(start + _SLAB, z.stop))
+            mask = union_mask(spec, segmentation, slab).reshape(slab.stop - slab.start, -1)
+            found = np.flatnonzero(mask.any(axis=1))
+            if found.size:
+                packed.append(np.packbits(mask[found], axis=1, bitorder="little").tobytes())
+                planes.extend(int(p) + start - z.start for p in found)
         if not base_planes[planes].all():
             return None
-        packed = np.packbits(mask[planes].reshape(len(planes), -1), axis=1, bitorder="little")
-        out.append(UnionFrames(spec.number, tuple(int(p) for p in planes), packed.tobytes()))
+        out.append(UnionFrames(spec.number, tuple(planes), b"".join(packed)))
     return out
 
 

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from pipeline.encode.config import EncodeConfig, SegmentationType
 from pipeline.encode.content import SegmentationContent, lesion_tracking_id
+from pipeline.segment.geometry import value_counts
 from pipeline.structures import (
     CATALOGUE,
     PLANNING_REGIONS,
@@ -29,6 +30,9 @@ from pipeline.structures import (
     StructureInfo,
     liver_labels,
 )
+
+_SLAB = 32
+"""Slices of the lesion map looked up at a time in :func:`labelmap_array`."""
 
 ALL_LESIONS_LABEL = "All liver metastases"
 """Segment label and Tracking Identifier of the union of all metastases."""
@@ -102,7 +106,7 @@ def plan_segments(segmentation: SegmentationContent, config: EncodeConfig) -> li
         Segments in Segment Number order.
     """
     labelmap = segmentation.labelmap
-    counts = np.bincount(labelmap.ravel(), minlength=max(segmentation.labels, default=0) + 1)
+    counts = value_counts(labelmap, minlength=max(segmentation.labels, default=0) + 1)
     present = {v for v, s in segmentation.labels.items() if v > 0 and counts[v] > 0}
     labelmap_type = config.segmentation_type is SegmentationType.LABELMAP
     unions = config.union_segments and not labelmap_type
@@ -276,11 +280,13 @@ def labelmap_array(
             max(int(lesion_map.max(initial=0)), *lesions) + 1, dtype
         )
         lesion_number[list(lesions)] = list(lesions.values())
-        in_lesion = lesion_number[lesion_map]
-        claimed = in_lesion > 0
-        if np.any(out[claimed]):
-            raise ValueError("a lesion segment overlaps another in a LABELMAP SEG")
-        out[claimed] = in_lesion[claimed]
+        for start in range(0, len(out), _SLAB):  # a slab's temporaries at a time
+            in_lesion = lesion_number[lesion_map[start : start + _SLAB]]
+            claimed = in_lesion > 0
+            part = out[start : start + _SLAB]
+            if np.any(part[claimed]):
+                raise ValueError("a lesion segment overlaps another in a LABELMAP SEG")
+            part[claimed] = in_lesion[claimed]
     return out
 
 

@@ -174,20 +174,24 @@ class TumourAnalysis:
         """The same analysis with every lesion's figures withheld (a quality gate)."""
         return replace(self, lesions=[replace(les, withheld=True) for les in self.lesions])
 
-    def lesion_map(self) -> NDArray[np.int32] | None:
+    def lesion_map(self) -> NDArray[np.unsignedinteger] | None:
         """Each tumour voxel labelled with its lesion's index (0: background or a component
         below the minimum size) on the whole image grid, so that SEG segments and SR lesion
         groups name the same lesion; None without lesions.
+
+        The map has the smallest unsigned type that holds the largest index (uint8 below
+        256 lesions: one byte per CT voxel instead of four).
         """
         if self.components is None or not self.lesions:
             return None
-        lookup = np.zeros(int(self.components.max()) + 1, np.int32)
+        dtype = np.min_scalar_type(max(les.index for les in self.lesions))
+        lookup = np.zeros(int(self.components.max()) + 1, dtype)
         for les in self.lesions:
             lookup[les.component_label] = les.index
-        window = lookup[self.components]
+        window: NDArray[np.unsignedinteger] = lookup[self.components]
         if self.grid_shape is None or self.grid_shape == window.shape:
             return window
-        out = np.zeros(self.grid_shape, np.int32)
+        out = np.zeros(self.grid_shape, dtype)
         out[_window(self.components_origin, window.shape)] = window
         return out
 

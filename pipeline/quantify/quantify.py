@@ -83,7 +83,7 @@ class QuantResult:
         Planner and patient inputs with their sources, study date, quality context.
     plan_revision : int
         1 for the first plan, incremented by each re-plan.
-    lesion_map : ndarray of int32, shape (z, y, x), optional
+    lesion_map : ndarray of unsigned int, shape (z, y, x), optional
         Each tumour voxel labelled with its lesion's index (not in :meth:`to_dict`; None
         without lesions or when read back from ``result.json``).
     flr_model : ModelFLR or None
@@ -100,7 +100,7 @@ class QuantResult:
     constants: dict[str, Any]
     inputs: dict[str, Any] = field(default_factory=dict)
     plan_revision: int = 1
-    lesion_map: NDArray[np.int32] | None = field(default=None, compare=False, repr=False)
+    lesion_map: NDArray[np.unsignedinteger] | None = field(default=None, compare=False, repr=False)
     flr_model: ModelFLR | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -275,6 +275,25 @@ def _lung_mass(config: QuantificationConfig, hu: NDArray[np.floating] | None,
     return (mass, "ct"), []
 
 
+def _liver_box(labelmap: NDArray[np.integer], labels: dict[int, Structure],
+               box: tuple[slice, slice, slice]) -> tuple[slice, slice, slice]:
+    """Bounding box (on the whole grid) of the liver, Couinaud segment and metastasis
+    voxels inside ``box`` (``box`` itself where there are none).
+
+    The lesion analysis and the liver's volumes depend only on these voxels
+    (:func:`~pipeline.quantify.lesions.analyse_tumour` gives the whole grid's figures on
+    any window that holds them), so they run on the liver's box instead of the box of
+    every labelled structure: a fraction of its component labels and look-ups.
+    """
+    wanted = np.zeros(max(max(labels, default=0), int(labelmap.max(initial=0))) + 1, np.uint8)
+    wanted[[v for v, s in labels.items()
+            if s in (Structure.LIVER, Structure.METASTASIS, *COUINAUD_SEGMENTS)]] = 1
+    inner = labelled_box(wanted[labelmap[box]])
+    return (slice(box[0].start + inner[0].start, box[0].start + inner[0].stop),
+            slice(box[1].start + inner[1].start, box[1].start + inner[1].stop),
+            slice(box[2].start + inner[2].start, box[2].start + inner[2].stop))
+
+
 def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
              spacing_mm: tuple[float, float, float], patient: PatientInfo,
              planner: PlannerInputs, quality: QualityContext, config: QuantificationConfig,
@@ -288,8 +307,9 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
     ----------
     labelmap : ndarray of int, shape (z, y, x)
         Label map on the native CT grid (0 background). Every figure is measured on the
-        bounding box of its labelled voxels (:func:`pipeline.quantify.box.labelled_box`);
-        the results are those of the whole grid.
+        bounding box of its labelled voxels (:func:`pipeline.quantify.box.labelled_box`),
+        lesions and liver volumes on the box of the liver and tumour voxels; the results
+        are those of the whole grid.
     labels : dict of int to Structure
         Label value -> structure (e.g. ``pipeline.structures.DEMO_LABELS``).
     spacing_mm : tuple of float
@@ -326,15 +346,17 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
     box = labelled_box(labelmap)  # every labelled voxel: the figures are the whole grid's
     labelled = labelmap[box]
     structure_ml = structure_volumes_ml(labelled, labels, voxel_ml)
-    keys = parenchyma_keys(labelled, labels)
     tumour_values = [v for v, s in labels.items() if s is Structure.METASTASIS]
+    liver_at = _liver_box(labelmap, labels, box)  # every liver and tumour voxel
+    liver = labelmap[liver_at]
+    keys = parenchyma_keys(liver, labels)
     thickness = quality.slice_thickness_mm or spacing[0]
     tumour = analyse_tumour(
-        np.isin(labelled, tumour_values), keys, spacing,
+        np.isin(liver, tumour_values), keys, spacing,
         connectivity=config.lesion_connectivity, min_volume_mm3=config.min_lesion_volume_mm3,
         contact_mm=config.liver_contact_mm,
         measurable_mm=measurable_threshold_mm(config.measurable_diameter_mm, thickness),
-        origin=[b.start for b in box], grid_shape=labelmap.shape)
+        origin=[b.start for b in liver_at], grid_shape=labelmap.shape)
     raw = liver_volumes(keys, tumour, voxel_ml)
 
     incomplete = set(quality.incomplete_coverage) | structures_touching_edge(labelmap, labels)

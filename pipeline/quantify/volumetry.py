@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeline.quantify.lesions import NO_PARENCHYMA, UNSEGMENTED_LIVER, TumourAnalysis
+from pipeline.segment.geometry import value_counts
 from pipeline.structures import COUINAUD_SEGMENTS, Structure
 
 SEGMENTS: tuple[int, ...] = tuple(range(1, 9))
@@ -71,8 +72,7 @@ class LiverVolumes:
 def structure_volumes_ml(labelmap: NDArray[np.integer], labels: dict[int, Structure],
                          voxel_ml: float) -> dict[str, float]:
     """Volume of every structure of the label mapping (labels of one structure added), mL."""
-    counts = np.bincount(labelmap.ravel().astype(np.int64, copy=False),
-                         minlength=max(labels, default=0) + 1)
+    counts = value_counts(labelmap, minlength=max(labels, default=0) + 1)
     out: dict[str, float] = {}
     for value, structure in labels.items():
         out[structure.value] = out.get(structure.value, 0.0) + float(counts[value]) * voxel_ml
@@ -114,8 +114,8 @@ def liver_volumes(keys: NDArray[np.int8], tumour: TumourAnalysis, voxel_ml: floa
     voxel_ml : float
         Voxel volume, mL.
     """
-    counts = np.bincount((keys.ravel().astype(np.int16) + 1), minlength=10)
-    parenchyma = {k: int(counts[k + 1]) for k in range(0, 9)}
+    counts = value_counts(keys.view(np.uint8), minlength=9)  # keys < 0 count above 127
+    parenchyma = {k: int(counts[k]) for k in range(0, 9)}
     hepatic_tumour = sum(tumour.hepatic_tumour_voxels_by_key.values())
     liver = (sum(parenchyma.values()) + hepatic_tumour) * voxel_ml
     ttv = sum(les.volume_ml for les in tumour.lesions if les.hepatic)

@@ -42,6 +42,7 @@ from pipeline.encode.seg import build_seg
 from pipeline.encode.source import read_source_headers
 from pipeline.encode.sr import build_rejection_sr, build_sr
 from pipeline.errors import InputDataError
+from pipeline.heap import release_free_memory
 from pipeline.quantify.inputs import PatientInfo, PlannerInputs, QualityContext
 from pipeline.quantify.quality import Finding
 from pipeline.quantify.quantify import QuantResult, quantify
@@ -109,6 +110,7 @@ class _Stages:
         start = time.perf_counter()
         yield message
         elapsed = time.perf_counter() - start
+        release_free_memory()  # the stage's freed temporaries, before the next stage
         self.timings[name] = round(elapsed, 3)
         if self._callback is not None:
             self._callback(name, elapsed, "; ".join(message))
@@ -173,8 +175,9 @@ def _patient(header: Dataset) -> PatientInfo:
 
 
 def _incomplete_coverage(seg: SegmentationResult) -> list[str]:
-    liver = np.isin(seg.labelmap, liver_labels(seg.labels)).astype(np.uint8)
-    return coverage_after_segmentation(liver, {"liver": 1})
+    table = np.zeros(max([int(seg.labelmap.max(initial=0)), *seg.labels]) + 1, np.uint8)
+    table[list(liver_labels(seg.labels))] = 1
+    return coverage_after_segmentation(table[seg.labelmap], {"liver": 1})  # one uint8 copy
 
 
 def _any_header(paths: Sequence[Path]) -> Dataset | None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import ndimage
 
 
 def bounding_box(mask: NDArray[np.bool_], spacing_mm: Sequence[float],
@@ -116,3 +117,33 @@ def value_counts(values: NDArray[np.integer], minlength: int = 0) -> NDArray[np.
         else:
             counts += part
     return counts
+
+
+def enclosed_background(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Background voxels not face-connected to the array's border: the voxels
+    ``scipy.ndimage.binary_fill_holes(mask)`` adds (``binary_fill_holes(mask) & ~mask``).
+
+    scipy grows the outside from the border one voxel layer per pass (a pass over the whole
+    array for each layer: seconds on a liver's box). Labelling the background once and
+    keeping the components that touch no face gives the same voxels in one pass, with an
+    int32 label array as the only temporary.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (z, y, x)
+        The mask.
+
+    Returns
+    -------
+    ndarray of bool
+        The enclosed background (the holes).
+    """
+    labels, n = ndimage.label(~mask)  # face connectivity, as binary_fill_holes
+    if n == 0:
+        return np.zeros_like(mask)
+    outside = np.zeros(n + 1, dtype=bool)
+    outside[0] = True  # label 0 is the mask itself
+    for axis in range(labels.ndim):
+        for end in (0, -1):
+            outside[np.take(labels, end, axis=axis)] = True
+    return np.asarray(~outside[labels])

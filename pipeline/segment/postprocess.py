@@ -16,7 +16,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from pipeline.segment.config import PostProcessRule
-from pipeline.segment.geometry import bounding_box, value_counts
+from pipeline.segment.geometry import bounding_box, enclosed_background, value_counts
 from pipeline.structures import COUINAUD_SEGMENTS, Structure, liver_labels
 
 _CONNECTIVITY = ndimage.generate_binary_structure(3, 3)
@@ -190,7 +190,16 @@ def _within_distance(mask: NDArray[np.bool_], region: NDArray[np.bool_],
 
 
 def fill_holes_nearest(labelmap: NDArray[np.uint8], values: Iterable[int]) -> NDArray[np.uint8]:
-    """Fill background holes of the union of ``values`` with the nearest of those labels."""
+    """Fill background holes of the union of ``values`` with the nearest of those labels.
+
+    The holes are scipy's ``binary_fill_holes`` ones (:func:`~pipeline.segment.geometry.
+    enclosed_background`); each takes the label of the union voxel scipy's feature
+    transform (``distance_transform_edt(..., return_indices=True)``) names nearest. That
+    transform runs on the box of the enclosed voxels (holes and the other labels inside the
+    union) grown by one voxel, without the distance map: from an enclosed voxel, a straight
+    line along any axis meets the union before leaving that box, so every union voxel at
+    least as near lies in it.
+    """
     values = list(values)
     union = _of(labelmap, values)
     box = bounding_box(union, (1.0, 1.0, 1.0), 1.0)
@@ -198,11 +207,16 @@ def fill_holes_nearest(labelmap: NDArray[np.uint8], values: Iterable[int]) -> ND
     if box is None:
         return out
     sub = out[box]
-    holes = ndimage.binary_fill_holes(union[box]) & (sub == 0)
-    if holes.any():
-        _, idx = ndimage.distance_transform_edt(~union[box], return_indices=True)
-        nearest = sub[tuple(idx)]
-        sub[holes] = nearest[holes]
+    inside = enclosed_background(union[box])
+    holes = inside & (sub == 0)
+    if not holes.any():
+        return out
+    near = bounding_box(inside, (1.0, 1.0, 1.0), 1.0)
+    assert near is not None  # holes are enclosed voxels
+    idx = ndimage.distance_transform_edt(~union[box][near], return_distances=False,
+                                         return_indices=True)
+    local, at = sub[near], holes[near]
+    local[at] = local[tuple(i[at] for i in idx)]
     return out
 
 
@@ -315,5 +329,5 @@ def _apply_rules_in(out: NDArray[np.uint8], labels: dict[int, Structure],
             keep = full[box]
         sub[mask & ~keep] = 0
         if rule.fill_holes:
-            filled = _in_box(sub == value, ndimage.binary_fill_holes)
+            filled = _in_box(sub == value, enclosed_background)
             sub[filled & (sub == 0)] = value

@@ -59,3 +59,56 @@ def test_lesions_on_the_box_equal_the_whole_grid() -> None:
     full_map = boxed.lesion_map()
     assert full_map is not None and full_map.shape == lab.shape
     np.testing.assert_array_equal(full_map, whole.lesion_map())
+
+
+def test_lesion_map_is_one_byte_per_voxel_with_the_component_indices() -> None:
+    lab = _labelmap()
+    tumour = _analyse(lab, labelled_box(lab))
+    lesion_map = tumour.lesion_map()
+    assert lesion_map is not None and lesion_map.dtype == np.uint8
+    assert tumour.components is not None
+    # each lesion's voxels are its component's voxels, wherever the window put them
+    window = tuple(slice(o, o + n) for o, n in zip(tumour.components_origin,
+                                                   tumour.components.shape, strict=True))
+    for les in tumour.lesions:
+        expected = np.zeros(lab.shape, bool)
+        expected[window] = tumour.components == les.component_label
+        assert np.array_equal(lesion_map == les.index, expected)
+    assert set(np.unique(lesion_map)) == {0, *(les.index for les in tumour.lesions)}
+
+
+def test_structure_volumes_equal_bincount() -> None:
+    from pipeline.quantify.volumetry import structure_volumes_ml
+
+    lab = _labelmap()
+    counts = np.bincount(lab.ravel().astype(np.int64), minlength=10)
+    volumes = structure_volumes_ml(lab, LABELS, 0.5)
+    assert volumes == {s.value: float(counts[v]) * 0.5 for v, s in LABELS.items()}
+
+
+def test_liver_volumes_count_every_key_as_bincount() -> None:
+    from pipeline.quantify.volumetry import liver_volumes
+
+    lab = _labelmap()
+    keys = parenchyma_keys(lab, LABELS)
+    assert (keys < 0).any()
+    tumour = _analyse(lab, None)
+    counts = np.bincount(keys.ravel().astype(np.int16) + 1, minlength=10)
+    volumes = liver_volumes(keys, tumour, 0.5)
+    hepatic = sum(tumour.hepatic_tumour_voxels_by_key.values())
+    assert volumes.liver_ml == (int(counts[1:].sum()) + hepatic) * 0.5
+    for segment in range(1, 9):
+        assigned = tumour.hepatic_tumour_voxels_by_key.get(segment, 0)
+        assert volumes.segment_total_ml[segment] == (int(counts[segment + 1]) + assigned) * 0.5
+
+
+def test_liver_box_holds_every_liver_and_tumour_voxel_only() -> None:
+    from pipeline.quantify.quantify import _liver_box
+
+    lab = _labelmap()
+    lab[35:38, 50:55, 62:66] = 20            # another structure, away from the liver
+    labels = {**LABELS, 20: Structure.LUNG}
+    box = labelled_box(lab)
+    liver_at = _liver_box(lab, labels, box)
+    assert liver_at == labelled_box(np.where(lab == 20, 0, lab))
+    assert liver_at != box
