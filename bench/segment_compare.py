@@ -245,7 +245,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     folder = args.model
     if args.fullsize is not None:
-        folder = build_random_model(args.fullsize, FULL_SIZE, folds=range(max(args.folds)))
+        folder = args.fullsize
+        if len(_fold_list(folder, 1) if folder.exists() else ()) == 0 or not all(
+            (folder / f"fold_{k}" / "checkpoint_final.pth").exists() for k in range(max(args.folds))
+        ):
+            build_random_model(folder, FULL_SIZE, folds=range(max(args.folds)))
     name = (
         torch.cuda.get_device_name(device)
         if device.type == "cuda"

@@ -264,18 +264,18 @@ class SegmentationConfig(BaseModel):
         description="Who runs the sliding window: 'dicomnode' (pipeline.segment."
                     "sliding_window: all folds warm on the device, tiles and mirrors batched, "
                     "folds summed and arg-maxed on the device), 'nnunet' (nnUNetPredictor, "
-                    "fold by fold), 'auto': dicomnode on CUDA, nnunet on the CPU (the faster "
-                    "of the two on each, docs/segmentation-gpu.md). 2-D configurations always "
-                    "use nnunet.")
+                    "fold by fold), 'auto': dicomnode (the faster on the CPU and on CUDA, "
+                    "docs/segmentation-gpu.md). 2-D configurations always use nnunet.")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         default="auto",
         description="Autocast precision of the networks in dicomnode's sliding window "
-                    "(sums are float32): 'auto' = bf16 on a CUDA device that supports it "
-                    "(else fp16), fp32 on the CPU.")
+                    "(sums are float32): 'auto' = fp16 on CUDA (nnU-Net's own autocast), fp32 "
+                    "on the CPU; bf16 is as fast and less precise.")
     tile_batch_size: int | None = Field(
         default=None, ge=1,
         description="Patches (tiles x mirrored copies) per forward pass of dicomnode's "
-                    "sliding window; None: 8 on CUDA, 1 on the CPU.")
+                    "sliding window; None: 8 on CUDA, 4 on the CPU (where a single "
+                    "patch takes PyTorch's slow float32 convolution).")
     compile_network: bool = Field(
         default=False,
         description="torch.compile each fold's network in dicomnode's sliding window (CUDA "

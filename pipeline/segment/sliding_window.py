@@ -48,8 +48,12 @@ _AUTOCAST: dict[str, torch.dtype | None] = {
 
 
 def resolve_precision(setting: Precision, device: torch.device) -> str:
-    """The precision a run uses: ``auto`` is bf16 on a CUDA device that supports it (fp16 on
-    an older one), fp32 on the CPU.
+    """The precision a run uses: ``auto`` is fp16 on CUDA, fp32 on the CPU.
+
+    fp16 is nnU-Net's own autocast precision on CUDA, the one its models are trained with
+    (mixed precision with a gradient scaler), as fast as bf16 on tensor cores and with three
+    more mantissa bits: on the demo model bf16 changed up to 1 % of a thin structure's
+    voxels (docs/segmentation-gpu.md).
 
     Parameters
     ----------
@@ -65,20 +69,20 @@ def resolve_precision(setting: Precision, device: torch.device) -> str:
     """
     if setting != "auto":
         return setting
-    if device.type != "cuda":
-        return "fp32"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp16" if device.type == "cuda" else "fp32"
 
 
 def resolve_tile_batch(setting: int | None, device: torch.device) -> int:
-    """Patches per forward pass: the configured number, else 8 on CUDA and 1 on the CPU.
+    """Patches per forward pass: the configured number, else 8 on CUDA and 4 on the CPU.
 
-    On the CPU a batch brings nothing (one patch already keeps the cores busy) and costs
-    memory traffic; see docs/segmentation-gpu.md for the measurements.
+    On the CPU, PyTorch runs a float32 3-D convolution of a single patch with its slow
+    im2col kernel (``aten::slow_conv3d_forward``) and batches of two or more with oneDNN:
+    one patch at a time, as nnU-Net runs its tiles, was 3-5 times slower
+    (docs/segmentation-gpu.md).
     """
     if setting is not None:
         return setting
-    return 8 if device.type == "cuda" else 1
+    return 8 if device.type == "cuda" else 4
 
 
 def mirror_flips(axes: Sequence[int]) -> list[tuple[int, ...]]:
@@ -146,7 +150,7 @@ class WindowOptions:
     ----------
     predictor : {'auto', 'dicomnode', 'nnunet'}
         :class:`SlidingWindowPredictor` or nnU-Net's ``nnUNetPredictor``; ``auto``: ours
-        on CUDA, nnU-Net's on the CPU.
+        for 3-D configurations (the faster on the CPU and on CUDA), nnU-Net's for 2-D.
     precision, tile_batch_size, compile_network
         As :class:`SlidingWindowPredictor`.
     """
@@ -158,9 +162,7 @@ class WindowOptions:
 
     def own(self, device: torch.device, patch_size: Sequence[int]) -> bool:
         """Whether :class:`SlidingWindowPredictor` runs a model with ``patch_size`` here."""
-        if len(patch_size) != 3 or self.predictor == "nnunet":
-            return False
-        return self.predictor == "dicomnode" or device.type == "cuda"
+        return len(patch_size) == 3 and self.predictor != "nnunet"
 
 
 @dataclass

@@ -149,4 +149,4 @@ def test_single_fold_model_reports_agreement_unavailable(toy: Any) -> None:
     assert result.stages == [{"model": "organ", "box_zyx": [[0, 24], [0, 40], [0, 40]],
                               "network_shape": [24, 40, 40],
                               "network_spacing_mm": [3.0, 2.0, 2.0], "mirror_axes": [],
-                              "sliding_window": "nnunet"}]
+                              "sliding_window": "dicomnode-fp32"}]

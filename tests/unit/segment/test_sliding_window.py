@@ -91,10 +91,10 @@ def test_tiles_and_mirrors_in_nnunets_order() -> None:
 def test_device_defaults() -> None:
     assert resolve_precision("auto", CPU) == "fp32"
     assert resolve_precision("bf16", CPU) == "bf16"
-    assert resolve_tile_batch(None, CPU) == 1
+    assert resolve_tile_batch(None, CPU) == 4
     assert resolve_tile_batch(5, CPU) == 5
-    assert WindowOptions().own(CPU, (16, 32, 32)) is False  # auto: nnU-Net's on the CPU
-    assert WindowOptions(predictor="dicomnode").own(CPU, (16, 32, 32)) is True
+    assert WindowOptions().own(CPU, (16, 32, 32)) is True
+    assert WindowOptions(predictor="nnunet").own(CPU, (16, 32, 32)) is False
     assert WindowOptions(predictor="dicomnode").own(CPU, (32, 32)) is False  # 2-D
     with pytest.raises(ValidationError):
         SegmentationConfig(tile_batch_size=0)
