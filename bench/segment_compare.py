@@ -246,7 +246,7 @@ def main() -> None:
     folder = args.model
     if args.fullsize is not None:
         folder = args.fullsize
-        if len(_fold_list(folder, 1) if folder.exists() else ()) == 0 or not all(
+        if not all(  # reuse a folder written before
             (folder / f"fold_{k}" / "checkpoint_final.pth").exists() for k in range(max(args.folds))
         ):
             build_random_model(folder, FULL_SIZE, folds=range(max(args.folds)))
