@@ -14,6 +14,11 @@ on the CT grid.
 
     python bench/segment.py --realistic [--slices 300] [--work DIR] [--threads 2]
 
+Model and engine options: ``--model FOLDER --folds 0 1 2 3 4 --no-postprocess`` (e.g. the
+random-weight full-size model of ``bench/segment_compare.py --fullsize``),
+``--sliding-window auto|dicomnode|nnunet --precision auto|fp32|bf16|fp16 --tile-batch N
+--compile``, ``--warm-run`` (one untimed run first).
+
 ``--phantoms``: accuracy and run time on held-out training-style phantoms:
 
     python bench/segment.py --phantoms --seeds 1000 1001 1002 --spacing 2.0
@@ -33,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline.segment.config import SegmentationConfig
+from pipeline.segment.config import ModelConfig, SegmentationConfig
 from pipeline.segment.engine import SegmentationEngine
 from pipeline.segment.metrics import evaluate
 from pipeline.select.volume import build_volume_checked
@@ -137,12 +142,34 @@ def stage_rows(timings: dict[str, float], t_start: float,
     return rows
 
 
+def engine_config(args: argparse.Namespace) -> SegmentationConfig:
+    """The engine's configuration from the command line (default: the demo model)."""
+    fields: dict[str, Any] = {
+        "device": args.device, "cpu_threads": args.threads,
+        "sliding_window": args.sliding_window, "precision": args.precision,
+        "tile_batch_size": args.tile_batch, "compile_network": args.compile}
+    if args.model is not None or args.folds is not None:
+        model: dict[str, Any] = {}
+        if args.model is not None:
+            fields["models_dir"] = args.model.resolve().parent
+            model["folder"] = args.model.name
+        if args.folds is not None:
+            model["folds"] = tuple(args.folds)
+        fields["models"] = {"demo": ModelConfig(**model)}
+    if args.no_postprocess:
+        fields["postprocess"] = {}
+    return SegmentationConfig(**fields)
+
+
 def run_realistic(args: argparse.Namespace) -> None:
     """Stage breakdown on a realistic series; prints a table and JSON."""
     volume, truth = realistic_series(args.work, args.seed, args.slices)
-    engine = SegmentationEngine(SegmentationConfig(device=args.device,
-                                                   cpu_threads=args.threads))
+    engine = SegmentationEngine(engine_config(args))
+    t_load = time.perf_counter()
     engine.load()
+    print(f"models loaded (warm) in {time.perf_counter() - t_load:.1f} s")
+    if args.warm_run:
+        engine.segment(volume)
     with RssSampler() as sampler:
         rss_before = RssSampler.rss_bytes()
         t_start = time.perf_counter()
@@ -167,8 +194,9 @@ def run_realistic(args: argparse.Namespace) -> None:
     print(f"liver Dice {figures['liver_dice']:.3f}, liver volume error "
           f"{figures['liver_volume_error_pct']:+.1f} %, segments "
           f"{figures['couinaud_dice_mean']:.3f}")
-    print(json.dumps({
+    summary = {
         "shape_zyx": list(volume.shape), "device": device, "total_s": round(total, 2),
+        "sliding_window": [s.get("sliding_window") for s in result.stages],
         "inference_s": round(inference, 2), "nnunet_preprocess_s": round(preprocess, 2),
         "overhead_s": round(overhead, 2), "overhead_share": round(overhead / total, 3),
         "stages": [{k: round(v, 2) if isinstance(v, float) else v for k, v in r.items()}
@@ -176,7 +204,10 @@ def run_realistic(args: argparse.Namespace) -> None:
         "liver_dice": figures["liver_dice"],
         "liver_volume_error_pct": figures["liver_volume_error_pct"],
         "couinaud_dice_mean": figures["couinaud_dice_mean"],
-        "dice": figures["dice"]}))
+        "dice": figures["dice"]}
+    print(json.dumps(summary))
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=1))
 
 
 def _phantom_volume(hu: np.ndarray, spacing: tuple[float, float, float]) -> CTVolume:
@@ -195,8 +226,7 @@ def run_phantoms(args: argparse.Namespace) -> None:
     """Accuracy and run time on held-out training-style phantoms; prints JSON."""
     from pipeline.synth.render import render_training_case
 
-    engine = SegmentationEngine(SegmentationConfig(device=args.device,
-                                                   cpu_threads=args.threads))
+    engine = SegmentationEngine(engine_config(args))
     cases = []
     for seed in args.seeds:
         hu, truth, spacing = render_training_case(seed, spacing_zyx_mm=(args.spacing,) * 3)
@@ -242,6 +272,18 @@ def main() -> None:
     parser.add_argument("--spacing", type=float, default=2.0, help="phantoms: spacing, mm")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+    parser.add_argument("--model", type=Path, help="trained-model folder (default: demo)")
+    parser.add_argument("--folds", type=int, nargs="+", help="folds (default: the model's)")
+    parser.add_argument("--no-postprocess", action="store_true",
+                        help="no post-processing rules (a random-weight model)")
+    parser.add_argument("--sliding-window", default="auto",
+                        choices=("auto", "dicomnode", "nnunet"))
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    parser.add_argument("--tile-batch", type=int, help="patches per forward pass")
+    parser.add_argument("--compile", action="store_true", help="torch.compile (CUDA)")
+    parser.add_argument("--warm-run", action="store_true",
+                        help="realistic: segment once untimed first (CUDA warm-up)")
+    parser.add_argument("--json", type=Path, help="realistic: also write the JSON here")
     args = parser.parse_args()
     if args.phantoms:
         run_phantoms(args)

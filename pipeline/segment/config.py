@@ -259,6 +259,27 @@ class SegmentationConfig(BaseModel):
         default=0.5, gt=0.0, le=1.0,
         description="Sliding-window step as a fraction of the patch (0.5 = 50 % overlap; "
                     "larger is faster).")
+    sliding_window: Literal["auto", "dicomnode", "nnunet"] = Field(
+        default="auto",
+        description="Who runs the sliding window: 'dicomnode' (pipeline.segment."
+                    "sliding_window: all folds warm on the device, tiles and mirrors batched, "
+                    "folds summed and arg-maxed on the device), 'nnunet' (nnUNetPredictor, "
+                    "fold by fold), 'auto': dicomnode (the faster on the CPU and on CUDA, "
+                    "docs/segmentation-gpu.md). 2-D configurations always use nnunet.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        default="auto",
+        description="Autocast precision of the networks in dicomnode's sliding window "
+                    "(sums are float32): 'auto' = fp16 on CUDA (nnU-Net's own autocast), fp32 "
+                    "on the CPU; bf16 is as fast and less precise.")
+    tile_batch_size: int | None = Field(
+        default=None, ge=1,
+        description="Patches (tiles x mirrored copies) per forward pass of dicomnode's "
+                    "sliding window; None: 8 on CUDA, 4 on the CPU (where a single "
+                    "patch takes PyTorch's slow float32 convolution).")
+    compile_network: bool = Field(
+        default=False,
+        description="torch.compile each fold's network in dicomnode's sliding window (CUDA "
+                    "only; the first study pays the compilation).")
 
     @model_validator(mode="before")
     @classmethod

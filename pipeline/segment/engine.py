@@ -27,6 +27,7 @@ from pipeline.segment.inference import FoldPrediction, ModelRunner
 from pipeline.segment.model_folders import ModelError, ModelInfo, verify_config
 from pipeline.segment.postprocess import apply_rules, largest_component
 from pipeline.segment.result import OUTPUT_LABEL_VALUES, SegmentationResult
+from pipeline.segment.sliding_window import WindowOptions
 from pipeline.structures import COUINAUD_SEGMENTS, PLANNING_REGIONS, Structure
 from pipeline.volume import CTVolume
 
@@ -127,8 +128,14 @@ class SegmentationEngine:
         assert self._infos is not None
         self._runners = {
             key: ModelRunner(info, self._device, self._mirroring(key),
-                             self.config.tile_step_size)
+                             self.config.tile_step_size, self._window_options())
             for key, info in self._infos.items()}
+
+    def _window_options(self) -> WindowOptions:
+        c = self.config
+        return WindowOptions(predictor=c.sliding_window, precision=c.precision,
+                             tile_batch_size=c.tile_batch_size,
+                             compile_network=c.compile_network)
 
     def _mirroring(self, key: str) -> bool:
         """Test-time mirroring of model ``key`` (its own setting, else the engine's)."""
@@ -278,7 +285,8 @@ class SegmentationEngine:
         return {**record, "box_zyx": [[b.start, b.stop] for b in box],
                 "network_shape": list(prediction.fold_labelmaps[0].shape),
                 "network_spacing_mm": runner.network_spacing_mm,
-                "mirror_axes": runner.mirror_axes}
+                "mirror_axes": runner.mirror_axes,
+                "sliding_window": runner.sliding_window}
 
     def _fold_dice(self, info: ModelInfo, prediction: FoldPrediction,
                    fold_dice: dict[Structure, float | None],

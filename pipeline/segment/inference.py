@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from pipeline.segment.model_folders import ModelError, ModelInfo
 from pipeline.segment.prepare import network_shape, run_case
 from pipeline.segment.resample import logits_to_labels
+from pipeline.segment.sliding_window import SlidingWindowPredictor, WindowOptions
 
 _NNUNET_ENV = ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
 
@@ -71,10 +72,12 @@ class ModelRunner:
         Test-time mirroring on the axes the model allows.
     tile_step_size : float
         Sliding-window step as a fraction of the patch.
+    window : WindowOptions, optional
+        Who runs the sliding window and how (default: :class:`WindowOptions`'s defaults).
     """
 
     def __init__(self, info: ModelInfo, device: torch.device, use_mirroring: bool,
-                 tile_step_size: float) -> None:
+                 tile_step_size: float, window: WindowOptions | None = None) -> None:
         _quiet_nnunet_env()
         from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
@@ -92,6 +95,21 @@ class ModelRunner:
             raise ModelError(f"model '{info.key}': nnU-Net cannot load {info.folder}: "
                              f"{type(exc).__name__}: {exc}") from exc
         self._parameters: list[dict[str, Any]] = list(self._predictor.list_of_parameters)
+        self._window: SlidingWindowPredictor | None = None
+        window = window or WindowOptions()
+        cm = self._predictor.configuration_manager
+        if window.own(device, cm.patch_size):
+            self._window = SlidingWindowPredictor(
+                self._predictor.network, self._parameters, cm.patch_size,
+                self._predictor.label_manager.num_segmentation_heads, device,
+                fold_keys=info.folds, mirror_axes=self.mirror_axes,
+                tile_step_size=tile_step_size, tile_batch_size=window.tile_batch_size,
+                precision=window.precision, compile_network=window.compile_network)
+
+    @property
+    def sliding_window(self) -> str:
+        """Who runs the sliding window: ``dicomnode-<precision>`` or ``nnunet``."""
+        return "nnunet" if self._window is None else f"dicomnode-{self._window.precision}"
 
     @property
     def network_spacing_mm(self) -> list[float]:
@@ -182,6 +200,28 @@ class ModelRunner:
         t0 = time.perf_counter()
         data, properties = self.preprocess(image, spacing_mm)
         timings["preprocess"] = time.perf_counter() - t0
+        if self._window is not None:
+            window = self._window.predict(data)
+            timings.update({f"inference.{k}": v for k, v in window.timings_s.items()})
+            total, fold_maps = window.logits, window.fold_labelmaps
+        else:
+            total, fold_maps = self._nnunet_folds(data, timings)
+        t0 = time.perf_counter()
+        # the way back to the CT grid reads host tensors
+        labelmap = self._to_input_grid(total.to("cpu"), properties)
+        timings["resample"] = time.perf_counter() - t0
+        if labelmap.shape != image.shape[1:]:
+            raise ModelError(f"model '{self.info.key}': output shape {labelmap.shape} differs "
+                             f"from input {image.shape[1:]}")
+        cropped = properties["shape_after_cropping_and_before_resampling"]
+        cropped_ml = float(np.prod(cropped)) * float(np.prod(spacing_mm)) / 1000.0
+        return FoldPrediction(labelmap, fold_maps, timings,
+                              cropped_ml / float(np.prod(fold_maps[0].shape)))
+
+    def _nnunet_folds(self, data: torch.Tensor, timings: dict[str, float]
+                      ) -> tuple[torch.Tensor, list[NDArray[np.uint8]]]:
+        """nnU-Net's own sliding window, fold by fold: the folds' mean logits (host) and
+        each fold's argmax."""
         p = self._predictor
         total: torch.Tensor | None = None
         fold_maps: list[NDArray[np.uint8]] = []
@@ -194,16 +234,7 @@ class ModelRunner:
             timings[f"inference.fold_{fold}"] = time.perf_counter() - t0
         assert total is not None
         total /= len(self._parameters)
-        t0 = time.perf_counter()
-        labelmap = self._to_input_grid(total, properties)
-        timings["resample"] = time.perf_counter() - t0
-        if labelmap.shape != image.shape[1:]:
-            raise ModelError(f"model '{self.info.key}': output shape {labelmap.shape} differs "
-                             f"from input {image.shape[1:]}")
-        cropped = properties["shape_after_cropping_and_before_resampling"]
-        cropped_ml = float(np.prod(cropped)) * float(np.prod(spacing_mm)) / 1000.0
-        return FoldPrediction(labelmap, fold_maps, timings,
-                              cropped_ml / float(np.prod(fold_maps[0].shape)))
+        return total, fold_maps
 
     def _to_input_grid(self, logits: torch.Tensor,
                        properties: dict[str, Any]) -> NDArray[np.uint8]:

@@ -54,7 +54,8 @@ class SegmentationResult:
         Per stage: ``model``; ``box_zyx``, the [start, stop) voxel ranges of the CT the
         model ran on (None when skipped, with ``skipped`` saying why); ``network_shape``
         and ``network_spacing_mm`` (mm), the grid nnU-Net resampled the box to;
-        ``mirror_axes``, the axes flipped for test-time mirroring (empty: none).
+        ``mirror_axes``, the axes flipped for test-time mirroring (empty: none);
+        ``sliding_window``, who ran it (``nnunet`` or ``dicomnode-<precision>``).
     regions : dict[Structure, ndarray of bool]
         Planning regions of a learned FLR model (:data:`pipeline.structures.
         PLANNING_REGIONS`), each a mask (z, y, x) on the label map's grid; they overlap the

@@ -148,4 +148,5 @@ def test_single_fold_model_reports_agreement_unavailable(toy: Any) -> None:
     assert result.confidence.notes and "single-fold" in result.confidence.notes[0]
     assert result.stages == [{"model": "organ", "box_zyx": [[0, 24], [0, 40], [0, 40]],
                               "network_shape": [24, 40, 40],
-                              "network_spacing_mm": [3.0, 2.0, 2.0], "mirror_axes": []}]
+                              "network_spacing_mm": [3.0, 2.0, 2.0], "mirror_axes": [],
+                              "sliding_window": "dicomnode-fp32"}]
