@@ -37,7 +37,7 @@ from pipeline.encode.content import (
 from pipeline.encode.pdf import build_encapsulated_pdf, build_pdf, build_rejection_pdf
 from pipeline.encode.sanitise import SourceHeaderError, sanitised
 from pipeline.encode.seg import build_seg
-from pipeline.encode.source import read_source_headers
+from pipeline.encode.source import selected_source_headers
 from pipeline.encode.sr import build_rejection_sr, build_sr
 from pipeline.errors import InputDataError
 from pipeline.quantify.inputs import PatientInfo, PlannerInputs, QualityContext
@@ -346,7 +346,8 @@ def _measure(volume: CTVolume, selection: SelectionResult, files: Sequence[Path]
         return _reject(selection, reason, files, out_dir, config, engine, seed, stages,
                        stage="coverage")
 
-    header = sanitised(pydicom.dcmread(volume.source_paths[0], stop_before_pixels=True))
+    sources = selected_source_headers(volume, selection.chosen_headers)  # no file read
+    header = sources[0]
     with stages.stage("quantify"):
         quality = QualityContext(
             incomplete_coverage=["liver"] if incomplete else [],
@@ -375,17 +376,16 @@ def _measure(volume: CTVolume, selection: SelectionResult, files: Sequence[Path]
         content = report_content(quant, series_choice(result["series"], description),
                                  algorithm_info(seg.models), seg.confidence, warnings,
                                  set(incomplete))
-        outputs = _encode(volume, seg, quant, content, out_dir, config, seed)
+        outputs = _encode(volume, sources, seg, quant, content, out_dir, config, seed)
     result["outputs"] = [p.name for p in outputs]
     result["stages_s"] = stages.timings
     write_result_json(result, out_dir)
     return StudyResult(StudyStatus.SUCCEEDED, None, result, outputs)
 
 
-def _encode(volume: CTVolume, seg: SegmentationResult, quant: QuantResult,
-            content: ReportContent, out_dir: Path, config: PipelineConfig, seed: str
-            ) -> list[Path]:
-    sources = read_source_headers(volume)
+def _encode(volume: CTVolume, sources: Sequence[Dataset], seg: SegmentationResult,
+            quant: QuantResult, content: ReportContent, out_dir: Path, config: PipelineConfig,
+            seed: str) -> list[Path]:
     seg_content = SegmentationContent(labelmap=seg.labelmap, labels=seg.labels,
                                       algorithm=content.algorithm, lesion_map=quant.lesion_map,
                                       regions=seg.regions)
