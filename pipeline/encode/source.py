@@ -79,10 +79,15 @@ def selected_source_headers(volume: CTVolume, headers: Sequence[Dataset]) -> lis
     pipeline.encode.sanitise.SourceHeaderError
         If a header lacks a Type 1 identifier.
     """
-    images = [ds.image if isinstance(ds, FrameHeader) else ds for ds in headers]
-    out = sanitised_all(images)
+    out = sanitised_all([source_image(ds) for ds in headers])
     check_source_order(volume, out)
     return out
+
+
+def source_image(header: Dataset) -> Dataset:
+    """The image header a slice's header comes from: the multi-frame image of a
+    :class:`~pipeline.select.frames.FrameHeader`, otherwise the header itself."""
+    return header.image if isinstance(header, FrameHeader) else header
 
 
 def check_source_order(volume: CTVolume, source_images: Sequence[Dataset]) -> None:

@@ -37,7 +37,7 @@ from pipeline.encode.content import (
 from pipeline.encode.pdf import build_encapsulated_pdf, build_pdf, build_rejection_pdf
 from pipeline.encode.sanitise import SourceHeaderError, sanitised
 from pipeline.encode.seg import build_seg
-from pipeline.encode.source import selected_source_headers
+from pipeline.encode.source import selected_source_headers, source_image
 from pipeline.encode.sr import build_rejection_sr, build_sr
 from pipeline.errors import InputDataError
 from pipeline.quantify.inputs import PatientInfo, PlannerInputs, QualityContext
@@ -346,8 +346,7 @@ def _measure(volume: CTVolume, selection: SelectionResult, files: Sequence[Path]
         return _reject(selection, reason, files, out_dir, config, engine, seed, stages,
                        stage="coverage")
 
-    sources = selected_source_headers(volume, selection.chosen_headers)  # no file read
-    header = sources[0]
+    header = sanitised(source_image(selection.chosen_headers[0]))  # read by the selection
     with stages.stage("quantify"):
         quality = QualityContext(
             incomplete_coverage=["liver"] if incomplete else [],
@@ -376,6 +375,7 @@ def _measure(volume: CTVolume, selection: SelectionResult, files: Sequence[Path]
         content = report_content(quant, series_choice(result["series"], description),
                                  algorithm_info(seg.models), seg.confidence, warnings,
                                  set(incomplete))
+        sources = selected_source_headers(volume, selection.chosen_headers)  # no file read
         outputs = _encode(volume, sources, seg, quant, content, out_dir, config, seed)
     result["outputs"] = [p.name for p in outputs]
     result["stages_s"] = stages.timings
