@@ -8,8 +8,18 @@ Run::
 
     OMP_NUM_THREADS=1 python bench/outputs.py --slices 300 600 [--no-unions]
         [--type LABELMAP] [--stacked-masks] [--trace-memory] [--json OUT.json]
+        [--base /work/main --new .]
 
-Prints one JSON object per case: seconds to build and to serialise each output, its size
+The source headers are sanitised first, untimed, as the pipeline hands them to the writers;
+a 4-slice case is built first, untimed, as a warm job worker does at start
+(``pipeline.encode.warm``): the figures are those of a worker's study, not of a process's
+first build. With ``--base DIR --new DIR`` each case runs in a subprocess on each checkout
+(``PYTHONPATH=DIR``, the bench of ``--new``), one after the other, and a table shows the
+figures side by side with their ratio ``new / base``.
+
+Prints one JSON object per case: seconds to build and to serialise each output, the sum
+(``encode_s``) and the process's CPU seconds for all of them (``encode_cpu_s``, less
+sensitive to other processes on a loaded machine than the wall-clock figures), its size
 in bytes, the number of segments and frames, and the process's peak resident memory (all
 cases so far, inputs included: a 600-slice case holds ~1.4 GB of CT, label and lesion
 arrays). ``--stacked-masks`` builds the SEG the way it was built before its union frames
@@ -22,10 +32,14 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import resource
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +59,7 @@ from pipeline.encode.content import (
     StructureMeasurement,
 )
 from pipeline.encode.pdf import build_encapsulated_pdf, build_pdf
+from pipeline.encode.sanitise import sanitised_all
 from pipeline.encode.seg import build_seg
 from pipeline.encode.sr import build_sr
 from pipeline.structures import COUINAUD_SEGMENTS, DEMO_LABELS, Structure
@@ -176,6 +191,7 @@ def run_case(
     memory the writer itself needs (``seg_build_peak_mb``), apart from the inputs.
     """
     volume, headers = _headers(slices)
+    headers = sanitised_all(headers)  # as the pipeline gives them (read once, sanitised)
     labelmap, lesion_map = _labels(slices, lesions)
     algorithm = AlgorithmInfo("bench-model", "1", True, "0" * 64)
     segmentation = SegmentationContent(labelmap, dict(DEMO_LABELS), algorithm, lesion_map)
@@ -184,6 +200,7 @@ def run_case(
     def seg_build() -> Any:
         return build_seg(volume, headers, segmentation, config, fast_unions=not stacked_masks)
 
+    cpu_started = time.process_time()
     seg, seg_s = _timed(seg_build)
     seg_bytes, seg_write_s = _timed(lambda: _serialise(seg))
     content = _report(volume, algorithm, lesions)
@@ -194,6 +211,8 @@ def run_case(
     figures: dict[str, Any] = {}
     if trace_memory:
         figures["seg_build_peak_mb"] = round(_traced_peak_mb(seg_build))
+    encode_cpu_s = time.process_time() - cpu_started
+    encode_s = seg_s + seg_write_s + sr_s + sr_write_s + pdf_s + doc_s
     return figures | {
         "slices": slices,
         "rows": SIZE,
@@ -213,8 +232,68 @@ def run_case(
         "pdf_dicom_s": round(doc_s, 2),
         "pdf_bytes": len(pdf),
         "pdf_dicom_bytes": len(doc),
+        "encode_s": round(encode_s, 2),
+        "encode_cpu_s": round(encode_cpu_s, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
+
+
+COMPARED = (
+    "seg_build_s",
+    "seg_write_s",
+    "sr_build_s",
+    "sr_write_s",
+    "pdf_build_s",
+    "pdf_dicom_s",
+    "encode_s",
+    "encode_cpu_s",
+    "seg_bytes",
+    "peak_rss_mb",
+)
+"""Figures shown side by side with ``--base``/``--new``."""
+
+
+def _child(checkout: Path, argv: list[str]) -> list[dict[str, Any]]:
+    """Run this bench (without ``--base``/``--new``) on ``checkout``; its JSON lines."""
+    env = dict(os.environ, PYTHONPATH=str(checkout.resolve()))
+    out = subprocess.run(
+        [sys.executable, __file__, *argv], env=env, check=True, capture_output=True, text=True
+    )
+    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+
+def compare(base: Path, new: Path, argv: list[str]) -> list[dict[str, Any]]:
+    """Run each case on ``base`` then on ``new``; print the figures side by side.
+
+    Returns
+    -------
+    list of dict
+        Per case: ``{"base": figures, "new": figures}``.
+    """
+    results = []
+    print(f"{'case / figure':<28}{'base':>12}{'new':>12}{'new/base':>10}")
+    for case in _cases(argv):
+        pair = {"base": _child(base, case)[0], "new": _child(new, case)[0]}
+        results.append(pair)
+        b, n = pair["base"], pair["new"]
+        print(f"{b['slices']} slices, {b['segments']} segments, {b['frames']} frames")
+        for key in COMPARED:
+            ratio = f"{n[key] / b[key]:.2f}" if b.get(key) else "-"
+            print(f"  {key:<26}{b.get(key, '-'):>12}{n.get(key, '-'):>12}{ratio:>10}")
+    return results
+
+
+def _cases(argv: list[str]) -> list[list[str]]:
+    """One argument list per ``--slices`` value (the other arguments kept)."""
+    options, slices, rest = [], [], list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--slices":
+            while rest and not rest[0].startswith("--"):
+                slices.append(rest.pop(0))
+        else:
+            options.append(arg)
+    return [[*options, "--slices", n] for n in (slices or ["300", "600"])]
 
 
 def main() -> None:
@@ -236,12 +315,24 @@ def main() -> None:
         help="give highdicom one mask per segment (the former SEG build)",
     )
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--base", type=Path, help="baseline checkout (with --new)")
+    parser.add_argument("--new", type=Path, help="checkout compared with --base")
     parser.add_argument(
         "--trace-memory",
         action="store_true",
         help="also measure the SEG writer's own peak memory (slower)",
     )
     args = parser.parse_args()
+    if (args.base is None) != (args.new is None):
+        parser.error("--base and --new go together")
+    if args.base is not None:
+        argv = _without(sys.argv[1:], ("--base", "--new", "--json"))
+        pairs = compare(args.base, args.new, argv)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(pairs, f, indent=2)
+        return
+    run_case(4, 1, SegmentationType(args.type), not args.no_unions)  # a worker's warm-up
     results = []
     for n in args.slices:
         result = run_case(
@@ -257,6 +348,19 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
+
+
+def _without(argv: list[str], options: tuple[str, ...]) -> list[str]:
+    """``argv`` without the given options and their values."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in options:
+            skip = True
+        else:
+            out.append(arg)
+    return out
 
 
 if __name__ == "__main__":

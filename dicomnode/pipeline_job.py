@@ -3,7 +3,8 @@
 The runner names it by import path (``dicomnode.pipeline_job:run_job``) and calls it in a
 worker process. ``run_job`` is a warm handler (:mod:`dicomnode.jobs.warm`): a warm worker
 calls ``run_job.prepare(pipeline)`` once when it starts, which builds the segmentation
-engine and loads its models; the jobs that follow reuse that engine. The engine is kept for
+engine and loads its models, and warms the DICOM writers up (:mod:`pipeline.encode.warm`:
+their one-time table loading); the jobs that follow reuse that engine. The engine is kept for
 one segmentation configuration (compared by value): a job that comes with another one gets a
 fresh engine (reported as its ``model load`` stage), which then replaces the old one.
 
@@ -18,6 +19,7 @@ import time
 
 from dicomnode.jobs.handler import JobOutcome, JobSpec, OutcomeState
 from pipeline.config import PipelineConfig
+from pipeline.encode.warm import warm_up
 from pipeline.errors import InputDataError
 from pipeline.run.study import StudyStatus, run_study
 from pipeline.segment.config import SegmentationConfig
@@ -35,8 +37,10 @@ class PipelineJob:
         self._key: str | None = None
 
     def prepare(self, pipeline: PipelineConfig) -> None:
-        """Build the engine for ``pipeline.segmentation`` and load its models (once)."""
+        """Build the engine for ``pipeline.segmentation`` and load its models (once); build
+        a tiny SEG, SR and PDF so that the writers' start-up is not paid by the first job."""
         self._engine_for(pipeline.segmentation)
+        warm_up()
 
     def _engine_for(self, config: SegmentationConfig) -> tuple[SegmentationEngine, float | None]:
         """The engine for ``config`` and the seconds spent loading it now (None: kept)."""

@@ -32,7 +32,12 @@ from pipeline.encode.content import (
     ReportContent,
     SegmentationContent,
 )
-from pipeline.encode.overlay import display_transform, overlay_png, representative_slices
+from pipeline.encode.overlay import (
+    display_transform,
+    label_mask,
+    overlay_png,
+    representative_slices,
+)
 from pipeline.encode.sanitise import sanitised
 from pipeline.encode.seg import series_description
 from pipeline.encode.worksheet_pdf import render_worksheet
@@ -238,7 +243,7 @@ def _confidence(pdf: _Summary, content: ReportContent) -> None:
 
 def _overlays(pdf: _Summary, volume: CTVolume, segmentation: SegmentationContent,
               config: EncodeConfig) -> None:
-    liver = np.isin(segmentation.labelmap, liver_labels(segmentation.labels))
+    liver = label_mask(segmentation.labelmap, liver_labels(segmentation.labels))
     if not liver.any():
         liver = segmentation.labelmap > 0
     slices = representative_slices(liver, config.pdf_overlay_slices)

@@ -14,7 +14,9 @@ They are given a copy in which:
 - a header that lacks a Type 1 identifier (SOP Class, SOP Instance, Study Instance or Series
   Instance UID) cannot be the source of an output: :class:`SourceHeaderError`.
 
-The source header itself is never changed; elements are shared with it, not copied.
+The source header itself is never changed; elements are shared with it, not copied. The
+copy is a :class:`SanitisedHeader`; sanitising it again returns it as it is (the writers
+each sanitise what they are given, and are often given the same copies).
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ class SourceHeaderError(InputDataError):
     """A source header lacks a Type 1 identifier that no other source provides."""
 
 
+class SanitisedHeader(Dataset):
+    """A header made by :func:`sanitised` (sanitising it again gives it back unchanged)."""
+
+
 def _valid(element: DataElement) -> bool:
     if element.VR in ("SQ", "UN") or element.value is None:
         return True
@@ -73,7 +79,7 @@ def _empty(keyword: str) -> DataElement:
     return DataElement(keyword, dictionary_VR(keyword), None)
 
 
-def sanitised(header: Dataset) -> Dataset:
+def sanitised(header: Dataset) -> SanitisedHeader:
     """A copy of one source header that the writers may rely on (see the module docstring).
 
     Parameters
@@ -83,8 +89,9 @@ def sanitised(header: Dataset) -> Dataset:
 
     Returns
     -------
-    pydicom.Dataset
-        The copy, with ``file_meta`` and ``filename`` of the source where it had them.
+    SanitisedHeader
+        The copy, with ``file_meta`` and ``filename`` of the source where it had them;
+        ``header`` itself where it is already such a copy.
 
     Raises
     ------
@@ -92,7 +99,9 @@ def sanitised(header: Dataset) -> Dataset:
         If SOP Class, SOP Instance, Study Instance or Series Instance UID is absent and the
         file meta does not provide it.
     """
-    out = Dataset()
+    if isinstance(header, SanitisedHeader):
+        return header
+    out = SanitisedHeader()
     for element in header:
         if element.tag.group == _PATIENT_GROUP and element.keyword not in TYPE2_PATIENT_STUDY \
                 and not _valid(element):

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import pydicom
 from pydicom.dataset import Dataset
 
-from pipeline.encode.sanitise import sanitised
+from pipeline.encode.sanitise import sanitised, sanitised_all
+from pipeline.select.frames import FrameHeader
 from pipeline.volume import CTVolume
 
 
@@ -49,6 +50,44 @@ def read_source_headers(volume: CTVolume) -> list[Dataset]:
     headers = [read[p] for p in volume.source_paths]
     check_source_order(volume, headers)
     return headers
+
+
+def selected_source_headers(volume: CTVolume, headers: Sequence[Dataset]) -> list[Dataset]:
+    """The source image headers of a volume from the headers the selection read, sanitised
+    for the writers: what :func:`read_source_headers` returns, without reading the files
+    again.
+
+    Parameters
+    ----------
+    volume : CTVolume
+        The chosen volume.
+    headers : sequence of pydicom.Dataset
+        ``SelectionResult.chosen_headers``: the headers of its slices in slice order, read
+        without pixel data (a frame of a multi-frame image as its
+        :class:`~pipeline.select.frames.FrameHeader`, whose ``image`` is the image header).
+
+    Returns
+    -------
+    list[pydicom.Dataset]
+        One sanitised header per slice, in the volume's slice order; the frames of a
+        multi-frame image share the one sanitised copy of its image header.
+
+    Raises
+    ------
+    SourceMismatchError
+        If the headers do not correspond slice by slice to the volume.
+    pipeline.encode.sanitise.SourceHeaderError
+        If a header lacks a Type 1 identifier.
+    """
+    out = sanitised_all([source_image(ds) for ds in headers])
+    check_source_order(volume, out)
+    return out
+
+
+def source_image(header: Dataset) -> Dataset:
+    """The image header a slice's header comes from: the multi-frame image of a
+    :class:`~pipeline.select.frames.FrameHeader`, otherwise the header itself."""
+    return header.image if isinstance(header, FrameHeader) else header
 
 
 def check_source_order(volume: CTVolume, source_images: Sequence[Dataset]) -> None:

@@ -39,7 +39,7 @@ from pipeline.encode.content import (
 from pipeline.encode.pdf import build_encapsulated_pdf, build_pdf, build_rejection_pdf
 from pipeline.encode.sanitise import SourceHeaderError, sanitised
 from pipeline.encode.seg import build_seg
-from pipeline.encode.source import read_source_headers
+from pipeline.encode.source import selected_source_headers, source_image
 from pipeline.encode.sr import build_rejection_sr, build_sr
 from pipeline.errors import InputDataError
 from pipeline.heap import release_free_memory
@@ -373,7 +373,7 @@ def _measure(volume: CTVolume, selection: SelectionResult, files: Sequence[Path]
         dosimetry = run_dosimetry(files, selection.chosen_series_uid or "", volume, seg,
                                   config.dosimetry, config.quantification.constants())
         msg.append(_dosimetry_message(dosimetry))
-    header = sanitised(pydicom.dcmread(volume.source_paths[0], stop_before_pixels=True))
+    header = sanitised(source_image(selection.chosen_headers[0]))  # read by the selection
     with stages.stage("quantify"):
         quality = QualityContext(
             incomplete_coverage=["liver"] if incomplete else [],
@@ -406,7 +406,8 @@ def _measure(volume: CTVolume, selection: SelectionResult, files: Sequence[Path]
                                  set(incomplete))
         content = dataclasses.replace(content, dosimetry=dosimetry.groups,
                                       dosimetry_report=dosimetry.report)
-        outputs = _encode(volume, seg, quant, content, out_dir, config, seed)
+        sources = selected_source_headers(volume, selection.chosen_headers)  # no file read
+        outputs = _encode(volume, sources, seg, quant, content, out_dir, config, seed)
         outputs += _write_dosimetry(dosimetry, out_dir, seed)
     result["outputs"] = [p.name for p in outputs]
     result["stages_s"] = stages.timings
@@ -438,10 +439,9 @@ def _write_dosimetry(stage: DosimetryStage, out_dir: Path, seed: str) -> list[Pa
     return outputs
 
 
-def _encode(volume: CTVolume, seg: SegmentationResult, quant: QuantResult,
-            content: ReportContent, out_dir: Path, config: PipelineConfig, seed: str
-            ) -> list[Path]:
-    sources = read_source_headers(volume)
+def _encode(volume: CTVolume, sources: Sequence[Dataset], seg: SegmentationResult,
+            quant: QuantResult, content: ReportContent, out_dir: Path, config: PipelineConfig,
+            seed: str) -> list[Path]:
     seg_content = SegmentationContent(labelmap=seg.labelmap, labels=seg.labels,
                                       algorithm=content.algorithm, lesion_map=quant.lesion_map,
                                       regions=seg.regions)

@@ -97,6 +97,12 @@ class SelectionResult:
     assumptions : list[str]
         What was assumed while reading the headers, one sentence per kind with the number
         of files (:func:`pipeline.select.assumptions.describe`).
+    chosen_headers : list[pydicom.Dataset]
+        The headers the chosen volume was built from, read without pixel data, in its slice
+        order (a frame of a multi-frame image as its
+        :class:`~pipeline.select.frames.FrameHeader`); the writers take their source
+        headers from them (:func:`pipeline.encode.source.selected_source_headers`) instead
+        of reading the files again. Empty when nothing was chosen.
     """
 
     chosen: CTVolume | None
@@ -108,6 +114,7 @@ class SelectionResult:
     rejection_reason: str | None = None
     notes: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
+    chosen_headers: list[Dataset] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (``result.json`` key ``series``)."""
@@ -169,6 +176,7 @@ def select_series(paths: Iterable[Path], config: SelectionConfig) -> SelectionRe
             ranking=rank(ranking),
             notes=notes,
             assumptions=assumptions,
+            chosen_headers=[cand.slices[i] for i in cand.geometry.order],
         )
     return SelectionResult(
         chosen=None,
