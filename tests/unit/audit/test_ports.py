@@ -18,11 +18,13 @@ PORTS = [
     ports.RetentionLog,
     ports.JobSubmission,
     ports.JobQueue,
+    ports.ClaimQueue,
     ports.DeliveryLog,
     ports.JobReader,
     ports.JobAdmin,
     ports.PlanApprovalLog,
     ports.DashboardLog,
+    ports.StudyLinkLog,
 ]
 
 
