@@ -1,6 +1,7 @@
 """What the job page shows of an image-based SIRT dosimetry (``result.json`` key
-``dosimetry``, :mod:`pipeline.run.dosimetry`): LSF, T/N, their source, the figures per region
-of the MAA prediction and of the Y-90 PET measurement, and the DVH plot of the result folder.
+``dosimetry``, :mod:`pipeline.run.dosimetry`): LSF (and the planar views' beside it), T/N,
+their source, the figures per region of the MAA prediction and of the Y-90 PET measurement,
+and the DVH plot of the result folder.
 """
 
 from __future__ import annotations
@@ -65,9 +66,14 @@ def dosimetry_view(result: dict[str, Any]) -> dict[str, Any] | None:
     found = section.get("post_treatment")
     post: dict[str, Any] = found if isinstance(found, dict) else {}
     lsf = _number(section.get("lsf"))
+    found = section.get("planar")
+    planar: dict[str, Any] = found if isinstance(found, dict) else {}
+    planar_lsf = _number(planar.get("lsf"))
     return {
         "lsf_percent": None if lsf is None else 100.0 * lsf,
         "lsf_method": section.get("lsf_method"),
+        "planar_lsf_percent": None if planar_lsf is None else 100.0 * planar_lsf,
+        "planar_error": planar.get("error"),
         "tn_ratio": _number(section.get("tn_ratio")),
         "post_tn_ratio": _number(post.get("tn_ratio")),
         "source": section.get("source"),

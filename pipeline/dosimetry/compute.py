@@ -4,9 +4,10 @@
 Steps: register the emission study's CT to the planning CT (:mod:`.register`); carry the
 planning regions onto the emission grid (:mod:`.masks`: nearest-neighbour masks for the DVH,
 partial-volume fractions for count sums); find the lungs on the emission CT where the
-planning regions have none (:mod:`.lungs`); MAA: lung shunt (planar views if given, else
-SPECT counts), perfused territory and T/N (:mod:`.maa`); voxel dose by local deposition
-(:mod:`.ldm`); dose figures per region (:mod:`.dvh`).
+planning regions have none (:mod:`.lungs`); MAA: lung shunt from SPECT counts (and, with
+planar views, by geometric mean on regions carried from the SPECT: :mod:`.planar`),
+perfused territory and T/N (:mod:`.maa`); voxel dose by local deposition (:mod:`.ldm`); dose
+figures per region (:mod:`.dvh`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from numpy.typing import NDArray
 
 from pipeline.dosimetry import dvh, ldm, maa, masks
 from pipeline.dosimetry.lungs import lungs_from_ct
+from pipeline.dosimetry.planar import PlanarFrames, PlanarRegistrationError, planar_lung_shunt
 from pipeline.dosimetry.register import Registration, RegistrationSettings, register_ct
-from pipeline.dosimetry.result import DosimetryResult, RegionDose
+from pipeline.dosimetry.result import DosimetryResult, PlanarLsf, RegionDose
 from pipeline.quantify.constants import DosimetryConstants
 
 BoolArray = NDArray[np.bool_]
@@ -43,24 +45,6 @@ class EmissionImages:
 
     image: sitk.Image
     ct: sitk.Image | None
-
-
-@dataclass(frozen=True)
-class PlanarViews:
-    """Anterior and posterior planar MAA views with their regions.
-
-    Parameters
-    ----------
-    anterior, posterior : ndarray, shape (rows, columns)
-        Counts as displayed (see :func:`pipeline.dosimetry.maa.lung_shunt_planar`).
-    lung_roi, liver_roi : ndarray of bool, shape (rows, columns)
-        Regions in the anterior view's orientation.
-    """
-
-    anterior: NDArray[np.floating]
-    posterior: NDArray[np.floating]
-    lung_roi: BoolArray
-    liver_roi: BoolArray
 
 
 @dataclass(frozen=True)
@@ -137,7 +121,7 @@ def _tn(prep: _Prepared, territory: BoolArray | None) -> maa.TumourToNormal | No
 
 def maa_dosimetry(spect: EmissionImages, planning_ct: sitk.Image,
                   regions: Mapping[str, BoolArray], administered_gbq: float,
-                  constants: DosimetryConstants, *, planar: PlanarViews | None = None,
+                  constants: DosimetryConstants, *, planar: PlanarFrames | None = None,
                   territory_fraction_of_max: float | None = 0.1,
                   registration_settings: RegistrationSettings | None = None,
                   subsamples: int = 3) -> DoseOutput:
@@ -156,8 +140,11 @@ def maa_dosimetry(spect: EmissionImages, planning_ct: sitk.Image,
         Planned injected Y-90 activity the counts in liver + lungs are scaled to, GBq.
     constants : DosimetryConstants
         C, density, half-life (``QuantificationConfig.constants()``).
-    planar : PlanarViews, optional
-        Planar views: the LSF then comes from them (geometric mean), else from SPECT.
+    planar : PlanarFrames, optional
+        Anterior/posterior planar views: their LSF (geometric mean, regions carried from
+        the SPECT) is reported beside the SPECT's in ``result.planar``; a view that cannot
+        be matched to the SPECT gives the reason there instead. The SPECT's LSF is the
+        one used (attenuation and overlap of lungs and liver bias the planar figure).
     territory_fraction_of_max : float or None
         T/N restricted to liver voxels above this fraction of the liver's maximum count;
         None: the whole liver.
@@ -181,35 +168,42 @@ def maa_dosimetry(spect: EmissionImages, planning_ct: sitk.Image,
     prep = _prepare(spect, planning_ct, regions, registration_settings, subsamples)
     liver = prep.fractions["liver"]
     lung = prep.fractions.get("lung")
-    if planar is not None:
-        shunt = maa.lung_shunt_planar(planar.anterior, planar.posterior, planar.lung_roi,
-                                      planar.liver_roi)
-    elif lung is not None:
-        shunt = maa.lung_shunt_spect(prep.counts, lung, liver)
-    else:
-        raise maa.MAAMeasurementError("no lung region: neither planning regions nor the "
-                                      "SPECT's CT give lungs, and no planar views")
+    if lung is None:
+        raise maa.MAAMeasurementError("no lung region: neither the planning regions nor the "
+                                      "SPECT's CT give lungs")
+    shunt = maa.lung_shunt_spect(prep.counts, lung, liver)
+    planar_section = None if planar is None else _planar_shunt(planar, prep, spect.image)
     territory = (None if territory_fraction_of_max is None else maa.perfused_territory(
         prep.counts, prep.on_grid["liver"], fraction_of_max=territory_fraction_of_max))
     tn = _tn(prep, territory)
-    normalising = liver if lung is None else liver + lung
+    normalising = liver + lung
     dose = ldm.maa_dose(prep.counts, normalising, prep.voxel_ml, administered_gbq, constants)
     notes = ["Tc-99m MAA distribution taken as the Y-90 microsphere distribution",
              f"counts in liver + lungs scaled to {administered_gbq:g} GBq injected"]
     if territory is not None:
         notes.append(f"T/N within the perfused territory: liver voxels above "
                      f"{territory_fraction_of_max:g} x the liver's maximum count")
-    source = ("Tc-99m MAA SPECT/CT" + (" and planar views" if planar is not None else "")
-              + ("; planning-CT regions by rigid registration"
-                 if prep.registration is not None else ""))
+    source = "Tc-99m MAA SPECT/CT" + ("; planning-CT regions by rigid registration"
+                                      if prep.registration is not None else "")
     result = DosimetryResult(
         source=source, dose_method="local deposition", lsf=shunt.lsf,
         lsf_method=shunt.method.value, tn_ratio=None if tn is None else tn.ratio,
         administered_gbq=administered_gbq, regions=_figures(dose, prep.on_grid, prep.voxel_ml),
         constants=constants,
         registration=None if prep.registration is None else prep.registration.quality,
-        notes=tuple(notes))
+        notes=tuple(notes), planar=planar_section)
     return DoseOutput(result, _dose_image(dose, spect.image), prep.on_grid, prep.registration)
+
+
+def _planar_shunt(planar: PlanarFrames, prep: _Prepared, grid: sitk.Image) -> PlanarLsf:
+    """The planar views' LSF, or why there is none (the SPECT's LSF stands either way)."""
+    try:
+        found = planar_lung_shunt(planar, prep.counts, prep.on_grid["lung"],
+                                  prep.on_grid["liver"], grid)
+    except (PlanarRegistrationError, maa.MAAMeasurementError) as exc:
+        return PlanarLsf(None, None, None, str(exc))
+    return PlanarLsf(found.shunt.lsf, found.registration.ncc,
+                     found.registration.translation_mm, None)
 
 
 def pet_dosimetry(pet: EmissionImages, planning_ct: sitk.Image,

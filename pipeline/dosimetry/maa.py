@@ -112,8 +112,8 @@ def lung_shunt_planar(anterior: NDArray[np.floating], posterior: NDArray[np.floa
         Counts of each view as displayed (row 0 at the head; anterior columns run to the
         patient's left, posterior columns to the patient's right).
     lung_roi, liver_roi : ndarray of bool, shape (rows, columns)
-        Regions in the anterior view's orientation (e.g. :func:`pipeline.dosimetry.masks.
-        project_ap`); where the projections overlap at the liver dome, leave the overlap
+        Regions in the anterior view's orientation (e.g. :func:`pipeline.dosimetry.planar.
+        ap_projection`); where the projections overlap at the liver dome, leave the overlap
         out of the lung region (``lung & ~liver``) as is usual for planar ROIs.
 
     Returns

@@ -1,4 +1,4 @@
-"""Regions of the planning CT carried into SPECT/PET space, and projected for planar views.
+"""Regions of the planning CT carried into SPECT/PET space.
 
 Named regions are built on the planning CT grid from our label map
 (:func:`planning_regions`: liver, tumour, each lesion, normal liver = liver minus tumour,
@@ -16,7 +16,7 @@ registration of :mod:`pipeline.dosimetry.register`:
   of a binary mask straight onto the coarse grid was not used: it samples, it does not
   average, so its values are not fractions of the voxel's volume.
 
-:func:`project_ap` turns a planning-CT mask into a 2-D region of an anterior planar view.
+Their projections onto planar views: :mod:`pipeline.dosimetry.planar`.
 """
 
 from __future__ import annotations
@@ -187,22 +187,3 @@ def region_fractions(regions: Mapping[str, BoolArray], planning: sitk.Image,
             out[name][first:first + count] = counted / np.float32(n**3)
     return out
 
-
-def project_ap(mask: BoolArray) -> BoolArray:
-    """2-D region of an anterior planar view: voxels of the mask along any AP ray.
-
-    Parameters
-    ----------
-    mask : ndarray of bool, shape (z, y, x)
-        Region on an axial planning-CT grid with identity orientation (rows run posterior,
-        columns to the patient's left, slices superior).
-
-    Returns
-    -------
-    ndarray of bool, shape (z, x)
-        Row 0 is the most superior slice (head at the top, as a planar view is displayed);
-        columns run to the patient's left, as seen from the front (anterior view). The
-        same region on a posterior view, as displayed, is this array flipped left-right.
-    """
-    projected: BoolArray = np.any(mask, axis=1)
-    return projected[::-1]

@@ -95,6 +95,45 @@ class RegistrationSummary:
 
 
 @dataclass(frozen=True)
+class PlanarLsf:
+    """Lung shunt fraction of the planar views, reported beside the SPECT's.
+
+    Parameters
+    ----------
+    lsf : float or None
+        Geometric-mean LSF, 0-1 (None: not measured; ``error`` says why).
+    ncc : float or None
+        Normalised cross-correlation of the views' match to the SPECT's projection.
+    translation_mm : tuple of float or None
+        (column, row) shift of that match, mm.
+    error : str or None
+        Why there is no planar LSF.
+    """
+
+    lsf: float | None
+    ncc: float | None
+    translation_mm: tuple[float, float] | None
+    error: str | None
+
+    method = ("planar geometric mean; lung and liver regions projected from the SPECT, "
+              "views matched to it by translation")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PlanarLsf:
+        """A planar LSF as :meth:`to_dict` wrote it."""
+        shift = data.get("translation_mm")
+        return cls(data.get("lsf"), data.get("ncc"),
+                   None if shift is None else (float(shift[0]), float(shift[1])),
+                   data.get("error"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping."""
+        return {"lsf": self.lsf, "method": self.method, "ncc": self.ncc,
+                "translation_mm": None if self.translation_mm is None
+                else list(self.translation_mm), "error": self.error}
+
+
+@dataclass(frozen=True)
 class DosimetryResult:
     """Image-based dosimetry of one study.
 
@@ -120,6 +159,8 @@ class DosimetryResult:
         Registration of the emission study's CT to the planning CT (None: none needed).
     notes : tuple of str
         Assumptions stated for the reader (e.g. the decay reference time).
+    planar : PlanarLsf or None
+        The planar views' LSF (None: no planar views).
     """
 
     source: str
@@ -132,6 +173,7 @@ class DosimetryResult:
     constants: DosimetryConstants
     registration: RegistrationSummary | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    planar: PlanarLsf | None = None
 
     def region(self, name: str) -> RegionDose:
         """The figures of the region called ``name`` (KeyError if absent)."""
@@ -156,7 +198,8 @@ class DosimetryResult:
                    regions=tuple(RegionDose(**{k: v for k, v in r.items() if k in fields})
                                  for r in data.get("regions") or []),
                    constants=DosimetryConstants(**constants),
-                   notes=tuple(str(n) for n in data.get("notes") or ()))
+                   notes=tuple(str(n) for n in data.get("notes") or ()),
+                   planar=PlanarLsf.from_dict(data["planar"]) if data.get("planar") else None)
 
     def to_json(self) -> dict[str, Any]:
         """The ``dosimetry`` section of ``result.json``."""
@@ -167,4 +210,5 @@ class DosimetryResult:
                 "constants": self.constants.to_dict(),
                 "registration": None if self.registration is None
                 else self.registration.to_dict(),
-                "notes": list(self.notes)}
+                "notes": list(self.notes),
+                "planar": None if self.planar is None else self.planar.to_dict()}

@@ -2,8 +2,9 @@
 
 :func:`dosimetry_groups` turns a :class:`~pipeline.dosimetry.result.DosimetryResult` into
 :class:`~pipeline.encode.content.QuantityGroup` items (e.g. appended to
-``ReportContent.sirt``): one summary group (measured LSF and T/N) and one group per region
-with its mean absorbed dose (DCM 128533), D50/D70/D90/D95 and
+``ReportContent.sirt``): one summary group (measured LSF and T/N), the planar views' LSF in
+a group of its own (titled so, where there are planar views), and one group per region with
+its mean absorbed dose (DCM 128533), D50/D70/D90/D95 and
 V70/V100/V120/V205 (private codes, ``docs/sr-private-codes.md``). A region that is a SEG
 segment (liver, Couinaud segments, metastases, lesions) is written as a TID 1411 group on
 that segment; normal liver references the liver and metastasis segments it was computed
@@ -120,7 +121,19 @@ def dosimetry_groups(result: DosimetryResult, source: DoseSource
     if result.tn_ratio is not None:
         summary.append(_q(codes.TUMOUR_TO_NORMAL_RATIO, result.tn_ratio, "{ratio}"))
     notes = (result.source, f"dose by {result.dose_method}", *result.notes)
+    planar = result.planar
+    if planar is not None and planar.lsf is None:
+        notes += (f"planar views: no lung shunt fraction ({planar.error})",)
     head = QuantityGroup(title=f"{source} dosimetry"[:64], concept=codes.IMAGE_DOSIMETRY,
                          quantities=tuple(summary), notes=notes,
                          evaluations=(_source(source),))
-    return (head, *(region_group(r, source) for r in result.regions))
+    groups = [head]
+    if planar is not None and planar.lsf is not None:
+        groups.append(QuantityGroup(
+            title="MAA planar views: lung shunt", concept=codes.IMAGE_DOSIMETRY,
+            quantities=(_q(codes.LUNG_SHUNT_FRACTION, 100.0 * planar.lsf, "%",
+                           "Lung shunt fraction (planar)"),),
+            notes=(planar.method, f"match to the SPECT: NCC {planar.ncc:.2f}",
+                   f"the plan uses the {source} figure"),
+            evaluations=(_source(source),)))
+    return (*groups, *(region_group(r, source) for r in result.regions))

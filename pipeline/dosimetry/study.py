@@ -10,8 +10,8 @@ Reading: PET slices go through the CT volume builder (:func:`pipeline.select.vol
 build_volume`: geometry checks, per-slice rescale, so the values are Bq/mL with Units BQML);
 an NM RECON TOMO image is one multi-frame instance whose Detector Information Sequence gives
 the first frame's position and the orientation, frames following along row x column by
-Spacing Between Slices. Planar views are not read here (their pixel geometry relative to the
-CT is not in the header): the lung shunt comes from SPECT counts.
+Spacing Between Slices. Planar views (:class:`~pipeline.dosimetry.planar.PlanarFrames`), when
+given, add a geometric-mean lung shunt beside the SPECT's (:mod:`pipeline.dosimetry.planar`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pydicom.dataset import Dataset
 
 from pipeline.dosimetry.compute import DoseOutput, EmissionImages, maa_dosimetry, pet_dosimetry
 from pipeline.dosimetry.masks import planning_regions
+from pipeline.dosimetry.planar import PlanarFrames
 from pipeline.dosimetry.register import RegistrationSettings
 from pipeline.dosimetry.rtdose import DoseSummation, build_rt_dose
 from pipeline.errors import InputDataError
@@ -154,7 +155,8 @@ def maa_study(planning: CTVolume, labelmap: NDArray[np.integer],
               labels: Mapping[int, Structure], spect: Dataset, spect_ct: CTVolume,
               administered_gbq: float, constants: DosimetryConstants, *, demo: bool,
               lung: NDArray[np.bool_] | None = None,
-              settings: RegistrationSettings | None = None) -> StudyDose:
+              settings: RegistrationSettings | None = None,
+              planar: PlanarFrames | None = None) -> StudyDose:
     """Pre-treatment dosimetry of an MAA SPECT/CT, with its RT Dose.
 
     Parameters
@@ -177,10 +179,13 @@ def maa_study(planning: CTVolume, labelmap: NDArray[np.integer],
         Lung mask on the planning grid (default: found on the SPECT's CT).
     settings : RegistrationSettings, optional
         Registration settings.
+    planar : PlanarFrames, optional
+        Anterior/posterior planar views (their LSF is reported beside the SPECT's).
     """
     out = maa_dosimetry(EmissionImages(nm_tomo_image(spect), ct_image(spect_ct)),
                         ct_image(planning), planning_regions(labelmap, labels, lung=lung),
-                        administered_gbq, constants, registration_settings=settings)
+                        administered_gbq, constants, registration_settings=settings,
+                        planar=planar)
     comment = f"Predicted from MAA SPECT, {administered_gbq:g} GBq, local deposition"
     rtdose = build_rt_dose(out.dose, spect, [spect], summation=DoseSummation.SIRT_PREDICTED,
                            comment=comment, demo=demo)

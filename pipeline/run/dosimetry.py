@@ -13,7 +13,7 @@ delivered.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from pydicom.dataset import Dataset
 
 from pipeline.dosimetry.config import DosimetryConfig
 from pipeline.dosimetry.figures import DvhCurve, dose_on_planning, dvh_curves, dvh_png, fused_png
+from pipeline.dosimetry.planar import PlanarFrames, planar_frames
+from pipeline.dosimetry.result import DosimetryResult, PlanarLsf
 from pipeline.dosimetry.sr_content import DoseSource, dosimetry_groups
 from pipeline.dosimetry.study import StudyDose, maa_study, y90_pet_study
 from pipeline.encode.content import DosimetryReport, QuantityGroup
@@ -109,6 +111,33 @@ def _administered_gbq(ds: Dataset) -> float | None:
         return float(value) / 1e9 if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
+
+
+def _planar_frames(roles: NmSeriesSet, series: Mapping[str, list[tuple[Path, Dataset]]]
+                   ) -> PlanarFrames | None:
+    """The first anterior/posterior pair held in one instance, pixels read (None: none)."""
+    pair = roles.planar_pair()
+    if pair is None or pair[0].sop_instance_uid != pair[1].sop_instance_uid:
+        return None
+    anterior, posterior = pair
+    path = next((p for p, ds in series.get(anterior.series.series_instance_uid, [])
+                 if str(ds.get("SOPInstanceUID", "")) == anterior.sop_instance_uid), None)
+    if path is None:
+        return None
+    return planar_frames(pydicom.dcmread(path), anterior.frame, posterior.frame)
+
+
+def _mark_planar_used(section: dict[str, Any], result: DosimetryResult) -> None:
+    used = result.planar is not None and result.planar.lsf is not None
+    for view in section["source_series"]["maa"].get("planar_views", []):
+        view["used"] = used
+
+
+def _planar_line(planar: PlanarLsf) -> str:
+    if planar.lsf is None:
+        return f"MAA planar views: no lung shunt fraction ({planar.error})"
+    return (f"MAA planar views: lung shunt fraction {100 * planar.lsf:.1f} % (geometric mean, "
+            f"match NCC {planar.ncc:.2f}; not used by the plan)")
 
 
 def _failure(kind: str, exc: Exception) -> tuple[str, Finding]:
@@ -225,8 +254,10 @@ def run_dosimetry(
                 config.maa_activity_gbq,
                 constants,
                 demo=seg.is_demo,
+                planar=_planar_frames(roles, series),
             )
             section.update(maa.output.result.to_json())
+            _mark_planar_used(section, maa.output.result)
         except (InputDataError, ValueError, RuntimeError) as exc:
             section["error"], finding = _failure("MAA SPECT", exc)
             findings.append(finding)
@@ -318,6 +349,8 @@ def _report(
             lines.append(
                 f"{source}: lung shunt fraction {100 * result.lsf:.1f} % ({result.lsf_method})"
             )
+        if result.planar is not None:
+            lines.append(_planar_line(result.planar))
         if result.tn_ratio is not None:
             lines.append(f"{source}: T/N {result.tn_ratio:.2f}")
         lines.append(f"{source}: {result.source}; dose by {result.dose_method}")

@@ -93,14 +93,3 @@ def test_identity_without_registration() -> None:
     fractions = masks.region_fractions({"r": mask}, image, image, None, subsamples=2)
     np.testing.assert_array_equal(fractions["r"], mask.astype(np.float32))
 
-
-def test_ap_projection_orientation() -> None:
-    mask = np.zeros((3, 4, 5), bool)      # (z: inferior->superior, y: anterior->posterior, x)
-    mask[2, 1, 4] = True                  # superior slice, patient's far left
-    mask[0, 3, 0] = True                  # inferior slice, patient's right, posterior
-    ap = masks.project_ap(mask)
-    assert ap.shape == (3, 5)
-    expected = np.zeros((3, 5), bool)
-    expected[0, 4] = True                 # top row = superior; right of image = patient left
-    expected[2, 0] = True
-    np.testing.assert_array_equal(ap, expected)

@@ -54,6 +54,12 @@ def _dosimetry(post_error: str | None) -> dict[str, Any]:
         "error": None,
         "post_treatment": post,
         "regions": [_region("liver", 44.2), _region("lesion_1", 209.0)],
+        "planar": (
+            {"lsf": None, "ncc": None, "translation_mm": None,
+             "error": "planar views match the SPECT's projection with NCC 0.31 (< 0.8)"}
+            if post_error
+            else {"lsf": 0.0962, "ncc": 0.997, "translation_mm": [3.5, -0.4], "error": None}
+        ),
     }
 
 
@@ -98,6 +104,7 @@ def test_job_page_shows_the_dosimetry_table_and_dvh(
     page = client.get(f"/jobs/{job_id}").text
     assert 'id="dosimetry"' in page
     assert "Lung shunt fraction <b>8.5 %</b> (SPECT counts)" in page
+    assert "planar views 9.6 % (geometric mean, not used by the plan)" in page
     assert "T/N <b>2.67</b>" in page and "(T/N 3.04)" in page
     assert "MAA SPECT (predicted)</td><td>lesion_1</td>" in page
     assert "Y-90 PET (measured)</td><td>liver</td>" in page
@@ -122,6 +129,7 @@ def test_failed_post_treatment_and_missing_plot_are_said(
     log_in(client, "victor")
     page = client.get(f"/jobs/{job_id}").text
     assert "Not computed: RegistrationError: NCC 0.41 below 0.6" in page
+    assert "planar views: planar views match the SPECT&#39;s projection with NCC 0.31" in page
     assert "dosimetry-dvh.png" not in page
     assert client.get(f"/jobs/{job_id}/dosimetry-dvh.png").status_code == 404
     assert client.get("/jobs/999/dosimetry-dvh.png").status_code == 404
