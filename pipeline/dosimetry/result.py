@@ -93,6 +93,14 @@ class RegistrationSummary:
         out["translation_mm"] = list(self.translation_mm)
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RegistrationSummary:
+        """A summary as :meth:`to_dict` wrote it."""
+        x, y, z = (float(v) for v in data["translation_mm"])
+        return cls(str(data["metric"]), float(data["final_metric_value"]), float(data["ncc"]),
+                   float(data["body_dice"]), (x, y, z), float(data["rotation_deg"]),
+                   str(data["stop_condition"]), str(data.get("start", "identity")))
+
 
 @dataclass(frozen=True)
 class PlanarLsf:
@@ -186,7 +194,7 @@ class DosimetryResult:
     def from_json(cls, data: Mapping[str, Any]) -> DosimetryResult:
         """A result as :meth:`to_json` wrote it (a re-plan's SR repeats its dose groups).
 
-        The registration figures are not read back (they are not part of the SR groups).
+        The registration figures are read back for the re-plan PDF's dosimetry page.
         """
         constants = dict(data.get("constants") or {})
         constants["overridden"] = tuple(constants.get("overridden") or ())
@@ -198,6 +206,8 @@ class DosimetryResult:
                    regions=tuple(RegionDose(**{k: v for k, v in r.items() if k in fields})
                                  for r in data.get("regions") or []),
                    constants=DosimetryConstants(**constants),
+                   registration=RegistrationSummary.from_dict(data["registration"])
+                   if data.get("registration") else None,
                    notes=tuple(str(n) for n in data.get("notes") or ()),
                    planar=PlanarLsf.from_dict(data["planar"]) if data.get("planar") else None)
 

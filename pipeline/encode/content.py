@@ -331,15 +331,16 @@ class DosimetryReport:
         Summary lines (LSF, T/N, sources, registration quality, what failed).
     rows : tuple of tuple of str
         Table rows: source, region, volume (mL), mean (Gy), D70 (Gy), V100 (%).
-    dvh_png : bytes
-        Cumulative DVH plot, PNG.
+    dvh_png : bytes or None
+        Cumulative DVH plot, PNG (None: none, e.g. a re-plan whose folder lost it).
     overlays : tuple of (str, bytes)
-        Caption and PNG of each fused dose overlay on the planning CT.
+        Caption and PNG of each fused dose overlay on the planning CT (none in a re-plan:
+        the dose grids are not kept).
     """
 
     lines: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
-    dvh_png: bytes
+    dvh_png: bytes | None
     overlays: tuple[tuple[str, bytes], ...] = ()
 
 

@@ -212,9 +212,10 @@ def _dosimetry(pdf: _Summary, report: DosimetryReport) -> None:
     for line in report.lines:
         pdf.line_text(line)
     width = pdf.w - pdf.l_margin - pdf.r_margin
-    info = pdf.image(io.BytesIO(report.dvh_png), x=pdf.l_margin, y=pdf.get_y() + 2,
-                     w=width * 0.8)
-    pdf.ln(float(info.rendered_height) + 4)
+    if report.dvh_png is not None:
+        info = pdf.image(io.BytesIO(report.dvh_png), x=pdf.l_margin, y=pdf.get_y() + 2,
+                         w=width * 0.8)
+        pdf.ln(float(info.rendered_height) + 4)
     pdf.rows(DOSIMETRY_TABLE_HEADER, report.rows, widths=(1.4, 1.4, 1, 1, 1, 1), size=8)
     half = width / 2 - 2
     if report.overlays and pdf.get_y() + half * 1.1 > pdf.h - pdf.b_margin:
@@ -225,8 +226,10 @@ def _dosimetry(pdf: _Summary, report: DosimetryReport) -> None:
         shown = pdf.image(io.BytesIO(png), x=pdf.l_margin + i * (half + 4), y=y, w=half)
         tallest = max(tallest, float(shown.rendered_height))
     pdf.ln(tallest + 4)
-    pdf.line_text("Dose by local deposition (D = C x a / rho) on the emission grid; the "
-                  "overlays show it resampled onto the planning CT through the registration.")
+    pdf.line_text("Dose by local deposition (D = C x a / rho) on the emission grid"
+                  + ("; the overlays show it resampled onto the planning CT through the "
+                     "registration." if report.overlays else
+                     "; the fused dose overlays are in the first version of this report."))
 
 
 def _confidence(pdf: _Summary, content: ReportContent) -> None:

@@ -25,7 +25,8 @@ from pydicom.dataset import Dataset
 from pipeline.dosimetry.config import DosimetryConfig
 from pipeline.dosimetry.figures import DvhCurve, dose_on_planning, dvh_curves, dvh_png, fused_png
 from pipeline.dosimetry.planar import PlanarFrames, planar_frames
-from pipeline.dosimetry.result import DosimetryResult, PlanarLsf
+from pipeline.dosimetry.report_page import page_text
+from pipeline.dosimetry.result import DosimetryResult
 from pipeline.dosimetry.sr_content import DoseSource, dosimetry_groups
 from pipeline.dosimetry.study import StudyDose, maa_study, y90_pet_study
 from pipeline.encode.content import DosimetryReport, QuantityGroup
@@ -42,9 +43,6 @@ from pipeline.volume import CTVolume
 
 IMAGE_SOURCE = "MAA images"
 """``inputs.planner_source`` label of an LSF or T/N measured on the MAA SPECT."""
-
-DOSIMETRY_REGIONS_SHOWN = ("liver", "normal_liver", "tumour", "lung", "lesion_1")
-"""Regions of the PDF/dashboard table (every region is in ``result.json`` and the SR)."""
 
 
 class NoEmissionCTError(InputDataError):
@@ -131,13 +129,6 @@ def _mark_planar_used(section: dict[str, Any], result: DosimetryResult) -> None:
     used = result.planar is not None and result.planar.lsf is not None
     for view in section["source_series"]["maa"].get("planar_views", []):
         view["used"] = used
-
-
-def _planar_line(planar: PlanarLsf) -> str:
-    if planar.lsf is None:
-        return f"MAA planar views: no lung shunt fraction ({planar.error})"
-    return (f"MAA planar views: lung shunt fraction {100 * planar.lsf:.1f} % (geometric mean, "
-            f"match NCC {planar.ncc:.2f}; not used by the plan)")
 
 
 def _failure(kind: str, exc: Exception) -> tuple[str, Finding]:
@@ -300,23 +291,6 @@ def run_dosimetry(
     )
 
 
-def _table(dose: StudyDose, source: str) -> list[list[str]]:
-    rows = []
-    for region in dose.output.result.regions:
-        if region.name in DOSIMETRY_REGIONS_SHOWN:
-            rows.append(
-                [
-                    source,
-                    region.name.replace("_", " "),
-                    f"{region.volume_ml:.1f}",
-                    f"{region.mean_gy:.1f}",
-                    f"{region.d70_gy:.1f}",
-                    f"{region.v100_percent:.1f}",
-                ]
-            )
-    return rows
-
-
 def _report(
     planning: CTVolume,
     seg: SegmentationResult,
@@ -327,47 +301,16 @@ def _report(
     if maa is None and pet is None:
         return None
     liver = np.isin(seg.labelmap, liver_labels(seg.labels))
+    measured = [(d, source) for d, source in ((maa, DoseSource.MAA_SPECT),
+                                              (pet, DoseSource.Y90_PET)) if d is not None]
     curves: list[DvhCurve] = []
-    rows: list[list[str]] = []
     overlays: list[tuple[str, bytes]] = []
-    lines: list[str] = []
-    for dose, source in ((maa, DoseSource.MAA_SPECT), (pet, DoseSource.Y90_PET)):
-        if dose is None:
-            continue
-        result = dose.output.result
+    for dose, source in measured:
         curves += dvh_curves(dose.output, str(source))
-        rows += _table(dose, str(source))
-        title = (
-            f"{source}: predicted dose, {result.administered_gbq:g} GBq"
-            if source is DoseSource.MAA_SPECT
-            else f"{source}: measured dose"
-        )
+        title = (f"{source}: predicted dose, {dose.output.result.administered_gbq:g} GBq"
+                 if source is DoseSource.MAA_SPECT else f"{source}: measured dose")
         overlays.append(
-            (title, fused_png(planning, dose_on_planning(dose.output, planning), liver, title))
-        )
-        if result.lsf is not None:
-            lines.append(
-                f"{source}: lung shunt fraction {100 * result.lsf:.1f} % ({result.lsf_method})"
-            )
-        if result.planar is not None:
-            lines.append(_planar_line(result.planar))
-        if result.tn_ratio is not None:
-            lines.append(f"{source}: T/N {result.tn_ratio:.2f}")
-        lines.append(f"{source}: {result.source}; dose by {result.dose_method}")
-        if result.registration is not None:
-            reg = result.registration
-            lines.append(
-                f"{source}: registration NCC {reg.ncc:.2f}, body Dice "
-                f"{reg.body_dice:.2f}, rotation {reg.rotation_deg:.1f} deg"
-            )
-    if section.get("error"):
-        lines.append(f"Not computed: {section['error']}")
-    post = section.get("post_treatment") or {}
-    if post.get("error"):
-        lines.append(f"Y-90 PET not computed: {post['error']}")
-    return DosimetryReport(
-        lines=tuple(lines),
-        rows=tuple(tuple(r) for r in rows),
-        dvh_png=dvh_png(curves),
-        overlays=tuple(overlays),
-    )
+            (title, fused_png(planning, dose_on_planning(dose.output, planning), liver, title)))
+    lines, rows = page_text([(d.output.result, source) for d, source in measured], section)
+    return DosimetryReport(lines=lines, rows=rows, dvh_png=dvh_png(curves),
+                           overlays=tuple(overlays))

@@ -5,11 +5,13 @@ A study folder written by :func:`pipeline.run.study.run_study` holds ``seg.dcm``
 ``sr.vN.dcm`` (Predecessor Documents Sequence naming the newest earlier SR, the same SEG
 referenced, in the earlier SR's series), ``summary.vN.pdf`` and ``summary-pdf.vN.dcm`` (in
 the earlier PDF's series). The CT is not needed: patient and study come from the SEG, the
-measurements from the result document; the PDF then has no overlays.
+measurements from the result document; the PDF then has no overlays (and its dosimetry page,
+where the study had NM/PET images, has the first run's DVH plot but no fused dose images).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from collections.abc import Mapping
@@ -19,6 +21,8 @@ from typing import Any
 import pydicom
 from pydicom.dataset import Dataset
 
+from pipeline.dosimetry.config import DVH_FILE
+from pipeline.dosimetry.report_page import recorded_report
 from pipeline.durable import atomic_write
 from pipeline.encode.config import EncodeConfig
 from pipeline.encode.pdf import build_encapsulated_pdf, build_pdf
@@ -109,6 +113,9 @@ def write_replan_outputs(result_dir: Path, doc: Mapping[str, Any], version: int,
     earlier_sr = newest(result_dir, "sr")
     previous = [pydicom.dcmread(earlier_sr)] if earlier_sr is not None else []
     content = recorded_content(doc, _chosen_description(doc))
+    dvh = result_dir / DVH_FILE
+    content = dataclasses.replace(content, dosimetry_report=recorded_report(
+        doc.get("dosimetry"), dvh.read_bytes() if dvh.is_file() else None))
     sr = build_sr(seg, source_references(seg), content, config,
                   series_instance_uid=previous[0].SeriesInstanceUID if previous else None,
                   previous_versions=previous)

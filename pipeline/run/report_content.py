@@ -15,8 +15,8 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
-from pipeline.dosimetry.result import DosimetryResult
-from pipeline.dosimetry.sr_content import DoseSource, dosimetry_groups
+from pipeline.dosimetry.report_page import recorded_results
+from pipeline.dosimetry.sr_content import dosimetry_groups
 from pipeline.encode import codes
 from pipeline.encode.content import (
     AlgorithmInfo,
@@ -337,10 +337,7 @@ def recorded_content(result: Mapping[str, Any], series_description: str) -> Repo
 def recorded_dose_groups(result: Mapping[str, Any]) -> tuple[QuantityGroup, ...]:
     """The SR dose groups of a ``result.json``'s ``dosimetry`` section (MAA prediction, then
     the Y-90 PET's ``post_treatment``); empty when nothing was measured."""
-    section = result.get("dosimetry") or {}
     groups: tuple[QuantityGroup, ...] = ()
-    for data, source in ((section, DoseSource.MAA_SPECT),
-                         (section.get("post_treatment") or {}, DoseSource.Y90_PET)):
-        if data.get("regions"):
-            groups += dosimetry_groups(DosimetryResult.from_json(data), source)
+    for measured, source in recorded_results(result.get("dosimetry") or {}):
+        groups += dosimetry_groups(measured, source)
     return groups

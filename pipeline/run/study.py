@@ -434,7 +434,7 @@ def _write_dosimetry(stage: DosimetryStage, out_dir: Path, seed: str) -> list[Pa
         ds.SOPInstanceUID = output_uid(seed, f"rtdose.{kind}.sop")
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         outputs.append(_write_dicom(ds, out_dir / RTDOSE_FILES[kind]))
-    if stage.report is not None:
+    if stage.report is not None and stage.report.dvh_png is not None:
         atomic_write(out_dir / DVH_FILE, stage.report.dvh_png)
     return outputs
 

@@ -127,6 +127,26 @@ def test_planar_lsf_is_reported_beside_the_spect_one(run: dict[str, Any]) -> Non
     assert "MAA planar views: lung shunt" in tracking_ids
 
 
+def test_a_replan_pdf_keeps_the_dosimetry_page(
+    run: dict[str, Any], tmp_path: Path
+) -> None:
+    folder = tmp_path / "out"
+    shutil.copytree(run["out"], folder)
+    done = CliRunner().invoke(app, ["plan", str(folder), "--territory", "right",
+                                    "--microspheres", "resin"])
+    assert done.exit_code == 0, done.output
+    text = subprocess.run(
+        [PDFTOTEXT, str(folder / "summary.v2.pdf"), "-"], capture_output=True, text=True,
+        check=True).stdout
+    dosimetry = run["result"]["dosimetry"]
+    assert "Image-based SIRT dosimetry" in text
+    assert f"lung shunt fraction {100 * dosimetry['lsf']:.1f} % (SPECT counts)" in text
+    assert f"registration NCC {dosimetry['registration']['ncc']:.2f}" in text
+    assert "fused dose overlays are in the first version" in text
+    liver = _region(dosimetry, "liver")
+    assert f"{liver['mean_gy']:.1f}" in text
+
+
 def _grid(ds: Dataset) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
     return (
         np.asarray(ds.ImagePositionPatient, float),
