@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,6 +40,7 @@ from pipeline.encode.sanitise import SourceHeaderError, sanitised
 from pipeline.encode.seg import build_seg
 from pipeline.encode.source import selected_source_headers, source_image
 from pipeline.encode.sr import build_rejection_sr, build_sr
+from pipeline.encode.writer import file_bytes
 from pipeline.errors import InputDataError
 from pipeline.heap import release_free_memory
 from pipeline.quantify.inputs import PatientInfo, PlannerInputs, QualityContext
@@ -136,9 +136,7 @@ def output_uid(seed: str, kind: str) -> str:
 
 
 def _write_dicom(ds: Dataset, path: Path) -> Path:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return atomic_write(path, buffer.getvalue())
+    return atomic_write(path, file_bytes(ds))
 
 
 def write_result_json(result: dict[str, Any], out_dir: Path) -> Path:

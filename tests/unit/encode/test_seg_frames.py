@@ -1,10 +1,12 @@
-"""The union segments' frames added to highdicom's SEG give highdicom's own object.
+"""The fast path of the BINARY SEG gives highdicom's own object.
 
-:func:`pipeline.encode.seg.build_seg` builds a BINARY SEG with union segments (derived
-liver, all lesions) from a 3-D array of the other segments and adds the union frames
-itself (:mod:`pipeline.encode.seg_unions`). Here the result is compared, element by
-element (per-frame functional groups and PixelData included), with highdicom's build from
-one mask per segment (``fast_unions=False``); only UIDs, dates and times may differ.
+:func:`pipeline.encode.seg.build_seg` makes a BINARY SEG's frames itself
+(:mod:`pipeline.encode.seg_frames`) around an object highdicom builds. Here the result is
+compared, element by element (per-frame functional groups and PixelData included), with
+highdicom's own build (``fast=False``: a 3-D array of segment numbers, or one mask per
+segment where segments overlap), on the synthetic series of these tests and on a series
+made of pydicom's own test file ``CT_small.dcm``; only UIDs, dates and times may differ
+(the SEG's own UIDs are the same: both builds are given them).
 """
 
 from __future__ import annotations
@@ -14,14 +16,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 from encode_synthetic_ct import SHAPE, Geometry, demo_segmentation, write_series
+from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
+from pydicom.valuerep import format_number_as_ds
 
 from pipeline.encode.config import EncodeConfig
 from pipeline.encode.content import SegmentationContent
 from pipeline.encode.seg import build_seg
-from pipeline.encode.seg_unions import union_frames
+from pipeline.encode.seg_frames import segment_frames
 from pipeline.encode.segments import plan_segments, union_specs
 from pipeline.encode.source import read_source_headers
 from pipeline.select.config import GeometryConfig
@@ -32,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 from enhanced_ct import GEOMETRY_MACROS, enhanced, write
 
 UNCOMPARED_VRS = {"UI", "DA", "TM", "DT"}
-"""UIDs are new on every build, dates and times are the build's."""
+"""Tracking UIDs are new on every build, dates and times are the build's."""
 
 UIDS = {
     "series_instance_uid": "1.2.826.0.1.3680043.8.498.1",
@@ -59,11 +65,14 @@ def _differences(a: Dataset, b: Dataset, path: str = "") -> Iterator[str]:
             yield f"{path}{ea.keyword}: {str(ea.value)[:60]} != {str(eb.value)[:60]}"
 
 
-def _assert_same_seg(volume, headers, content: SegmentationContent) -> None:
-    fast = build_seg(volume, headers, content, **UIDS)
-    reference = build_seg(volume, headers, content, **UIDS, fast_unions=False)
-    assert union_specs(plan_segments(content, EncodeConfig())), "the case needs unions"
-    assert fast.SegmentsOverlap == "YES"
+def _assert_same_seg(
+    volume, headers, content: SegmentationContent, config: EncodeConfig | None = None
+) -> None:
+    fast = build_seg(volume, headers, content, config, **UIDS)
+    reference = build_seg(volume, headers, content, config, **UIDS, fast=False)
+    for seg in (fast, reference):
+        assert (seg.SeriesInstanceUID, seg.SOPInstanceUID) == tuple(UIDS.values())
+    assert int(fast.NumberOfFrames) > 0
     assert list(_differences(fast, reference)) == []
     np.testing.assert_array_equal(
         fast.get_volume(combine_segments=False).array,
@@ -83,7 +92,56 @@ def _with_empty_slice(content: SegmentationContent, k: int) -> SegmentationConte
 def test_same_seg_as_highdicom_from_stacked_masks(ct_series) -> None:
     volume, headers = ct_series
     content = _with_empty_slice(demo_segmentation(SHAPE), 5)
+    assert union_specs(plan_segments(content, EncodeConfig())), "the case needs unions"
     _assert_same_seg(volume, headers, content)
+    assert build_seg(volume, headers, content, **UIDS).SegmentsOverlap == "YES"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        EncodeConfig(union_segments=False),
+        EncodeConfig(union_segments=False, lesions_as_segments=False),
+        EncodeConfig(lesions_as_segments=False),
+    ],
+)
+def test_same_seg_as_highdicom_without_some_segments(ct_series, config: EncodeConfig) -> None:
+    volume, headers = ct_series
+    content = demo_segmentation(SHAPE)
+    _assert_same_seg(volume, headers, content, config)
+    if not union_specs(plan_segments(content, config)):
+        assert build_seg(volume, headers, content, config, **UIDS).SegmentsOverlap == "NO"
+
+
+def _ct_small_series(folder: Path, slices: int) -> tuple[list[Path], float]:
+    """``slices`` copies of pydicom's ``CT_small.dcm`` stacked along the slice normal
+    (new SOP Instance UIDs and instance numbers; every other attribute as in the file)."""
+    folder.mkdir()
+    paths = []
+    source = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    origin = [float(v) for v in source.ImagePositionPatient]
+    step = float(source.SliceThickness)
+    for k in range(slices):
+        ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.InstanceNumber = k + 1
+        ds.ImagePositionPatient = [
+            format_number_as_ds(v) for v in (origin[0], origin[1], origin[2] + step * k)
+        ]
+        paths.append(folder / f"{k:03d}.dcm")
+        ds.save_as(paths[-1], enforce_file_format=True)
+    return paths, step
+
+
+def test_same_seg_as_highdicom_on_pydicom_ct_small(tmp_path: Path) -> None:
+    paths, _ = _ct_small_series(tmp_path / "ct", 8)
+    volume = build_volume(paths, GeometryConfig(min_slices=5))
+    headers = read_source_headers(volume)
+    content = demo_segmentation(volume.shape)
+    assert union_specs(plan_segments(content, EncodeConfig()))
+    _assert_same_seg(volume, headers, _with_empty_slice(content, 3))
+    _assert_same_seg(volume, headers, content, EncodeConfig(union_segments=False))
 
 
 def test_same_seg_as_highdicom_with_a_multiframe_source(tmp_path: Path) -> None:
@@ -98,28 +156,25 @@ def test_same_seg_as_highdicom_with_a_multiframe_source(tmp_path: Path) -> None:
     _assert_same_seg(volume, read_source_headers(volume), content)
 
 
-def test_a_union_voxel_alone_on_its_plane_needs_stacked_masks(ct_series) -> None:
+def test_a_union_voxel_alone_on_its_plane(ct_series) -> None:
     volume, headers = ct_series
     content = _with_empty_slice(demo_segmentation(SHAPE), 5)
     content.labelmap[5, 0, 0] = 9  # a metastasis voxel outside every lesion component
     specs = plan_segments(content, EncodeConfig())
-    z = slice(0, SHAPE[0])
-    others = np.ones(SHAPE[0], bool)
-    assert union_frames(union_specs(specs), content, z, others) is not None
-    others[5] = False
-    assert union_frames(union_specs(specs), content, z, others) is None
+    frames = segment_frames(specs, content, slice(0, SHAPE[0]))
+    assert frames is not None
+    on_plane_5 = [specs[f.number - 1].tracking_id for f in frames if 5 in f.planes]
+    # only union segments on the plane (the former path needed highdicom's stacked masks)
+    assert on_plane_5 == ["Liver", "All liver metastases"]
     _assert_same_seg(volume, headers, content)
 
 
-def test_frames_of_a_pixel_count_not_a_multiple_of_8_need_stacked_masks(tmp_path: Path) -> None:
+def test_frames_of_a_pixel_count_not_a_multiple_of_8_are_highdicoms(tmp_path: Path) -> None:
     shape = (SHAPE[0], SHAPE[1] - 1, SHAPE[2])
     volume, headers = write_series(tmp_path / "ct", shape)
     content = demo_segmentation(shape)
     specs = plan_segments(content, EncodeConfig())
-    assert (
-        union_frames(union_specs(specs), content, slice(0, shape[0]), np.ones(shape[0], bool))
-        is None
-    )
+    assert segment_frames(specs, content, slice(0, shape[0])) is None
     _assert_same_seg(volume, headers, content)
 
 
