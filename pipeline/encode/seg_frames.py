@@ -281,14 +281,12 @@ def _frame_item(template: Dataset, number: int, identification: DataElement) -> 
     new and the Segment Identification macro is the segment's (one element for all its
     frames).
     """
-    item = Dataset()
-    for element in template:
-        item.add(element)
-    content = Dataset()
-    for element in template.FrameContentSequence[0]:
-        content.add(element)
+    content = {e.tag: e for e in template.FrameContentSequence[0].elements()}
     indices = template.FrameContentSequence[0].DimensionIndexValues
-    content.add(DataElement(0x00209157, "UL", [number, *indices[1:]]))  # DimensionIndexValues
-    item.add(DataElement(0x00209111, "SQ", [content]))  # FrameContentSequence
-    item.add(identification)
-    return item
+    values = DataElement(0x00209157, "UL", [number, *indices[1:]])  # DimensionIndexValues
+    content[values.tag] = values
+    frame_content = DataElement(0x00209111, "SQ", [Dataset(content)])  # FrameContentSequence
+    item = {e.tag: e for e in template.elements()}
+    item[frame_content.tag] = frame_content
+    item[identification.tag] = identification
+    return Dataset(item)

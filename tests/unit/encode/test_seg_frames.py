@@ -197,3 +197,18 @@ def test_liver_with_one_part_in_view_is_a_union_segment(ct_series) -> None:
     assert [s.tracking_id for s in specs] == ["Liver", "Couinaud segment IV"]
     assert [s.tracking_id for s in union_specs(specs)] == ["Liver"]
     _assert_same_seg(volume, headers, content)
+
+
+@pytest.mark.parametrize("union_segments", [True, False])
+def test_same_seg_as_highdicom_with_planning_regions(ct_series, union_segments: bool) -> None:
+    volume, headers = ct_series
+    full = demo_segmentation(SHAPE)
+    remnant = np.isin(full.labelmap, [5, 8])
+    remnant[2, 0, :3] = True  # a voxel of the region outside every label (and its rows)
+    content = SegmentationContent(
+        full.labelmap, full.labels, full.algorithm, full.lesion_map,
+        regions={Structure.FUTURE_LIVER_REMNANT: remnant,
+                 Structure.RESECTED_LIVER: np.zeros_like(remnant)})
+    specs = plan_segments(content, EncodeConfig(union_segments=union_segments))
+    assert specs[-1].region is Structure.FUTURE_LIVER_REMNANT
+    _assert_same_seg(volume, headers, content, EncodeConfig(union_segments=union_segments))
