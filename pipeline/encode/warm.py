@@ -87,7 +87,7 @@ def warm_up() -> float:
     content = ReportContent(
         series=SeriesChoice(volume.series_instance_uid, "warm-up", ()),
         algorithm=algorithm,
-        structures=(StructureMeasurement(Structure.LIVER, float(np.count_nonzero(labelmap)) / 1000.0),),
+        structures=(StructureMeasurement(Structure.LIVER, np.count_nonzero(labelmap) / 1000.0),),
     )
     seg = build_seg(volume, headers, segmentation)
     file_bytes(seg)
