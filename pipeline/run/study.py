@@ -28,6 +28,7 @@ from pipeline import __name__ as _pkg
 from pipeline.config import PipelineConfig
 from pipeline.dosimetry.config import DVH_FILE, RTDOSE_FILES
 from pipeline.durable import atomic_write
+from pipeline.encode.collector import paused_collector
 from pipeline.encode.content import (
     QualityFlag,
     RejectionContent,
@@ -397,7 +398,7 @@ def _measure(volume: CTVolume, selection: SelectionResult, files: Sequence[Path]
     if seg.is_demo:
         result["notice"] = "Demo model, not for clinical use"
 
-    with stages.stage("encode"):
+    with stages.stage("encode"), paused_collector():  # see pipeline.encode.collector
         description = str(header.get("SeriesDescription", ""))
         content = report_content(quant, series_choice(result["series"], description),
                                  algorithm_info(seg.models), seg.confidence, warnings,
