@@ -225,12 +225,17 @@ def binary_seg(
     Returns
     -------
     highdicom.seg.Segmentation
+
+    Raises
+    ------
+    ValueError
+        If fewer than two segments are described.
     """
-    marker = np.zeros(shape, np.uint8)
-    used = sorted({p for f in frames for p in f.planes})
-    marker[used, 0, 0] = 1
     if len(descriptions) < 2:
         raise ValueError("the fast path needs two segments at least")
+    marker = np.zeros(shape, np.uint8)  # zero pages: memory only for the planes' voxels
+    used = sorted({p for f in frames for p in f.planes})
+    marker[used, 0, 0] = 1
     seg = build(marker, descriptions[:2])
     del marker
     plane_item = {
