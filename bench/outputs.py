@@ -7,7 +7,7 @@ slices; source headers are built in memory (no pixel data is needed to write a S
 Run::
 
     OMP_NUM_THREADS=1 python bench/outputs.py --slices 300 600 [--no-unions]
-        [--type LABELMAP] [--stacked-masks] [--trace-memory] [--json OUT.json]
+        [--type LABELMAP] [--highdicom] [--trace-memory] [--json OUT.json]
         [--base /work/main --new .]
 
 The source headers are sanitised first, untimed, as the pipeline hands them to the writers;
@@ -22,9 +22,12 @@ Prints one JSON object per case: seconds to build and to serialise each output, 
 sensitive to other processes on a loaded machine than the wall-clock figures), its size
 in bytes, the number of segments and frames, and the process's peak resident memory (all
 cases so far, inputs included: a 600-slice case holds ~1.4 GB of CT, label and lesion
-arrays). ``--stacked-masks`` builds the SEG the way it was built before its union frames
-were added separately (highdicom given one mask per segment: the same object, the
-reference for ``seg_build_s``). Figures: docs/development.md, "DICOM writers".
+arrays). ``--trace-memory`` adds the SEG's own peak memory (``seg_peak_mb``: what building
+and serialising the SEG allocates beyond the inputs, tracemalloc, numpy buffers included;
+measured in a second, untimed build). ``--highdicom`` has highdicom make the frames
+(``build_seg(..., fast=False)``: a 3-D array of segment numbers, or one mask per segment
+where segments overlap; the same object, the reference for ``seg_build_s``). Figures:
+docs/development.md, "DICOM writers".
 """
 
 from __future__ import annotations
@@ -172,9 +175,15 @@ def _traced_peak_mb(fn: Callable[[], Any]) -> float:
 
 
 def _serialise(ds: Dataset) -> bytes:
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    return buf.getvalue()
+    """The file's bytes, as the pipeline writes them (``pipeline.encode.writer`` where the
+    checkout has it, else ``save_as``: the bench also runs on older checkouts, --base)."""
+    try:
+        from pipeline.encode.writer import file_bytes
+    except ImportError:
+        buf = io.BytesIO()
+        ds.save_as(buf, enforce_file_format=True)
+        return buf.getvalue()
+    return file_bytes(ds)
 
 
 def run_case(
@@ -183,12 +192,12 @@ def run_case(
     segmentation_type: SegmentationType,
     union_segments: bool = True,
     trace_memory: bool = False,
-    stacked_masks: bool = False,
+    highdicom: bool = False,
 ) -> dict[str, Any]:
     """Build and serialise SEG, SR and PDF for one synthetic case; return the figures.
 
-    With ``trace_memory`` the SEG is built a second time under tracemalloc to report the
-    memory the writer itself needs (``seg_build_peak_mb``), apart from the inputs.
+    With ``trace_memory`` the SEG is built and serialised a second time under tracemalloc
+    to report the memory it needs itself (``seg_peak_mb``), apart from the inputs.
     """
     volume, headers = _headers(slices)
     headers = sanitised_all(headers)  # as the pipeline gives them (read once, sanitised)
@@ -198,7 +207,9 @@ def run_case(
     config = EncodeConfig(segmentation_type=segmentation_type, union_segments=union_segments)
 
     def seg_build() -> Any:
-        return build_seg(volume, headers, segmentation, config, fast_unions=not stacked_masks)
+        # no keyword by default: the bench also runs on checkouts before ``fast`` (--base)
+        options = {"fast": False} if highdicom else {}
+        return build_seg(volume, headers, segmentation, config, **options)
 
     cpu_started = time.process_time()
     seg, seg_s = _timed(seg_build)
@@ -210,7 +221,7 @@ def run_case(
     doc, doc_s = _timed(lambda: _serialise(build_encapsulated_pdf(pdf, headers[0], algorithm)))
     figures: dict[str, Any] = {}
     if trace_memory:
-        figures["seg_build_peak_mb"] = round(_traced_peak_mb(seg_build))
+        figures["seg_peak_mb"] = round(_traced_peak_mb(lambda: _serialise(seg_build())))
     encode_cpu_s = time.process_time() - cpu_started
     encode_s = seg_s + seg_write_s + sr_s + sr_write_s + pdf_s + doc_s
     return figures | {
@@ -219,7 +230,7 @@ def run_case(
         "columns": SIZE,
         "segmentation_type": segmentation_type.value,
         "union_segments": union_segments,
-        "stacked_masks": stacked_masks,
+        "highdicom": highdicom,
         "segments": len(seg.SegmentSequence),
         "frames": int(seg.NumberOfFrames),
         "seg_build_s": round(seg_s, 2),
@@ -248,6 +259,7 @@ COMPARED = (
     "encode_s",
     "encode_cpu_s",
     "seg_bytes",
+    "seg_peak_mb",
     "peak_rss_mb",
 )
 """Figures shown side by side with ``--base``/``--new``."""
@@ -278,7 +290,7 @@ def compare(base: Path, new: Path, argv: list[str]) -> list[dict[str, Any]]:
         b, n = pair["base"], pair["new"]
         print(f"{b['slices']} slices, {b['segments']} segments, {b['frames']} frames")
         for key in COMPARED:
-            ratio = f"{n[key] / b[key]:.2f}" if b.get(key) else "-"
+            ratio = f"{n[key] / b[key]:.2f}" if b.get(key) and n.get(key) else "-"
             print(f"  {key:<26}{b.get(key, '-'):>12}{n.get(key, '-'):>12}{ratio:>10}")
     return results
 
@@ -310,9 +322,9 @@ def main() -> None:
         help="leave out the derived liver and all-lesions segments",
     )
     parser.add_argument(
-        "--stacked-masks",
+        "--highdicom",
         action="store_true",
-        help="give highdicom one mask per segment (the former SEG build)",
+        help="let highdicom make the SEG's frames (the reference build)",
     )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--base", type=Path, help="baseline checkout (with --new)")
@@ -341,7 +353,7 @@ def main() -> None:
             SegmentationType(args.type),
             not args.no_unions,
             args.trace_memory,
-            args.stacked_masks,
+            args.highdicom,
         )
         print(json.dumps(result), flush=True)
         results.append(result)

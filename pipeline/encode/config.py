@@ -39,9 +39,8 @@ class EncodeConfig(BaseModel):
         default=True,
         description="BINARY only: also write the derived liver segment (union of Couinaud "
         "segments and metastases) and, with lesion segments, the all-lesions segment. They "
-        "overlap other segments: highdicom builds the SEG from the other segments' numbers "
-        "and their frames are added after (pipeline.encode.seg_unions), so they cost little "
-        "time and memory. LABELMAP never has them.",
+        "overlap other segments; the SEG's frames are made by pipeline.encode.seg_frames, "
+        "so they cost little time and memory. LABELMAP never has them.",
     )
     manufacturer: str = Field(
         default="dicomnode", description="Manufacturer (0008,0070) of the outputs."

@@ -18,6 +18,7 @@ from pipeline.encode.content import (
 from pipeline.encode.pdf import build_encapsulated_pdf, build_pdf, build_rejection_pdf
 from pipeline.encode.seg import build_seg
 from pipeline.encode.sr import build_rejection_sr, build_sr
+from pipeline.encode.writer import file_bytes
 from pipeline.volume import CTVolume
 
 
@@ -135,6 +136,6 @@ def write_outputs(outputs: EncodedOutputs, folder: Path) -> list[Path]:
     paths = []
     for ds in outputs.instances():
         path = folder / f"{ds.Modality}_{ds.SOPInstanceUID}.dcm"
-        ds.save_as(path, enforce_file_format=True)
+        path.write_bytes(file_bytes(ds))  # what ds.save_as(path) writes
         paths.append(path)
     return paths

@@ -101,12 +101,14 @@ def sanitised(header: Dataset) -> SanitisedHeader:
     """
     if isinstance(header, SanitisedHeader):
         return header
-    out = SanitisedHeader()
-    for element in header:
-        if element.tag.group == _PATIENT_GROUP and element.keyword not in TYPE2_PATIENT_STUDY \
-                and not _valid(element):
-            continue
-        out.add(element)
+    kept = {}
+    for element in header.elements():  # as read: only the patient group is converted here
+        if element.tag.group == _PATIENT_GROUP:
+            element = header[element.tag]
+            if element.keyword not in TYPE2_PATIENT_STUDY and not _valid(element):
+                continue
+        kept[element.tag] = element
+    out = SanitisedHeader(kept)
     meta = getattr(header, "file_meta", None)
     if meta is not None:
         out.file_meta = meta

@@ -2,9 +2,12 @@
 
 The first SEG and SR a process builds cost about 0.8 s more than the next ones: highdicom
 loads its tables of the standard (IODs, modules, attributes; JSON) on first use, pydicom
-its code dictionaries. :func:`warm_up` builds a SEG, SR and PDF of a tiny synthetic volume
-in memory, through the same public functions as a study, and discards them, so that a warm
-job worker (:mod:`dicomnode.jobs.warm`) pays this when it starts, not in its first job.
+its code dictionaries. :func:`warm_up` builds a SEG (two segments and a derived union, so
+that the BINARY fast path of :mod:`pipeline.encode.seg_frames` runs), SR and PDF of a tiny
+synthetic volume in memory, through the same public functions as a study, encodes the SEG
+and SR as files (:func:`pipeline.encode.writer.file_bytes`) and discards them, so that a
+warm job worker (:mod:`dicomnode.jobs.warm`) pays this when it starts, not in its first
+job.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pipeline.encode.content import (
 from pipeline.encode.pdf import build_encapsulated_pdf, build_pdf
 from pipeline.encode.seg import build_seg
 from pipeline.encode.sr import build_sr
+from pipeline.encode.writer import file_bytes
 from pipeline.structures import Structure
 from pipeline.volume import CTVolume
 
@@ -65,7 +69,7 @@ def _tiny_study() -> tuple[CTVolume, list[Dataset]]:
 
 
 def warm_up() -> float:
-    """Build (and discard) a SEG, SR and PDF of a tiny synthetic volume.
+    """Build and encode (and discard) a SEG, SR and PDF of a tiny synthetic volume.
 
     Returns
     -------
@@ -76,15 +80,18 @@ def warm_up() -> float:
     volume, headers = _tiny_study()
     labelmap = np.zeros(volume.shape, np.uint8)
     labelmap[:, 4:12, 4:12] = 1
+    labelmap[:, 6:8, 6:8] = 2
     algorithm = AlgorithmInfo("warm-up", "0", True)
-    segmentation = SegmentationContent(labelmap, {1: Structure.LIVER}, algorithm)
+    labels = {1: Structure.COUINAUD_4, 2: Structure.COUINAUD_5}  # the liver: their union
+    segmentation = SegmentationContent(labelmap, labels, algorithm)
     content = ReportContent(
         series=SeriesChoice(volume.series_instance_uid, "warm-up", ()),
         algorithm=algorithm,
-        structures=(StructureMeasurement(Structure.LIVER, float(labelmap.sum()) / 1000.0),),
+        structures=(StructureMeasurement(Structure.LIVER, np.count_nonzero(labelmap) / 1000.0),),
     )
     seg = build_seg(volume, headers, segmentation)
-    build_sr(seg, headers, content)
+    file_bytes(seg)
+    file_bytes(build_sr(seg, headers, content))
     build_encapsulated_pdf(
         build_pdf(volume, headers[0], segmentation, content), headers[0], algorithm
     )

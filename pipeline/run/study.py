@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -29,6 +28,7 @@ from pipeline import __name__ as _pkg
 from pipeline.config import PipelineConfig
 from pipeline.dosimetry.config import DVH_FILE, RTDOSE_FILES
 from pipeline.durable import atomic_write
+from pipeline.encode.collector import paused_collector
 from pipeline.encode.content import (
     QualityFlag,
     RejectionContent,
@@ -41,6 +41,7 @@ from pipeline.encode.sanitise import SourceHeaderError, sanitised
 from pipeline.encode.seg import build_seg
 from pipeline.encode.source import selected_source_headers, source_image
 from pipeline.encode.sr import build_rejection_sr, build_sr
+from pipeline.encode.writer import file_bytes
 from pipeline.errors import InputDataError
 from pipeline.heap import release_free_memory
 from pipeline.quantify.inputs import PatientInfo, PlannerInputs, QualityContext
@@ -136,9 +137,7 @@ def output_uid(seed: str, kind: str) -> str:
 
 
 def _write_dicom(ds: Dataset, path: Path) -> Path:
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return atomic_write(path, buffer.getvalue())
+    return atomic_write(path, file_bytes(ds))
 
 
 def write_result_json(result: dict[str, Any], out_dir: Path) -> Path:
@@ -399,7 +398,7 @@ def _measure(volume: CTVolume, selection: SelectionResult, files: Sequence[Path]
     if seg.is_demo:
         result["notice"] = "Demo model, not for clinical use"
 
-    with stages.stage("encode"):
+    with stages.stage("encode"), paused_collector():  # see pipeline.encode.collector
         description = str(header.get("SeriesDescription", ""))
         content = report_content(quant, series_choice(result["series"], description),
                                  algorithm_info(seg.models), seg.confidence, warnings,
