@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cc3d
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
@@ -99,8 +100,17 @@ class BodyCrop:
     at: tuple[slice, slice]
 
 
+def _label(mask: NDArray[np.bool_]) -> tuple[NDArray[np.unsignedinteger], int]:
+    """``scipy.ndimage.label(mask)`` of a 2-D mask (4-connected): the same labels, numbered
+    in raster order of their first pixel, from cc3d (about twice as fast; it numbers in
+    memory order, so the mask is given C-contiguous)."""
+    labels, n = cc3d.connected_components(np.ascontiguousarray(mask), connectivity=4,
+                                          return_N=True)
+    return labels, int(n)
+
+
 def _largest(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    labels, n = ndimage.label(mask)
+    labels, n = _label(mask)
     if n == 0:
         return np.zeros_like(mask)
     sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
@@ -110,7 +120,7 @@ def _largest(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
 def _fill_holes(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """``scipy.ndimage.binary_fill_holes`` (4-connected background), by labelling the
     background once instead of growing it from the border pixel by pixel."""
-    labels, n = ndimage.label(~mask)
+    labels, n = _label(~mask)
     if n == 0:
         return mask.copy()
     edge = np.concatenate((labels[0], labels[-1], labels[:, 0], labels[:, -1]))
@@ -177,14 +187,13 @@ def body_crops(hu: NDArray[np.float32], geom: PlaneGeometry) -> list[BodyCrop | 
     margin = _margin_px(geom)
     out: list[BodyCrop | None] = []
     for k in range(hu.shape[0]):
-        labels, n = ndimage.label(hu[k] > -300)
+        labels, n = _label(hu[k] > -300)
         if n == 0:
             out.append(None)
             continue
         body = int(np.argmax(np.bincount(labels.ravel(), minlength=n + 1)[1:])) + 1
-        found = ndimage.find_objects(labels, max_label=body)[body - 1]
-        assert found is not None
-        at = _widened((found[0], found[1]), margin, labels.shape)
+        at = _bbox(labels == body, margin)
+        assert at is not None
         out.append(BodyCrop(hu[k][at], _fill_holes(labels[at] == body), x[at], y[at], at))
     return out
 
@@ -280,7 +289,7 @@ def _aorta(crop: BodyCrop, cx: float, cy: float, geom: PlaneGeometry) -> float:
     dy, dx = geom.pixel_spacing_mm
     hu, body, x, y = crop.hu, crop.body, crop.x, crop.y
     bone = _fill_holes(body & (hu > 150))
-    labels, n = ndimage.label(bone)
+    labels, n = _label(bone)
     if n == 0:
         return float("nan")
     # per region: area and mean position, summed over the bone pixels in raster order
