@@ -12,7 +12,6 @@ from pipeline.select.image_evidence import (
     BodyCrop,
     PlaneGeometry,
     _fill_holes,
-    _label,
     _mean_filter_at,
     _patient_xy,
     body_crops,
@@ -21,18 +20,6 @@ from pipeline.select.image_evidence import (
 )
 from pipeline.synth.render import render_training_case
 from pipeline.synth.tissue import Phase
-
-
-def test_label_is_scipys() -> None:
-    """The same labels, numbered the same way, on contiguous and strided masks."""
-    rng = np.random.default_rng(5)
-    for density in (0.0, 0.3, 0.5, 0.7, 1.0):
-        mask = rng.random((64, 50)) < density
-        for view in (mask, mask[3:-2, ::2], mask.T):
-            labels, n = _label(view)
-            expected, expected_n = ndimage.label(view)
-            assert n == expected_n
-            assert np.array_equal(labels, expected)
 
 
 def test_fill_holes_is_scipys() -> None:
