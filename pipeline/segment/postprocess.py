@@ -314,15 +314,26 @@ def apply_rules(labelmap: NDArray[np.uint8], labels: dict[int, Structure],
         A new label map.
     """
     out = labelmap.copy()
-    box = _labelled_box(out)
+    box = labelled_box(out)
     if box is not None:
         _apply_rules_in(out[box], labels, rules, spacing_mm, order,
                         tuple(sl.start for sl in box), out.shape)
     return out
 
 
-def _labelled_box(labelmap: NDArray[np.uint8]) -> tuple[slice, ...] | None:
-    """Bounding box of the nonzero voxels grown by one voxel (clipped), or None."""
+def labelled_box(labelmap: NDArray[np.uint8]) -> tuple[slice, ...] | None:
+    """Bounding box of the nonzero voxels grown by one voxel (clipped), or None.
+
+    Parameters
+    ----------
+    labelmap : ndarray of uint8, shape (z, y, x)
+        Label values, 0 background.
+
+    Returns
+    -------
+    tuple of 3 slice or None
+        Index ranges (z, y, x); None where every voxel is 0.
+    """
     # max over whole planes first: one pass over the array, then small ones
     per_z = labelmap.max(axis=(1, 2))
     if not per_z.any():
