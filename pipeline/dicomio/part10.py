@@ -9,6 +9,7 @@ reason, and the reverse.
 
 from __future__ import annotations
 
+import dataclasses
 import mmap
 import struct
 import zlib
@@ -101,7 +102,8 @@ def check_part10(data: bytes | mmap.mmap) -> DataSetLayout:
     Returns
     -------
     DataSetLayout
-        The walked data set (SOP Class UID and the image geometry kept).
+        The walked data set (SOP Class UID and the image geometry kept), with the offset
+        of the data set in ``data``.
 
     Raises
     ------
@@ -121,4 +123,4 @@ def check_part10(data: bytes | mmap.mmap) -> DataSetLayout:
     element = layout.elements.get(SOP_CLASS_UID)
     sop_class = element.value.rstrip(b"\0 ").decode("ascii", "replace") if element else ""
     check_pixel_data(layout, sop_class or part10.media_storage_sop_class_uid)
-    return layout
+    return dataclasses.replace(layout, data_set_offset=part10.data_set_offset)

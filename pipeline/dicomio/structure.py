@@ -130,6 +130,9 @@ class PixelData:
         Encapsulated: the length of the Basic Offset Table item (bytes); 0 when native.
     fragments : int
         Encapsulated: the number of fragments after the Basic Offset Table; 0 when native.
+    value_offset : int or None
+        Native: where the value starts in the bytes walked (bytes; for a deflated transfer
+        syntax, in the inflated ones). None when encapsulated.
     """
 
     tag: int
@@ -137,6 +140,7 @@ class PixelData:
     length: int
     offset_table_length: int = 0
     fragments: int = 0
+    value_offset: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,10 @@ class DataSetLayout:
         The top-level Pixel Data (any of :data:`PIXEL_DATA_TAGS`, the last one found).
     size_bytes : int
         Size of the data set walked (bytes; inflated when deflated).
+    data_set_offset : int
+        Where the data set starts in the bytes it was read from (bytes): after the File
+        Meta Information for :func:`~pipeline.dicomio.part10.check_part10`, 0 for a data
+        set walked on its own.
     """
 
     transfer_syntax_uid: str
@@ -165,6 +173,7 @@ class DataSetLayout:
     elements: dict[int, Element]
     pixel_data: PixelData | None
     size_bytes: int
+    data_set_offset: int = 0
 
 
 def _tag_text(tag: int) -> str:
@@ -339,7 +348,7 @@ class _Walk:
                 if tag in PIXEL_DATA_TAGS:
                     if tag == PIXEL_DATA and self.encapsulated_syntax:
                         raise StructureError("native Pixel Data in an encapsulated transfer syntax")
-                    self.pixel_data = PixelData(tag, False, length)
+                    self.pixel_data = PixelData(tag, False, length, value_offset=start)
             pos = stop
         if item:
             raise StructureError(f"item without an item delimiter before byte {limit}")

@@ -352,7 +352,7 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
     keys = parenchyma_keys(liver, labels)
     thickness = quality.slice_thickness_mm or spacing[0]
     tumour = analyse_tumour(
-        np.isin(liver, tumour_values), keys, spacing,
+        np.isin(liver, tumour_values, kind="table"), keys, spacing,
         connectivity=config.lesion_connectivity, min_volume_mm3=config.min_lesion_volume_mm3,
         contact_mm=config.liver_contact_mm,
         measurable_mm=measurable_threshold_mm(config.measurable_diameter_mm, thickness),
@@ -367,7 +367,7 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
     reported = tumour.withheld() if TUMOUR in withheld else tumour
 
     lung_values = [v for v, s in labels.items() if s is Structure.LUNG]
-    lung_mask = np.isin(labelled, lung_values) if lung_values else None
+    lung_mask = np.isin(labelled, lung_values, kind="table") if lung_values else None
     lung, lung_findings = _lung_mass(config, None if hu is None else hu[box], lung_mask,
                                      voxel_ml,
                                      incomplete | (withheld & {Structure.LUNG.value}))
@@ -382,7 +382,9 @@ def quantify(labelmap: NDArray[np.integer], labels: dict[int, Structure],
                       (Structure.PORTAL_VEIN, Structure.HEPATIC_VEIN, Structure.IVC)) else []
     findings = (coverage.findings + image.findings + _lesion_findings(tumour, withheld)
                 + lung_findings + notes + planning)
-    measured = RegionVolumes.of(regions or {}, np.isin(labelmap, tumour_values), voxel_ml)
+    # the tumour mask of the whole grid only for a model's regions
+    measured = RegionVolumes.of(regions, np.isin(labelmap, tumour_values, kind="table"),
+                                voxel_ml) if regions else None
     flr_model = None if measured is None else model_flr(
         region_model, measured, flr, usable_patient(patient, config.quality)[0], effective,
         config, withheld=bool({LIVER, TUMOUR} & withheld))

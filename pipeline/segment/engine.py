@@ -25,7 +25,7 @@ from pipeline.segment.config import SegmentationConfig, StageConfig
 from pipeline.segment.geometry import bounding_box, canonical_flips, value_counts
 from pipeline.segment.inference import FoldPrediction, ModelRunner
 from pipeline.segment.model_folders import ModelError, ModelInfo, verify_config
-from pipeline.segment.postprocess import apply_rules, largest_component
+from pipeline.segment.postprocess import apply_rules, labelled_box, largest_component
 from pipeline.segment.result import OUTPUT_LABEL_VALUES, SegmentationResult
 from pipeline.segment.sliding_window import WindowOptions
 from pipeline.structures import COUINAUD_SEGMENTS, PLANNING_REGIONS, Structure
@@ -221,10 +221,14 @@ class SegmentationEngine:
         labelmap = np.ascontiguousarray(np.flip(labelmap, flips))  # back to the input order
         timings["postprocess"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        volumes = self._volumes(labelmap, labels, volume.voxel_volume_ml)
+        # counted and labelled on the box of the labelled voxels: the same counts and
+        # components as on the whole grid
+        found = labelled_box(labelmap)
+        labelled = labelmap[found] if found is not None else labelmap[:0]
+        volumes = self._volumes(labelled, labels, volume.voxel_volume_ml)
         volumes.update({s: float(np.count_nonzero(m)) * volume.voxel_volume_ml
                         for s, m in regions.items()})
-        metastasis = labelmap == OUTPUT_LABEL_VALUES[Structure.METASTASIS]
+        metastasis = labelled == OUTPUT_LABEL_VALUES[Structure.METASTASIS]
         lesions = lesion_volumes_ml(metastasis, spacing_zyx) if metastasis.any() else []
         confidence = combine(fold_dice, volumes, min(lesions) if lesions else None,
                              float(volume.slice_thickness_mm), self.config.confidence,
@@ -314,6 +318,8 @@ class SegmentationEngine:
     @staticmethod
     def _volumes(labelmap: NDArray[np.uint8], labels: dict[int, Structure],
                  voxel_ml: float) -> dict[Structure, float]:
+        """Volume (mL) of each structure (label values are never 0, so any part of the
+        label map that holds every labelled voxel gives the same volumes)."""
         counts = value_counts(labelmap, minlength=256)
         volumes = {s: float(counts[v]) * voxel_ml for v, s in labels.items()}
         parts = [v for v, s in labels.items() if s in _LIVER_PARTS]

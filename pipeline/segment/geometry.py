@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
+
+from pipeline.labelling import label
 
 
 def bounding_box(mask: NDArray[np.bool_], spacing_mm: Sequence[float],
@@ -138,7 +139,7 @@ def enclosed_background(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     ndarray of bool
         The enclosed background (the holes).
     """
-    labels, n = ndimage.label(~mask)  # face connectivity, as binary_fill_holes
+    labels, n = label(~mask)  # face connectivity, as binary_fill_holes
     if n == 0:
         return np.zeros_like(mask)
     outside = np.zeros(n + 1, dtype=bool)

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from pipeline.labelling import label
 from pipeline.segment.config import PostProcessRule
 from pipeline.segment.geometry import bounding_box, enclosed_background, value_counts
 from pipeline.structures import COUINAUD_SEGMENTS, Structure, liver_labels
@@ -30,9 +31,10 @@ def _of(labelmap: NDArray[np.uint8], values: Iterable[int]) -> NDArray[np.bool_]
     return np.asarray(table[labelmap])
 
 
-def _components(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+def _components(mask: NDArray[np.bool_]) -> tuple[NDArray[np.unsignedinteger],
+                                                   NDArray[np.intp]]:
     """26-connected components and their voxel counts (index 0 = background)."""
-    lab, n = ndimage.label(mask, structure=_CONNECTIVITY)
+    lab, n = label(mask, full=True)
     return lab, value_counts(lab, minlength=n + 1)
 
 
@@ -172,7 +174,7 @@ def _within_distance(mask: NDArray[np.bool_], region: NDArray[np.bool_],
     if len(points):
         offset = np.asarray([sl.start for sl in inner])
         tree = cKDTree((points + offset) * scale)
-        dist, _ = tree.query(queries * scale, k=1,
+        dist, _ = tree.query(queries * scale, k=1, workers=-1,
                              distance_upper_bound=distance_mm + 2 * _DISTANCE_TOLERANCE_MM)
         if not np.any(np.abs(dist - distance_mm) <= _DISTANCE_TOLERANCE_MM):
             keep = dist <= distance_mm
@@ -186,6 +188,65 @@ def _within_distance(mask: NDArray[np.bool_], region: NDArray[np.bool_],
     near = dist_box[tuple(slice(i.start - b.start, i.stop - b.start)
                           for i, b in zip(inner, box, strict=True))] <= distance_mm
     out[inner] |= outside[inner] & near
+    return out
+
+
+def _within_distance_near(keep: NDArray[np.bool_], box: tuple[slice, ...],
+                          labelmap: NDArray[np.uint8], values: Sequence[int],
+                          spacing_mm: Sequence[float], distance_mm: float
+                          ) -> NDArray[np.bool_] | None:
+    """:func:`within_distance` of a structure's voxels and the voxels of ``values``,
+    computed on the structure's box grown by the distance only; None where the k-d tree
+    cannot decide there.
+
+    Every voxel of the region within the distance of a voxel of ``keep`` lies in that
+    grown box, and the nearest region voxel of a voxel outside the region is a surface
+    voxel of the region's part in the box (the box's faces count as surface: the voxels
+    added are region voxels, so no distance changes). Where the box holds no region
+    voxel or a distance lies within the tolerance of ``distance_mm``, None is returned
+    and the caller decides on the whole window as :func:`within_distance` does.
+
+    Parameters
+    ----------
+    keep : ndarray of bool
+        The structure's voxels on ``box``.
+    box : tuple of slice
+        Where ``keep`` lies in ``labelmap``.
+    labelmap : ndarray of uint8, shape (z, y, x)
+        The label map (window) holding the region.
+    values : sequence of int
+        The region's label values.
+    spacing_mm : sequence of float
+        Voxel spacing (z, y, x), mm.
+    distance_mm : float
+        Largest distance kept, mm.
+
+    Returns
+    -------
+    ndarray of bool or None
+        The kept voxels on ``box``, or None (undecided).
+    """
+    pad = [int(np.ceil(distance_mm / float(s))) for s in spacing_mm]
+    near = tuple(slice(max(0, sl.start - p), min(n, sl.stop + p))
+                 for sl, p, n in zip(box, pad, labelmap.shape, strict=True))
+    at = tuple(slice(sl.start - g.start, sl.stop - g.start)
+               for sl, g in zip(box, near, strict=True))
+    region = _of(labelmap[near], values)
+    inside = region[at]
+    queries = np.argwhere(keep & ~inside)
+    out = keep & inside
+    if not len(queries):
+        return out
+    points = np.argwhere(region & ~ndimage.binary_erosion(region, border_value=0))
+    if not len(points):
+        return None
+    scale = np.asarray(spacing_mm, float)
+    dist, _ = cKDTree(points * scale).query(
+        (queries + [sl.start for sl in at]) * scale, k=1,
+        distance_upper_bound=distance_mm + 2 * _DISTANCE_TOLERANCE_MM, workers=-1)
+    if np.any(np.abs(dist - distance_mm) <= _DISTANCE_TOLERANCE_MM):
+        return None
+    out[tuple(queries[dist <= distance_mm].T)] = True
     return out
 
 
@@ -253,15 +314,26 @@ def apply_rules(labelmap: NDArray[np.uint8], labels: dict[int, Structure],
         A new label map.
     """
     out = labelmap.copy()
-    box = _labelled_box(out)
+    box = labelled_box(out)
     if box is not None:
         _apply_rules_in(out[box], labels, rules, spacing_mm, order,
                         tuple(sl.start for sl in box), out.shape)
     return out
 
 
-def _labelled_box(labelmap: NDArray[np.uint8]) -> tuple[slice, ...] | None:
-    """Bounding box of the nonzero voxels grown by one voxel (clipped), or None."""
+def labelled_box(labelmap: NDArray[np.uint8]) -> tuple[slice, ...] | None:
+    """Bounding box of the nonzero voxels grown by one voxel (clipped), or None.
+
+    Parameters
+    ----------
+    labelmap : ndarray of uint8, shape (z, y, x)
+        Label values, 0 background.
+
+    Returns
+    -------
+    tuple of 3 slice or None
+        Index ranges (z, y, x); None where every voxel is 0.
+    """
     # max over whole planes first: one pass over the array, then small ones
     per_z = labelmap.max(axis=(1, 2))
     if not per_z.any():
@@ -320,13 +392,18 @@ def _apply_rules_in(out: NDArray[np.uint8], labels: dict[int, Structure],
             keep = components_touching(keep, _of(sub, parenchyma_values),
                                        rule.inside_liver_min_contact)
         if rule.clip_to_liver_mm is not None:
-            # the liver anywhere in the window: the vessel's distance to it
-            full = np.zeros(out.shape, bool)
-            full[box] = keep
-            liver = _of(out, [*parenchyma_values, *liver_values])
-            full = _within_distance(full, liver, spacing_mm, rule.clip_to_liver_mm,
-                                    origin, shape)
-            keep = full[box]
+            # the vessel's distance to the liver: on the vessel's box grown by the distance
+            # where that decides, else with the liver anywhere in the window
+            region = [*parenchyma_values, *liver_values]
+            near = _within_distance_near(keep, box, out, region, spacing_mm,
+                                         rule.clip_to_liver_mm)
+            if near is None:
+                full = np.zeros(out.shape, bool)
+                full[box] = keep
+                full = _within_distance(full, _of(out, region), spacing_mm,
+                                        rule.clip_to_liver_mm, origin, shape)
+                near = full[box]
+            keep = near
         sub[mask & ~keep] = 0
         if rule.fill_holes:
             filled = _in_box(sub == value, enclosed_background)

@@ -28,6 +28,7 @@ from pipeline.dicomio import Part10Error, PixelDataError, StructureError, check_
 from pipeline.select.assumptions import Assumption, complete_from_file_meta
 from pipeline.select.config import CandidateConfig
 from pipeline.select.frames import FrameHeader, frame_headers, is_multiframe_ct, number_of_frames
+from pipeline.select.native import native_pixels
 from pipeline.select.reasons import CandidateReason
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
@@ -102,18 +103,21 @@ def _read_checked(path: Path) -> Dataset:
     Both read a read-only memory map of the file: the check walks every element but skips
     over the Pixel Data's value, so the pixels are neither copied nor read from the disk.
     A file must not be cut short while it is read (the node's spool files never change once
-    written).
+    written). Where the walk found native little-endian Pixel Data, the header keeps where
+    its value lies as ``native_pixels`` (:func:`pipeline.select.native.native_pixels`), so
+    that its pixels can be read without parsing the file again.
     """
     with path.open("rb") as file:
         if os.fstat(file.fileno()).st_size == 0:  # an empty file cannot be mapped
             check_part10(b"")
         with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            check_part10(mapped)
+            layout = check_part10(mapped)
             mapped.seek(0)
             ds = dcmread(cast(BinaryIO, mapped), stop_before_pixels=True)  # reads like a file
     ds.buffer = None  # the map is closed: the header is read from the file, as by path
     ds.fileobj_type = open
     ds.filename = str(path)
+    ds.native_pixels = native_pixels(layout)
     return ds
 
 

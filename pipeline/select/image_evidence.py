@@ -25,6 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from pipeline.labelling import label
+
 _MIN_BODY_MM2 = 5000.0
 _MIN_LIVER_MM2 = 1500.0
 
@@ -100,7 +102,7 @@ class BodyCrop:
 
 
 def _largest(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    labels, n = ndimage.label(mask)
+    labels, n = label(mask)
     if n == 0:
         return np.zeros_like(mask)
     sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
@@ -110,7 +112,7 @@ def _largest(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
 def _fill_holes(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """``scipy.ndimage.binary_fill_holes`` (4-connected background), by labelling the
     background once instead of growing it from the border pixel by pixel."""
-    labels, n = ndimage.label(~mask)
+    labels, n = label(~mask)
     if n == 0:
         return mask.copy()
     edge = np.concatenate((labels[0], labels[-1], labels[:, 0], labels[:, -1]))
@@ -177,14 +179,13 @@ def body_crops(hu: NDArray[np.float32], geom: PlaneGeometry) -> list[BodyCrop | 
     margin = _margin_px(geom)
     out: list[BodyCrop | None] = []
     for k in range(hu.shape[0]):
-        labels, n = ndimage.label(hu[k] > -300)
+        labels, n = label(hu[k] > -300)
         if n == 0:
             out.append(None)
             continue
         body = int(np.argmax(np.bincount(labels.ravel(), minlength=n + 1)[1:])) + 1
-        found = ndimage.find_objects(labels, max_label=body)[body - 1]
-        assert found is not None
-        at = _widened((found[0], found[1]), margin, labels.shape)
+        at = _bbox(labels == body, margin)
+        assert at is not None
         out.append(BodyCrop(hu[k][at], _fill_holes(labels[at] == body), x[at], y[at], at))
     return out
 
@@ -280,7 +281,7 @@ def _aorta(crop: BodyCrop, cx: float, cy: float, geom: PlaneGeometry) -> float:
     dy, dx = geom.pixel_spacing_mm
     hu, body, x, y = crop.hu, crop.body, crop.x, crop.y
     bone = _fill_holes(body & (hu > 150))
-    labels, n = ndimage.label(bone)
+    labels, n = label(bone)
     if n == 0:
         return float("nan")
     # per region: area and mean position, summed over the bone pixels in raster order

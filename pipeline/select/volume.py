@@ -23,6 +23,7 @@ from pipeline.select.config import GeometryConfig
 from pipeline.select.frames import FrameHeader, frame_headers, frame_number, iter_stored_frames
 from pipeline.select.geometry import GeometryProblem, GeometryReport, check_geometry
 from pipeline.select.headers import number
+from pipeline.select.native import read_native
 from pipeline.select.reasons import GeometryReason
 from pipeline.volume import CTVolume
 
@@ -77,7 +78,9 @@ def slice_hu(ds: Dataset, out: NDArray[np.float32] | None = None) -> NDArray[np.
     ----------
     ds : Dataset
         A single-frame CT image; when it has no PixelData (header read alone) its file is
-        read. Frames of a multi-frame image are read by :func:`read_hu_into`.
+        read: its Pixel Data value alone where the header read found where it lies
+        (``native_pixels``, :mod:`pipeline.select.native`), else the whole file.
+        Frames of a multi-frame image are read by :func:`read_hu_into`.
     out : ndarray of float32, shape (Rows, Columns), optional
         Where to write the HU (e.g. the slice of a volume); a new array when not given.
 
@@ -93,6 +96,10 @@ def slice_hu(ds: Dataset, out: NDArray[np.float32] | None = None) -> NDArray[np.
         than Rows x Columns.
     """
     try:
+        where = getattr(ds, "native_pixels", None)
+        native = None if where is None or "PixelData" in ds else read_native(ds, where)
+        if native is not None:
+            return _to_hu(native, ds, out)
         full = ds if "PixelData" in ds else dcmread(ds.filename)
         stored = _checked_shape(full.pixel_array, ds)
     except Exception as exc:  # pydicom raises many types for undecodable pixel data

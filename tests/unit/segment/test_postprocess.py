@@ -104,6 +104,23 @@ def test_vessel_clipped_to_liver_distance() -> None:
     assert kept.min() == 8 and kept.max() == 12   # x = 8..12: 1..5 mm from x = 7
 
 
+def test_vessel_clipped_to_liver_on_its_grown_box_or_the_whole_window() -> None:
+    lm = np.zeros((10, 40, 40), np.uint8)
+    lm[2:8, 2:10, 2:8] = 1                # the liver
+    lm[5, 5, 8:12] = 10                   # a vessel leaving it: decided on its grown box
+    lm[5, 30:38, 30] = 11                 # a vessel far from it: no liver in its grown box
+    labels = {**LABELS, 11: Structure.HEPATIC_VEIN}
+    rules = {Structure.PORTAL_VEIN: PostProcessRule(clip_to_liver_mm=2.0),
+             Structure.HEPATIC_VEIN: PostProcessRule(clip_to_liver_mm=3.0)}
+    out = apply_rules(lm, labels, rules, SPACING, ())
+    assert np.flatnonzero(out[5, 5] == 10).tolist() == [8, 9]
+    assert not (out == 11).any()
+    liver = lm == 1
+    for value, distance in ((10, 2.0), (11, 3.0)):
+        expected = within_distance(lm == value, liver, SPACING, distance)
+        assert np.array_equal(out == value, expected)
+
+
 def test_within_distance_empty_region_clears_all() -> None:
     mask = np.ones((3, 3, 3), bool)
     assert not within_distance(mask, np.zeros_like(mask), (1, 1, 1), 10.0).any()

@@ -135,14 +135,21 @@ def test_noise_limit(routed_study):
 def test_each_file_decoded_at_most_once(routed_study, monkeypatch):
     root, uids = routed_study
     reads: Counter[str] = Counter()
-    real = volume_module.dcmread
+    real, real_native = volume_module.dcmread, volume_module.read_native
 
     def counting(path, *args, **kwargs):
         if not kwargs.get("stop_before_pixels"):
             reads[str(path)] += 1
         return real(path, *args, **kwargs)
 
+    def counting_native(ds, *args, **kwargs):
+        pixels = real_native(ds, *args, **kwargs)
+        if pixels is not None:  # read from the file without pydicom
+            reads[str(ds.filename)] += 1
+        return pixels
+
     monkeypatch.setattr(volume_module, "dcmread", counting)
+    monkeypatch.setattr(volume_module, "read_native", counting_native)
     result = select_series([root], CFG)
     assert result.chosen_series_uid == uids["pv"]
     assert max(reads.values()) == 1
