@@ -20,7 +20,13 @@ from celery import Celery
 from sqlalchemy.exc import SQLAlchemyError
 
 from dicomnode.audit.ports import ClaimQueue
-from dicomnode.jobs.celery_app import TASK_NAME, create_celery_app, declare_queues, route
+from dicomnode.jobs.celery_app import (
+    TASK_NAME,
+    broker_priority,
+    create_celery_app,
+    declare_queues,
+    route,
+)
 from dicomnode.jobs.config import JobsConfig
 
 log = logging.getLogger(__name__)
@@ -108,7 +114,7 @@ class CeleryJobRunner:
                     TASK_NAME,
                     args=[row.job_id],
                     queue=queue,
-                    priority=priority,
+                    priority=broker_priority(self._config.broker_url, priority),
                     retry=True,
                     retry_policy={"max_retries": PUBLISH_RETRIES},
                 )

@@ -35,6 +35,9 @@ from dicomnode.jobs.celery_app import queue_names
 from dicomnode.jobs.celery_runner import CeleryJobRunner
 from dicomnode.jobs.config import JobsConfig
 from dicomnode.scp.header import read_header
+from pipeline.synth.spec import SeriesSpec, StudySpec
+from pipeline.synth.study import write_study
+from pipeline.synth.tissue import Phase
 
 REPO = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
@@ -421,6 +424,14 @@ def running_cluster(root: Path, db_url: str, **kwargs: Any) -> Iterator[Cluster]
         cluster.close()
 
 
+def write_small_study(folder: Path, seed: int) -> Path:
+    """Write a synthetic study of one portal venous 5 mm series (a few seconds of the demo
+    pipeline on 2 cores); returns its ``dicom`` folder."""
+    series = (SeriesSpec(phase=Phase.PORTAL_VENOUS, slice_thickness_mm=5.0, description="PV 5mm"),)
+    write_study(folder, StudySpec(seed=seed, series=series), volumes=False)
+    return folder / "dicom"
+
+
 @dataclass(frozen=True)
 class Figures:
     """What the failure tests report: jobs, attempts, redeliveries, duplicates."""
@@ -433,7 +444,8 @@ class Figures:
 
     def __str__(self) -> str:
         return (
-            f"jobs={self.jobs} attempts={self.attempts} lost_attempts={self.lost_attempts} "
+            f"jobs={self.jobs} attempts={self.attempts} reruns={self.attempts - self.jobs} "
+            f"lost_attempts={self.lost_attempts} "
             f"redeliveries_taken_over={self.taken_over} duplicates={self.duplicates}"
         )
 
