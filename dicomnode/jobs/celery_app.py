@@ -25,8 +25,9 @@ Delivery guarantees (at least once, the audit database making the result exactly
 
 Queue: ``jobs.queue`` (one per model or GPU class), declared with 10 priority levels
 (RabbitMQ ``x-max-priority``; Redis: one list per level, ``priority_steps``, where 0 is the
-highest, so the message priority is turned round by :func:`broker_priority`). A worker holds one message per pool process, so the broker hands
-out the waiting job of highest priority each time a process is free: a rush (9) first, then
+highest, so the message priority is turned round by :func:`broker_priority`). A worker holds
+one message per pool process, so the broker hands out the waiting job of highest priority
+each time a process is free: a rush (9) first, then
 small studies (6: at most ``small_study_instances`` instances), then the others (4), oldest
 first within a priority. A burst of large studies therefore never starves a small one (it
 waits for the jobs in hand only), and a rush overtakes both.

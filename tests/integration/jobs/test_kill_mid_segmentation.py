@@ -9,7 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
-from celery_cluster import Cluster, figures, running_cluster, write_small_study
+from celery_cluster import (
+    Cluster,
+    check_rerun_after_loss,
+    figures,
+    running_cluster,
+    write_small_study,
+)
 from loopback_peers import OrthancPeer, run_orthanc
 from pydicom.uid import EncapsulatedPDFStorage, SegmentationStorage
 
@@ -131,14 +137,9 @@ def test_worker_killed_mid_segmentation_delivers_one_set_per_study_to_orthanc(
         f"messages_acked_without_work={skipped}"
     )
     assert {d.job.state for d in details.values()} == {JobState.SUCCEEDED}
-    killed = details[victim]
-    assert killed.job.attempts == 2 and (killed.job.worker or "").startswith("k2/")
-    chain = [(e.attempt, e.stage) for e in killed.events if e.stage in ("claimed", "finished")]
-    assert chain == [(1, "claimed"), (1, "finished"), (2, "claimed"), (2, "finished")]
-    lost = killed.events[[e.stage for e in killed.events].index("finished")].message
-    assert "lost: worker k1/" in lost
-    assert "segment" in [e.stage for e in killed.events if e.attempt == 2]
-    assert [o.version for o in killed.outputs] == [2, 2, 2]  # the second attempt's set only
+    check_rerun_after_loss(details[victim], lost_on="k1", rerun_on="k2")
+    assert "segment" in [e.stage for e in details[victim].events if e.attempt == 2]
+    assert len(details[victim].outputs) == 3  # the second attempt's set only
     for job_id, detail in details.items():
         assert sorted(o.kind for o in detail.outputs) == sorted(
             [OutputKind.SEG, OutputKind.SR, OutputKind.PDF]
