@@ -16,9 +16,11 @@ from celery_cluster import (
     running_cluster,
     write_small_study,
 )
-from loopback_peers import OrthancPeer, run_orthanc
+from loopback_peers import OrthancPeer, postgres_database, require_postgres, run_orthanc
 from pydicom.uid import EncapsulatedPDFStorage, SegmentationStorage
 
+from dicomnode.audit import migrate
+from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.rows import DeliveryState, JobDetail, JobState, OutputKind
 from dicomnode.delivery.config import DimseDestinationConfig
 from dicomnode.delivery.dimse import CStoreSender
@@ -78,56 +80,61 @@ def _final_outputs(detail: JobDetail) -> list[tuple[str, str]]:
 
 
 def test_worker_killed_mid_segmentation_delivers_one_set_per_study_to_orthanc(
-    tmp_path: Path, pg_url: str
+    tmp_path: Path,
 ) -> None:
     studies = [write_small_study(tmp_path / f"study-{seed}", seed) for seed in range(STUDIES)]
     marks = tmp_path / "marks"
     marks.mkdir()
+    require_postgres()
     with (
+        postgres_database() as pg_url,  # its own: the outbox plans every job of its database
         run_orthanc(tmp_path / "orthanc", dicomweb=False) as pacs,
-        running_cluster(tmp_path / "cluster", pg_url) as cluster,
     ):
-        outbox = Outbox(
-            cluster.audit,
-            {
-                DESTINATION: CStoreSender(
-                    DimseDestinationConfig(
-                        name=DESTINATION, port=pacs.dicom_port, called_aet=pacs.aet
+        engine = create_audit_engine(pg_url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        with running_cluster(tmp_path / "cluster", pg_url) as cluster:
+            outbox = Outbox(
+                cluster.audit,
+                {
+                    DESTINATION: CStoreSender(
+                        DimseDestinationConfig(
+                            name=DESTINATION, port=pacs.dicom_port, called_aet=pacs.aet
+                        )
                     )
-                )
-            },
-            OutboxConfig(poll_interval_s=0.3, backoff_base_s=1),
-        )
-        outbox.start()
-        try:
-            # k1 holds its segment stage until it is killed; k2 segments at once
-            for name, hold_s in (("k1", "600"), ("k2", "0")):
-                cluster.start_worker(
-                    name,
-                    handler="fixed_cost:segment_marked",
-                    env={
-                        "DICOMNODE_TEST_MARK_DIR": str(marks),
-                        "DICOMNODE_TEST_WORKER": name,
-                        "DICOMNODE_TEST_SEGMENT_HOLD_S": hold_s,
-                    },
-                )
-            cluster.wait_ready(["k1", "k2"])
-            jobs = [cluster.add_study_job(study) for study in studies]
-            cluster.runner.notify()
-            marker = _wait_marker(cluster, marks, "k1")
-            victim = int(marker.name.rsplit("-", 1)[1])
-            assert cluster.audit.get_job(victim).job.state is JobState.RUNNING
-            cluster.kill("k1")
-            details = cluster.wait_final(jobs, timeout_s=240)
-            _wait_delivered(cluster, jobs)
-            details = {job_id: cluster.audit.get_job(job_id) for job_id in jobs}
-            in_orthanc = {
-                job_id: _orthanc_instances(pacs, d.job.study_instance_uid)
-                for job_id, d in details.items()
-            }
-        finally:
-            outbox.stop()
-        skipped = cluster.skipped_messages()
+                },
+                OutboxConfig(poll_interval_s=0.3, backoff_base_s=1),
+            )
+            outbox.start()
+            try:
+                # k1 holds its segment stage until it is killed; k2 segments at once
+                for name, hold_s in (("k1", "600"), ("k2", "0")):
+                    cluster.start_worker(
+                        name,
+                        handler="fixed_cost:segment_marked",
+                        env={
+                            "DICOMNODE_TEST_MARK_DIR": str(marks),
+                            "DICOMNODE_TEST_WORKER": name,
+                            "DICOMNODE_TEST_SEGMENT_HOLD_S": hold_s,
+                        },
+                    )
+                cluster.wait_ready(["k1", "k2"])
+                jobs = [cluster.add_study_job(study) for study in studies]
+                cluster.runner.notify()
+                marker = _wait_marker(cluster, marks, "k1")
+                victim = int(marker.name.rsplit("-", 1)[1])
+                assert cluster.audit.get_job(victim).job.state is JobState.RUNNING
+                cluster.kill("k1")
+                details = cluster.wait_final(jobs, timeout_s=240)
+                _wait_delivered(cluster, jobs)
+                details = {job_id: cluster.audit.get_job(job_id) for job_id in jobs}
+                in_orthanc = {
+                    job_id: _orthanc_instances(pacs, d.job.study_instance_uid)
+                    for job_id, d in details.items()
+                }
+            finally:
+                outbox.stop()
+            skipped = cluster.skipped_messages()
     found = figures(details)
     orthanc_duplicates = sum(
         len(held) - len(_final_outputs(details[job_id])) for job_id, held in in_orthanc.items()
