@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything dicomnode needs on a Debian machine: system packages (DCMTK, Orthanc,
-# Chromium for the dashboard tests, poppler for PDF checks), the PostgreSQL server the tests
+# Chromium for the dashboard tests, poppler for PDF checks, the RabbitMQ and Redis brokers the
+# Celery backend's tests start when they are not running), the PostgreSQL server the tests
 # use, running on 127.0.0.1:5432 (scripts/setup-postgres.sh), and a Python virtual
 # environment with the project and its pinned dependencies. Idempotent: a second run only
 # checks.
@@ -12,10 +13,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${DICOMNODE_VENV:-$HOME/.cache/dicomnode-venv}"
-APT_PACKAGES=(dcmtk orthanc orthanc-dicomweb chromium chromium-driver poppler-utils)
+APT_PACKAGES=(dcmtk orthanc orthanc-dicomweb chromium chromium-driver poppler-utils
+  rabbitmq-server redis-server)
 
 need_apt=0
-for tool in /usr/bin/storescu /usr/sbin/Orthanc /usr/share/orthanc/plugins/libOrthancDicomWeb.so /usr/bin/chromium /usr/bin/pdftoppm; do
+for tool in /usr/bin/storescu /usr/sbin/Orthanc /usr/share/orthanc/plugins/libOrthancDicomWeb.so \
+  /usr/bin/chromium /usr/bin/pdftoppm /usr/sbin/rabbitmq-server /usr/bin/redis-server; do
   [ -e "$tool" ] || need_apt=1  # -e: the DICOMweb plugin is a library, not executable
 done
 if [ "$need_apt" = 1 ] && [ "${DICOMNODE_NO_APT:-0}" != 1 ]; then
@@ -23,7 +26,8 @@ if [ "$need_apt" = 1 ] && [ "${DICOMNODE_NO_APT:-0}" != 1 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null
-  # Debian starts Orthanc as a service where it can; the node's tests run their own instances.
+  # Debian starts Orthanc, RabbitMQ and Redis as services where it can; the node's tests run
+  # their own Orthanc instances and start the brokers' services when they are not running.
 fi
 if [ "${DICOMNODE_NO_APT:-0}" != 1 ]; then
   bash scripts/setup-postgres.sh

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,13 +197,26 @@ def require_postgres() -> None:
     When it cannot be reached the calling test fails under ``CI=true`` and is skipped
     otherwise.
     """
-    if not postgres_reachable():
-        _start_postgres()
-        deadline = time.monotonic() + 20
-        while not postgres_reachable() and time.monotonic() < deadline:
+    require_peer(
+        postgres_reachable,
+        _start_postgres,
+        "PostgreSQL on 127.0.0.1:5432 (user postgres) cannot be reached",
+        wait_s=20.0,
+    )
+
+
+def require_peer(
+    reachable: Callable[[], bool], start: Callable[[], None], message: str, *, wait_s: float
+) -> None:
+    """Make sure a peer answers: if ``reachable()`` is false, ``start()`` it and wait up to
+    ``wait_s`` seconds. When it still does not answer the calling test fails with
+    ``message`` under ``CI=true`` (CI must have every peer) and is skipped otherwise."""
+    if not reachable():
+        start()
+        deadline = time.monotonic() + wait_s
+        while not reachable() and time.monotonic() < deadline:
             time.sleep(0.5)
-    if not postgres_reachable():
-        message = "PostgreSQL on 127.0.0.1:5432 (user postgres) cannot be reached"
+    if not reachable():
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)

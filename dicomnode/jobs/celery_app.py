@@ -14,13 +14,20 @@ Delivery guarantees (at least once, the audit database making the result exactly
   in one worker's buffer;
 - durable queues and persistent messages, published with confirmation (RabbitMQ
   ``confirm_publish``): a broker restart loses no job the node recorded as published;
-- Redis only: the visibility timeout (after which Redis redelivers an unacknowledged
-  message) is longer than the job timeout plus the claim lease. RabbitMQ: its
-  ``consumer_timeout`` must exceed the job timeout (deploy/rabbitmq.conf).
+- Redis (``redis://host:6379/N``) has no broker acknowledgements: a message taken by a
+  worker is kept aside and given to another worker when the visibility timeout passes
+  without its acknowledgement. That timeout is set longer than the job timeout plus the
+  claim lease (:func:`visibility_timeout_s`), so a slow job is never run twice at once; a
+  worker lost mid-job is instead noticed through its lapsed claim in the audit database
+  (the node publishes the job again after ``lease_s``), and the late redelivery finds the
+  job ended and is acknowledged without work. RabbitMQ: its ``consumer_timeout`` must exceed
+  the job timeout (deploy/rabbitmq.conf).
 
 Queue: ``jobs.queue`` (one per model or GPU class), declared with 10 priority levels
-(RabbitMQ ``x-max-priority``). A worker holds one message per pool process, so the broker hands
-out the waiting job of highest priority each time a process is free: a rush (9) first, then
+(RabbitMQ ``x-max-priority``; Redis: one list per level, ``priority_steps``, where 0 is the
+highest, so the message priority is turned round by :func:`broker_priority`). A worker holds
+one message per pool process, so the broker hands out the waiting job of highest priority
+each time a process is free: a rush (9) first, then
 small studies (6: at most ``small_study_instances`` instances), then the others (4), oldest
 first within a priority. A burst of large studies therefore never starves a small one (it
 waits for the jobs in hand only), and a rush overtakes both.
@@ -67,9 +74,28 @@ def declared_queues(config: JobsConfig) -> list[Queue]:
     ]
 
 
+def is_redis(broker_url: str) -> bool:
+    """Whether the broker is Redis (``redis://``, ``rediss://`` or a socket URL)."""
+    return broker_url.split("://", 1)[0].split("+", 1)[0] in ("redis", "rediss", "socket")
+
+
+def broker_priority(broker_url: str, priority: int) -> int:
+    """The message priority the broker understands for ``priority`` (9: most urgent).
+
+    RabbitMQ delivers the highest number first; Redis (kombu's transport) the lowest."""
+    return MAX_PRIORITY - priority if is_redis(broker_url) else priority
+
+
+def visibility_timeout_s(config: JobsConfig) -> float:
+    """Seconds Redis keeps a taken, unacknowledged message from other workers: the job
+    timeout (a day when there is none), plus the claim lease and a margin."""
+    return (config.timeout_s or 86400.0) + config.lease_s + VISIBILITY_MARGIN_S
+
+
 def route(config: JobsConfig, instances: int, priority: int) -> tuple[Queue, int]:
-    """The queue and message priority of a job of ``instances`` instances whose stored
-    priority is ``priority`` (0: not rushed)."""
+    """The queue and message priority (9: most urgent; :func:`broker_priority` gives the
+    broker's number) of a job of ``instances`` instances whose stored priority is
+    ``priority`` (0: not rushed)."""
     (queue,) = declared_queues(config)
     if config.small_study_instances and instances <= config.small_study_instances:
         return queue, max(priority, SMALL_PRIORITY)
@@ -95,11 +121,15 @@ def create_celery_app(config: JobsConfig) -> Celery:
     """
     app = Celery("dicomnode", broker=config.broker_url, set_as_current=False)
     timeout_s = config.timeout_s
-    transport: dict[str, object] = {
-        "confirm_publish": True,  # RabbitMQ: publish returns once the broker has the message
-        "visibility_timeout": (timeout_s or 86400.0) + config.lease_s + VISIBILITY_MARGIN_S,
-        "queue_order_strategy": "priority",  # Redis: emulated priorities
-    }
+    transport: dict[str, object]
+    if is_redis(config.broker_url):
+        transport = {
+            "visibility_timeout": visibility_timeout_s(config),
+            "priority_steps": list(range(MAX_PRIORITY + 1)),  # one list per priority
+        }
+    else:
+        # publish returns once the broker has the message
+        transport = {"confirm_publish": True}
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -110,7 +140,7 @@ def create_celery_app(config: JobsConfig) -> Celery:
         accept_content=["json"],
         task_queues=declared_queues(config),
         task_default_queue=config.queue,
-        task_default_priority=NORMAL_PRIORITY,
+        task_default_priority=broker_priority(config.broker_url, NORMAL_PRIORITY),
         task_create_missing_queues=False,
         task_soft_time_limit=timeout_s,
         task_time_limit=None if timeout_s is None else timeout_s + config.lease_s,

@@ -14,14 +14,19 @@ down nothing is recorded as published, and the next pass tries again.
 from __future__ import annotations
 
 import logging
-import threading
 
 from celery import Celery
-from sqlalchemy.exc import SQLAlchemyError
 
 from dicomnode.audit.ports import ClaimQueue
-from dicomnode.jobs.celery_app import TASK_NAME, create_celery_app, declare_queues, route
+from dicomnode.jobs.celery_app import (
+    TASK_NAME,
+    broker_priority,
+    create_celery_app,
+    declare_queues,
+    route,
+)
 from dicomnode.jobs.config import JobsConfig
+from dicomnode.polling import PollingThread
 
 log = logging.getLogger(__name__)
 
@@ -46,41 +51,24 @@ class CeleryJobRunner:
         self._config = config
         self._audit = audit
         self._app = app or create_celery_app(config)
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = PollingThread("job-dispatch", self._publish, config.poll_interval_s)
         self._declared = False
 
     def start(self) -> None:
         """Start the publishing thread."""
-        if self._thread is not None:
-            raise RuntimeError("runner already started")
-        self._thread = threading.Thread(target=self._loop, name="job-dispatch", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop publishing (jobs already published stay in the broker)."""
-        if self._thread is None:
-            return
-        self._stopping.set()
-        self._wake.set()
-        self._thread.join()
-        self._thread = None
+        self._loop.stop()
 
     def notify(self) -> None:
         """A job was queued: publish it now instead of at the next poll."""
-        self._wake.set()
+        self._loop.notify()
 
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.dispatch_once()
-            except SQLAlchemyError:
-                log.exception("audit database unavailable; job publication retries")
-            except Exception:  # the thread must survive anything (the broker being down)
-                log.exception("job publication failed; it retries")
-            self._wake.wait(self._config.poll_interval_s)
-            self._wake.clear()
+    def _publish(self) -> bool:
+        self.dispatch_once()
+        return False  # a pass publishes every waiting job: the next one waits for news
 
     def dispatch_once(self) -> int:
         """End lost attempts, then publish every waiting job; returns how many were published.
@@ -98,7 +86,7 @@ class CeleryJobRunner:
             declare_queues(self._app, self._config)
             self._declared = True
         published = 0
-        while not self._stopping.is_set():
+        while not self._loop.stopping:
             rows = self._audit.jobs_to_dispatch(limit=100)
             if not rows:
                 break
@@ -108,7 +96,7 @@ class CeleryJobRunner:
                     TASK_NAME,
                     args=[row.job_id],
                     queue=queue,
-                    priority=priority,
+                    priority=broker_priority(self._config.broker_url, priority),
                     retry=True,
                     retry_policy={"max_retries": PUBLISH_RETRIES},
                 )

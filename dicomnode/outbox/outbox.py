@@ -18,13 +18,10 @@ resends the same objects (same SOP Instance UIDs), which a PACS stores as a dupl
 from __future__ import annotations
 
 import logging
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-
-from sqlalchemy.exc import SQLAlchemyError
 
 from dicomnode.audit.ports import DeliveryLog
 from dicomnode.audit.rows import DeliveryRow
@@ -32,6 +29,7 @@ from dicomnode.audit.store import utc_now
 from dicomnode.delivery.base import DeliveryStatus, InstanceOutcome, Sender
 from dicomnode.outbox.backoff import next_attempt_at
 from dicomnode.outbox.config import OutboxConfig
+from dicomnode.polling import PollingThread
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +85,7 @@ class Outbox:
         self._return_sender = return_sender
         self._config = config
         self._clock = clock or utc_now
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = PollingThread("outbox", lambda: self.run_once() > 0, config.poll_interval_s)
 
     def plan(self) -> int:
         """Enter the outputs of every newly succeeded job for each destination.
@@ -176,34 +172,12 @@ class Outbox:
 
     def start(self) -> None:
         """Start the delivery thread."""
-        if self._thread is not None:
-            raise RuntimeError("outbox already started")
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._loop, name="outbox", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
         """Stop after the batch in progress."""
-        if self._thread is None:
-            return
-        self._stopping.set()
-        self._wake.set()
-        self._thread.join()
-        self._thread = None
+        self._loop.stop()
 
     def notify(self) -> None:
         """A job finished or a delivery was re-armed: look now."""
-        self._wake.set()
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            busy = False
-            try:
-                busy = self.run_once() > 0
-            except SQLAlchemyError:
-                log.exception("audit database unavailable; the outbox retries")
-            except Exception:  # the delivery thread must survive anything
-                log.exception("outbox error; it carries on")
-            if not busy:
-                self._wake.wait(self._config.poll_interval_s)
+        self._loop.notify()

@@ -9,6 +9,7 @@ storage of node and workers); each worker has its own work folder under ``<root>
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -25,16 +26,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import redis
 import yaml
 from kombu import Connection
 
 from dicomnode.audit.engine import create_audit_engine
 from dicomnode.audit.log import AuditLog
 from dicomnode.audit.rows import JobDetail, JobState
-from dicomnode.jobs.celery_app import queue_names
+from dicomnode.jobs.celery_app import is_redis, queue_names
 from dicomnode.jobs.celery_runner import CeleryJobRunner
 from dicomnode.jobs.config import JobsConfig
 from dicomnode.scp.header import read_header
+from pipeline.synth.spec import SeriesSpec, StudySpec
+from pipeline.synth.study import write_study
+from pipeline.synth.tissue import Phase
 
 REPO = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
@@ -65,6 +70,58 @@ def start_debian_rabbitmq() -> None:
         if shutil.which(command[0]):
             subprocess.run(command, check=False, capture_output=True, timeout=120)
             return
+
+
+REDIS_URL = "redis://127.0.0.1:6379/11"
+"""The Redis broker of the tests: database 11 of the server on 127.0.0.1:6379 (each cluster
+still has its own queue names)."""
+REDIS_SERVER = Path("/usr/bin/redis-server")
+
+
+def redis_reachable(url: str = REDIS_URL, timeout_s: float = 3.0) -> bool:
+    """Whether a Redis server answers PING at ``url``."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def start_redis() -> None:
+    """Start the Debian ``redis-server`` service; where there is no service manager, run
+    ``redis-server`` on 127.0.0.1:6379 as a daemon."""
+    for command in (["service", "redis-server", "start"], ["systemctl", "start", "redis-server"]):
+        if shutil.which(command[0]):
+            done = subprocess.run(command, check=False, capture_output=True, timeout=60)
+            if done.returncode == 0:
+                return
+    if REDIS_SERVER.exists():
+        subprocess.run(
+            [str(REDIS_SERVER), "--bind", "127.0.0.1", "--port", "6379", "--daemonize", "yes"],
+            check=False,
+            capture_output=True,
+            timeout=60,
+        )
+
+
+def forget_redis_unacked(url: str, queue: str) -> int:
+    """Delete the messages of ``queue`` that Redis keeps aside for their visibility timeout
+    (taken by a worker that died), so that no later run restores them; how many."""
+    client = redis.Redis.from_url(url)
+    try:
+        stale = [
+            tag
+            for tag, payload in client.hgetall("unacked").items()
+            if json.loads(payload)[2] == queue  # [message, exchange, routing key]
+        ]
+        if stale:
+            client.hdel("unacked", *stale)
+            client.zrem("unacked_index", *stale)
+        return len(stale)
+    finally:
+        client.close()
 
 
 RABBITMQ_SERVER = Path("/usr/sbin/rabbitmq-server")
@@ -407,6 +464,8 @@ class Cluster:
         self.stop_workers()
         with contextlib.suppress(Exception):  # the broker may be gone (a private node)
             self.delete_queues()
+            if is_redis(self.broker_url):
+                forget_redis_unacked(self.broker_url, self.queue)
         self.audit.dispose()
 
 
@@ -421,6 +480,49 @@ def running_cluster(root: Path, db_url: str, **kwargs: Any) -> Iterator[Cluster]
         cluster.close()
 
 
+def kill_first_mid_job(
+    cluster: Cluster, names: tuple[str, str], jobs: int, job_s: float
+) -> tuple[dict[int, JobDetail], int, int]:
+    """Start two fixed-cost workers, queue ``jobs`` jobs of ``job_s`` seconds and ``kill -9``
+    the first worker while it runs one; returns the jobs' final audit chains, the killed
+    job's id and the messages acknowledged without work."""
+    for name in names:
+        cluster.start_worker(name, job_s=job_s)
+    cluster.wait_ready(names)
+    ids = [cluster.add_fixed_job() for _ in range(jobs)]
+    cluster.runner.notify()
+    victim = cluster.wait_running(names[0])
+    cluster.kill(names[0])
+    details = cluster.wait_final(ids, timeout_s=120)
+    return details, victim, cluster.skipped_messages()
+
+
+def check_rerun_after_loss(detail: JobDetail, lost_on: str, rerun_on: str) -> None:
+    """Check one audit chain: attempt 1 lost with worker ``lost_on``, attempt 2 finished on
+    ``rerun_on``, and only the second attempt's outputs recorded.
+
+    Raises
+    ------
+    AssertionError
+        The chain is another one.
+    """
+    assert detail.job.attempts == 2, detail.job
+    assert (detail.job.worker or "").startswith(f"{rerun_on}/"), detail.job.worker
+    chain = [(e.attempt, e.stage) for e in detail.events if e.stage in ("claimed", "finished")]
+    assert chain == [(1, "claimed"), (1, "finished"), (2, "claimed"), (2, "finished")], chain
+    lost = detail.events[[e.stage for e in detail.events].index("finished")].message
+    assert f"lost: worker {lost_on}/" in lost, lost
+    assert detail.outputs and {o.version for o in detail.outputs} == {2}, detail.outputs
+
+
+def write_small_study(folder: Path, seed: int) -> Path:
+    """Write a synthetic study of one portal venous 5 mm series (a few seconds of the demo
+    pipeline on 2 cores); returns its ``dicom`` folder."""
+    series = (SeriesSpec(phase=Phase.PORTAL_VENOUS, slice_thickness_mm=5.0, description="PV 5mm"),)
+    write_study(folder, StudySpec(seed=seed, series=series), volumes=False)
+    return folder / "dicom"
+
+
 @dataclass(frozen=True)
 class Figures:
     """What the failure tests report: jobs, attempts, redeliveries, duplicates."""
@@ -433,7 +535,8 @@ class Figures:
 
     def __str__(self) -> str:
         return (
-            f"jobs={self.jobs} attempts={self.attempts} lost_attempts={self.lost_attempts} "
+            f"jobs={self.jobs} attempts={self.attempts} reruns={self.attempts - self.jobs} "
+            f"lost_attempts={self.lost_attempts} "
             f"redeliveries_taken_over={self.taken_over} duplicates={self.duplicates}"
         )
 

@@ -6,6 +6,10 @@ UID is derived from the job id, as the pipeline derives its output UIDs from the
 identity: a rerun of the job writes the same object again. ``fixed_cost:mixed`` runs the real
 study pipeline (``dicomnode.pipeline_job:run_job``, models loaded in ``prepare``) on jobs
 whose series hold real DICOM files (``*.dcm`` names), and the fixed cost on the others.
+``fixed_cost:segment_marked`` runs the real pipeline and, when an attempt enters the segment
+stage, touches ``<DICOMNODE_TEST_MARK_DIR>/<DICOMNODE_TEST_WORKER>-job-<id>`` and holds the
+stage ``DICOMNODE_TEST_SEGMENT_HOLD_S`` seconds (so that a test can kill the worker while it
+segments).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from pydicom.uid import EncapsulatedPDFStorage, ExplicitVRLittleEndian, generate
 from dicomnode.jobs.handler import JobOutcome, JobSpec
 from dicomnode.pipeline_job import run_job
 from pipeline.config import PipelineConfig
+from pipeline.segment.engine import SegmentationEngine
+from pipeline.segment.result import SegmentationResult
+from pipeline.volume import CTVolume
 
 FAKE_SUFFIX = ".fake"
 """Name suffix of the instance files of fixed-cost jobs (their content is not DICOM)."""
@@ -84,3 +91,32 @@ class Mixed:
 
 
 mixed = Mixed()
+
+
+class SegmentMarked:
+    """The pipeline, announcing each segmentation by a marker file and holding it a while."""
+
+    def __init__(self) -> None:
+        self._job_id: int | None = None
+
+    def prepare(self, pipeline: PipelineConfig) -> None:
+        """Load the models and wrap the engine's segmentation (once per worker process)."""
+        original = SegmentationEngine.segment
+        handler = self
+
+        def segment(engine: SegmentationEngine, volume: CTVolume) -> SegmentationResult:
+            marks = Path(os.environ["DICOMNODE_TEST_MARK_DIR"])
+            (marks / f"{os.environ['DICOMNODE_TEST_WORKER']}-job-{handler._job_id}").touch()
+            time.sleep(float(os.environ.get("DICOMNODE_TEST_SEGMENT_HOLD_S", "0")))
+            return original(engine, volume)
+
+        SegmentationEngine.segment = segment  # type: ignore[method-assign]
+        run_job.prepare(pipeline)
+
+    def run(self, spec: JobSpec) -> JobOutcome:
+        """One job attempt of the real pipeline."""
+        self._job_id = spec.job_id
+        return run_job.run(spec)
+
+
+segment_marked = SegmentMarked()

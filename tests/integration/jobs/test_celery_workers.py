@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from celery_cluster import figures, running_cluster
+from celery_cluster import check_rerun_after_loss, figures, kill_first_mid_job, running_cluster
 
 from dicomnode.audit.rows import JobState, OutputKind
 from pipeline.synth.study import write_study
@@ -53,27 +53,12 @@ def test_worker_killed_mid_job_is_redelivered_and_finishes_on_the_other(
     tmp_path: Path, pg_url: str
 ) -> None:
     with running_cluster(tmp_path / "cluster", pg_url) as cluster:
-        for name in ("k1", "k2"):
-            cluster.start_worker(name, job_s=3.0)
-        cluster.wait_ready(["k1", "k2"])
-        jobs = [cluster.add_fixed_job() for _ in range(6)]
-        cluster.runner.notify()
-        victim = cluster.wait_running("k1")
-        cluster.kill("k1")
-        details = cluster.wait_final(jobs, timeout_s=120)
-        skipped = cluster.skipped_messages()
+        details, victim, skipped = kill_first_mid_job(cluster, ("k1", "k2"), jobs=6, job_s=3.0)
     found = figures(details)
     print(f"kill -9 mid-job: {found} messages_acked_without_work={skipped}")
     assert {d.job.state for d in details.values()} == {JobState.SUCCEEDED}
-    killed = details[victim]
-    assert killed.job.attempts == 2 and (killed.job.worker or "").startswith("k2/")
-    chain = [(e.attempt, e.stage) for e in killed.events if e.stage in ("claimed", "finished")]
-    assert chain == [(1, "claimed"), (1, "finished"), (2, "claimed"), (2, "finished")]
-    assert (
-        "lost: worker k1/"
-        in killed.events[[e.stage for e in killed.events].index("finished")].message
-    )
-    assert [o.version for o in killed.outputs] == [2]  # one set of results: the second attempt's
+    check_rerun_after_loss(details[victim], lost_on="k1", rerun_on="k2")
+    assert len(details[victim].outputs) == 1  # one set of results: the second attempt's
     assert (found.jobs, found.lost_attempts, found.taken_over, found.duplicates) == (6, 1, 1, 0)
     assert found.attempts == 7
 
