@@ -105,9 +105,12 @@ def _assert_same_outputs(volume: CTVolume, selected: list[Dataset], read: list[D
 
 
 def _without_dates(pdf: bytes) -> bytes:
-    """The PDF without its /CreationDate (the second it was written)."""
-    start = pdf.index(b"/CreationDate")
-    return pdf[:start] + pdf[pdf.index(b")", start) + 1 :]
+    """The PDF without its /CreationDate (the second it was written) and its /ID (fpdf2
+    derives the file identifier from that date: two builds a second apart differ there)."""
+    for key, end in ((b"/CreationDate", b")"), (b"/ID [", b"]")):
+        start = pdf.index(key)
+        pdf = pdf[:start] + pdf[pdf.index(end, start) + 1 :]
+    return pdf
 
 
 def test_single_frame_sources_are_those_read_from_the_files(tmp_path: Path) -> None:
