@@ -12,15 +12,14 @@ made of pydicom's own test file ``CT_small.dcm``; only UIDs, dates and times may
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
+from dataset_compare import differences
 from encode_synthetic_ct import SHAPE, Geometry, demo_segmentation, write_series
 from pydicom.data import get_testdata_file
-from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 from pydicom.valuerep import format_number_as_ds
 
@@ -46,25 +45,6 @@ UIDS = {
 }
 
 
-def _differences(a: Dataset, b: Dataset, path: str = "") -> Iterator[str]:
-    tags = sorted(set(a.keys()) | set(b.keys()))
-    for tag in tags:
-        if tag not in a or tag not in b:
-            yield f"{path}{tag}: only in {'fast' if tag in a else 'highdicom'}"
-            continue
-        ea, eb = a[tag], b[tag]
-        if ea.VR in UNCOMPARED_VRS:
-            continue
-        if ea.VR == "SQ":
-            if len(ea.value) != len(eb.value):
-                yield f"{path}{ea.keyword}: {len(ea.value)} items, not {len(eb.value)}"
-                continue
-            for i, (ia, ib) in enumerate(zip(ea.value, eb.value, strict=True)):
-                yield from _differences(ia, ib, f"{path}{ea.keyword}[{i}].")
-        elif ea.VR != eb.VR or ea.value != eb.value:
-            yield f"{path}{ea.keyword}: {str(ea.value)[:60]} != {str(eb.value)[:60]}"
-
-
 def _assert_same_seg(
     volume, headers, content: SegmentationContent, config: EncodeConfig | None = None
 ) -> None:
@@ -73,7 +53,7 @@ def _assert_same_seg(
     for seg in (fast, reference):
         assert (seg.SeriesInstanceUID, seg.SOPInstanceUID) == tuple(UIDS.values())
     assert int(fast.NumberOfFrames) > 0
-    assert list(_differences(fast, reference)) == []
+    assert list(differences(fast, reference, UNCOMPARED_VRS)) == []
     np.testing.assert_array_equal(
         fast.get_volume(combine_segments=False).array,
         reference.get_volume(combine_segments=False).array,

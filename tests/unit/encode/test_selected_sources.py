@@ -6,10 +6,10 @@ SEG, SR and PDF built from them are the same objects."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dataset_compare import differences
 from encode_report_fixture import report_content
 from encode_synthetic_ct import SHAPE, Geometry, demo_segmentation, write_series
 from pydicom.dataset import Dataset
@@ -46,26 +46,6 @@ UIDS = {
 }
 
 
-def _differences(
-    a: Dataset, b: Dataset, skip: set[str] = frozenset(), path: str = ""
-) -> Iterator[str]:
-    for tag in sorted(set(a.keys()) | set(b.keys())):
-        if tag not in a or tag not in b:
-            yield f"{path}{tag}: only in {'a' if tag in a else 'b'}"
-            continue
-        ea, eb = a[tag], b[tag]
-        if ea.VR in skip:
-            continue
-        if ea.VR == "SQ":
-            if len(ea.value) != len(eb.value):
-                yield f"{path}{ea.keyword}: {len(ea.value)} items, not {len(eb.value)}"
-                continue
-            for i, (ia, ib) in enumerate(zip(ea.value, eb.value, strict=True)):
-                yield from _differences(ia, ib, skip, f"{path}{ea.keyword}[{i}].")
-        elif ea.VR != eb.VR or ea.value != eb.value:
-            yield f"{path}{ea.keyword}: {str(ea.value)[:60]} != {str(eb.value)[:60]}"
-
-
 def _selection_headers(volume: CTVolume) -> list[Dataset]:
     """The headers as the selection reads them, in the volume's slice order."""
     datasets, unreadable, _ = read_headers(sorted(set(volume.source_paths)))
@@ -79,8 +59,8 @@ def _selection_headers(volume: CTVolume) -> list[Dataset]:
 def _assert_same_headers(selected: list[Dataset], read: list[Dataset]) -> None:
     assert len(selected) == len(read)
     for a, b in zip(selected, read, strict=True):
-        assert list(_differences(a, b)) == []
-        assert list(_differences(a.file_meta, b.file_meta)) == []
+        assert list(differences(a, b)) == []
+        assert list(differences(a.file_meta, b.file_meta)) == []
         assert a.filename == b.filename
 
 
@@ -88,12 +68,12 @@ def _assert_same_outputs(volume: CTVolume, selected: list[Dataset], read: list[D
     content = demo_segmentation(volume.shape)
     seg_a = build_seg(volume, selected, content, **UIDS)
     seg_b = build_seg(volume, read, content, **UIDS)
-    assert list(_differences(seg_a, seg_b, VOLATILE_VRS)) == []
+    assert list(differences(seg_a, seg_b, VOLATILE_VRS)) == []
     assert seg_a.PixelData == seg_b.PixelData
     report = report_content(volume.series_instance_uid, content.algorithm)
     sr_a = build_sr(seg_a, selected, report, **UIDS)
     sr_b = build_sr(seg_a, read, report, **UIDS)
-    assert list(_differences(sr_a, sr_b, VOLATILE_VRS)) == []
+    assert list(differences(sr_a, sr_b, VOLATILE_VRS)) == []
     evidence = sr_a.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence
     assert {r.ReferencedSOPInstanceUID for s in evidence for r in s.ReferencedSOPSequence} == {
         *volume.sop_instance_uids,
@@ -150,7 +130,7 @@ def test_sanitising_a_sanitised_header_gives_it_back(ct_series) -> None:
     _, headers = ct_series
     once = sanitised(headers[0])
     assert sanitised(once) is once
-    assert once is not headers[0] and list(_differences(once, headers[0])) == []
+    assert once is not headers[0] and list(differences(once, headers[0])) == []
 
 
 @pytest.mark.slow
