@@ -40,7 +40,7 @@ MIN_PLANAR_NCC = 0.8
 
 
 class PlanarRegistrationError(InputDataError):
-    """The planar views could not be matched to the SPECT; says why (NCC, orientation)."""
+    """The planar views cannot be used (unreadable, or not matched to the SPECT); says why."""
 
 
 @dataclass(frozen=True)
@@ -116,11 +116,14 @@ def planar_frames(ds: Dataset, anterior_frame: int, posterior_frame: int) -> Pla
     Raises
     ------
     PlanarRegistrationError
-        If the instance lacks PixelSpacing or the frames.
+        If the instance lacks PixelSpacing or the frames, or its pixels cannot be decoded.
     """
     if "PixelSpacing" not in ds:
         raise PlanarRegistrationError("planar NM image without PixelSpacing")
-    pixels = np.asarray(ds.pixel_array, dtype=np.float64)
+    try:
+        pixels = np.asarray(ds.pixel_array, dtype=np.float64)
+    except (AttributeError, ValueError, RuntimeError) as exc:
+        raise PlanarRegistrationError(f"planar NM pixels cannot be decoded: {exc}") from exc
     if pixels.ndim == 2:
         pixels = pixels[None]
     if max(anterior_frame, posterior_frame) > pixels.shape[0]:

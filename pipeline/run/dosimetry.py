@@ -12,6 +12,7 @@ delivered.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,9 +25,9 @@ from pydicom.dataset import Dataset
 
 from pipeline.dosimetry.config import DosimetryConfig
 from pipeline.dosimetry.figures import DvhCurve, dose_on_planning, dvh_curves, dvh_png, fused_png
-from pipeline.dosimetry.planar import PlanarFrames, planar_frames
+from pipeline.dosimetry.planar import PlanarFrames, PlanarRegistrationError, planar_frames
 from pipeline.dosimetry.report_page import page_text
-from pipeline.dosimetry.result import DosimetryResult
+from pipeline.dosimetry.result import DosimetryResult, PlanarLsf
 from pipeline.dosimetry.sr_content import DoseSource, dosimetry_groups
 from pipeline.dosimetry.study import StudyDose, maa_study, y90_pet_study
 from pipeline.encode.content import DosimetryReport, QuantityGroup
@@ -112,17 +113,26 @@ def _administered_gbq(ds: Dataset) -> float | None:
 
 
 def _planar_frames(roles: NmSeriesSet, series: Mapping[str, list[tuple[Path, Dataset]]]
-                   ) -> PlanarFrames | None:
-    """The first anterior/posterior pair held in one instance, pixels read (None: none)."""
+                   ) -> tuple[PlanarFrames | None, str | None]:
+    """The first anterior/posterior pair held in one instance, pixels read, or why it cannot
+    be read (both None: no such pair)."""
     pair = roles.planar_pair()
     if pair is None or pair[0].sop_instance_uid != pair[1].sop_instance_uid:
-        return None
+        return None, None
     anterior, posterior = pair
     path = next((p for p, ds in series.get(anterior.series.series_instance_uid, [])
                  if str(ds.get("SOPInstanceUID", "")) == anterior.sop_instance_uid), None)
     if path is None:
-        return None
-    return planar_frames(pydicom.dcmread(path), anterior.frame, posterior.frame)
+        return None, None
+    try:
+        return planar_frames(pydicom.dcmread(path), anterior.frame, posterior.frame), None
+    except (OSError, PlanarRegistrationError, pydicom.errors.InvalidDicomError) as exc:
+        return None, str(exc)
+
+
+def _with_planar(dose: StudyDose, planar: PlanarLsf) -> StudyDose:
+    result = dataclasses.replace(dose.output.result, planar=planar)
+    return dataclasses.replace(dose, output=dataclasses.replace(dose.output, result=result))
 
 
 def _mark_planar_used(section: dict[str, Any], result: DosimetryResult) -> None:
@@ -236,6 +246,7 @@ def run_dosimetry(
         section["source_series"]["maa"] = _sources(roles.maa_spect, roles)
         try:
             spect = pydicom.dcmread(series[roles.maa_spect.emission.series_instance_uid][0][0])
+            planar, planar_error = _planar_frames(roles, series)
             maa = maa_study(
                 planning,
                 seg.labelmap,
@@ -245,8 +256,10 @@ def run_dosimetry(
                 config.maa_activity_gbq,
                 constants,
                 demo=seg.is_demo,
-                planar=_planar_frames(roles, series),
+                planar=planar,
             )
+            if planar_error is not None:  # the SPECT's figures stand; the reason is said
+                maa = _with_planar(maa, PlanarLsf(None, None, None, planar_error))
             section.update(maa.output.result.to_json())
             _mark_planar_used(section, maa.output.result)
         except (InputDataError, ValueError, RuntimeError) as exc:

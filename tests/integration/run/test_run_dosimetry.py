@@ -127,6 +127,25 @@ def test_planar_lsf_is_reported_beside_the_spect_one(run: dict[str, Any]) -> Non
     assert "MAA planar views: lung shunt" in tracking_ids
 
 
+def test_unreadable_planar_views_leave_the_spect_figures(tmp_path: Path) -> None:
+    runner = CliRunner()
+    made = runner.invoke(app, ["synth", str(tmp_path / "study"), "--seed", "0", "--nm", "maa"])
+    assert made.exit_code == 0, made.output
+    planar_file = next((tmp_path / "study" / "dicom" / "maa" / "series_001").glob("*.dcm"))
+    planar = pydicom.dcmread(planar_file)
+    planar.PixelData = planar.PixelData[:100]            # cut short: frames cannot be decoded
+    planar.save_as(planar_file)
+    done = runner.invoke(app, ["run", str(tmp_path / "study" / "dicom"), "--out",
+                               str(tmp_path / "out")])
+    assert done.exit_code == 0, done.output
+    dosimetry = json.loads((tmp_path / "out" / "result.json").read_text())["dosimetry"]
+    assert dosimetry["error"] is None and dosimetry["lsf_method"] == "SPECT counts"
+    assert dosimetry["lsf"] == pytest.approx(0.08, abs=0.01)
+    assert dosimetry["planar"]["lsf"] is None
+    assert "planar NM pixels cannot be decoded" in dosimetry["planar"]["error"]
+    assert not any(v["used"] for v in dosimetry["source_series"]["maa"]["planar_views"])
+
+
 def test_a_replan_pdf_keeps_the_dosimetry_page(
     run: dict[str, Any], tmp_path: Path
 ) -> None:
