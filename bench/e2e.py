@@ -165,6 +165,13 @@ def segment_detail(detail: JobDetail) -> list[tuple[str, float]]:
     return [(str(name), float(seconds)) for name, seconds in timings.items() if name != "total"]
 
 
+def collector(detail: JobDetail) -> dict[str, float]:
+    """The worker's cyclic garbage collections during the job (``worker.gc`` of the result:
+    collections, seconds, objects frozen out of them); empty for a result without it."""
+    worker = (detail.job.result or {}).get("worker") or {}
+    return {str(k): float(v) for k, v in (worker.get("gc") or {}).items()}
+
+
 @dataclass(frozen=True)
 class Measured:
     """One study's figures."""
@@ -173,6 +180,7 @@ class Measured:
     parts: list[tuple[str, float]]
     worker_start_s: float
     worker_start_ahead: bool
+    gc: dict[str, float]
     total_s: float
     push_s: float
     instances: int
@@ -191,6 +199,7 @@ def measure(detail: JobDetail, push_s: float, instances: int, megabytes: float) 
         segment_detail(detail),
         start_s,
         ahead,
+        collector(detail),
         total_s,
         push_s,
         instances,
@@ -223,6 +232,11 @@ def print_table(studies: list[Measured], baseline_s: float, warm: bool) -> None:
         "worker start stage (* before the job)",
         [f"{m.worker_start_s:.1f}{'*' if m.worker_start_ahead else ' '}" for m in studies],
     )
+    line(
+        "cyclic GC in the worker s (collections)",
+        [f"{m.gc.get('seconds', 0.0):.2f} ({m.gc.get('collections', 0):.0f})" for m in studies],
+    )
+    line("  objects frozen out of it", [f"{m.gc.get('frozen_objects', 0):.0f}" for m in studies])
     line("total: last received -> last ack", [f"{m.total_s:.1f}" for m in studies])
     print()
     print(f"{'baseline: storescu study -> Orthanc':<{width}}{baseline_s:>12.1f}")
@@ -306,6 +320,7 @@ def main() -> None:
                         "stages_s": {k: round(v, 2) for k, v in m.rows},
                         "worker_start_s": round(m.worker_start_s, 2),
                         "worker_start_before_job": m.worker_start_ahead,
+                        "worker_gc": m.gc,
                         "total_s": round(m.total_s, 2),
                         "orthanc_push_s": round(m.push_s, 2),
                         "ratio": round(m.total_s / baseline_s, 1),

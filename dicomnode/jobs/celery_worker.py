@@ -152,7 +152,7 @@ class WorkerContext:
         if self._audit is not None:
             self._audit.engine.dispose(close=False)  # the parent's connections stay its own
             self._audit = None
-        self._prepared = _Prepared(self.config.jobs.handler)
+        self._prepared = _Prepared(self.config.jobs.handler, warm=True)
         try:
             self._prepared.prepare(self.config.pipeline)
         except Exception:  # each job tries again and reports the failure as its outcome
@@ -248,16 +248,17 @@ class WorkerContext:
                 pipeline=self.config.pipeline,
             )
             if self._prepared is None:
-                self._prepared = _Prepared(jobs.handler)
+                self._prepared = _Prepared(jobs.handler, warm=True)
             self._job_number += 1
             ahead = self._prepared.ready
-            outcome = _run(self._prepared, spec)
+            outcome, collector = _run(self._prepared, spec)
             text = _with_worker(
                 outcome,
                 job_number=self._job_number,
                 warm=True,
                 ahead=ahead,
-                start_s=self._prepared.start_s,
+                prepared=self._prepared,
+                collector=collector,
             )
             return JobOutcome.from_json(text), work_dir
 

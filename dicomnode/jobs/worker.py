@@ -12,7 +12,9 @@ while the outputs are built).
 
 The first attempt a process runs reports a ``worker start`` stage: the seconds the process
 spent importing and preparing the handler (models loaded), and whether that was paid before
-the job was sent (warm) or for this job.
+the job was sent (warm) or for this job. A warm process leaves what its start-up created out
+of the cyclic garbage collector's walks (:func:`~dicomnode.jobs.collector.freeze_prepared`);
+every attempt reports the collections that ran during it (``worker.gc`` in its result).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import traceback
 from pathlib import Path
 from typing import cast
 
+from dicomnode.jobs.collector import CollectorMeter, freeze_prepared
 from dicomnode.jobs.handler import JobOutcome, JobSpec
 from dicomnode.jobs.warm import WarmHandler, resolve_warm_handler
 from dicomnode.logs import configure_logging
@@ -69,13 +72,25 @@ def _failure(exc: Exception) -> JobOutcome:
 
 class _Prepared:
     """The handler of this process, prepared for one pipeline configuration (lazily again
-    for a job when preparing failed before)."""
+    for a job when preparing failed before).
 
-    def __init__(self, handler_path: str) -> None:
+    Parameters
+    ----------
+    handler_path : str
+        ``"package.module:name"`` of the handler.
+    warm : bool
+        The process runs job after job: once prepared, what exists is frozen out of the
+        cyclic collector's walks (:func:`~dicomnode.jobs.collector.freeze_prepared`).
+    """
+
+    def __init__(self, handler_path: str, *, warm: bool) -> None:
         self._path = handler_path
+        self._warm = warm
         self._handler: WarmHandler | None = None
         self.start_s = 0.0
-        """Seconds spent resolving and preparing the handler (imports, models)."""
+        """Seconds spent resolving and preparing the handler (imports, models, freezing)."""
+        self.frozen_objects = 0
+        """Objects left out of the collector's walks after preparing (0: none frozen)."""
 
     @property
     def ready(self) -> bool:
@@ -88,36 +103,52 @@ class _Prepared:
             try:
                 handler = resolve_warm_handler(self._path)
                 handler.prepare(pipeline)
+                if self._warm:
+                    self.frozen_objects = freeze_prepared()
             finally:
                 self.start_s += time.perf_counter() - started
             self._handler = handler
         return self._handler
 
 
-def _run(prepared: _Prepared, spec: JobSpec) -> JobOutcome:
-    """One attempt; the handler's failure (preparing it included) is its outcome."""
-    try:
-        outcome = prepared.prepare(spec.pipeline).run(spec)
-        if not isinstance(outcome, JobOutcome):
-            raise TypeError(f"handler returned {type(outcome).__name__}, not JobOutcome")
-    except Exception as exc:  # the handler's failure is this attempt's outcome
-        return _failure(exc)
-    return outcome
+def _run(prepared: _Prepared, spec: JobSpec) -> tuple[JobOutcome, CollectorMeter]:
+    """One attempt; the handler's failure (preparing it included) is its outcome. Also the
+    cyclic collections that ran during it."""
+    with CollectorMeter() as meter:
+        try:
+            outcome = prepared.prepare(spec.pipeline).run(spec)
+            if not isinstance(outcome, JobOutcome):
+                raise TypeError(f"handler returned {type(outcome).__name__}, not JobOutcome")
+        except Exception as exc:  # the handler's failure is this attempt's outcome
+            outcome = _failure(exc)
+    return outcome, meter
 
 
 def _with_worker(
-    outcome: JobOutcome, *, job_number: int, warm: bool, ahead: bool, start_s: float
+    outcome: JobOutcome,
+    *,
+    job_number: int,
+    warm: bool,
+    ahead: bool,
+    prepared: _Prepared,
+    collector: CollectorMeter,
 ) -> str:
-    """The outcome as JSON, with ``result["worker"]`` and, for the process's first attempt,
-    its ``worker start`` stage (``ahead``: paid before the job was sent)."""
+    """The outcome as JSON, with ``result["worker"]`` (the collections of the attempt and the
+    objects frozen out of them in ``gc``) and, for the process's first attempt, its
+    ``worker start`` stage (``ahead``: paid before the job was sent)."""
     result = dict(outcome.result)
-    result["worker"] = {"pid": os.getpid(), "job_number": job_number, "warm": warm}
+    result["worker"] = {
+        "pid": os.getpid(),
+        "job_number": job_number,
+        "warm": warm,
+        "gc": {**collector.to_dict(), "frozen_objects": prepared.frozen_objects},
+    }
     if job_number == 1:
         when = "before this job was sent" if ahead else "for this job"
         start = {
             "stage": WORKER_START_STAGE,
             "message": f"pid {os.getpid()}: handler imported and prepared {when}",
-            "duration_s": round(start_s, 3),
+            "duration_s": round(prepared.start_s, 3),
         }
         result["stages"] = [start, *(result.get("stages") or [])]
     return dataclasses.replace(outcome, result=result).to_json()
@@ -128,9 +159,11 @@ def run_attempt(handler_path: str, spec: JobSpec, outcome_path: Path, log_level:
     logs at ``log_level`` (the service's)."""
     configure_logging(log_level)
     _exit_with_parent()
-    prepared = _Prepared(handler_path)
-    outcome = _run(prepared, spec)
-    text = _with_worker(outcome, job_number=1, warm=False, ahead=False, start_s=prepared.start_s)
+    prepared = _Prepared(handler_path, warm=False)
+    outcome, collector = _run(prepared, spec)
+    text = _with_worker(
+        outcome, job_number=1, warm=False, ahead=False, prepared=prepared, collector=collector
+    )
     write_outcome(text, outcome_path)
 
 
@@ -164,7 +197,7 @@ def serve_warm(
     threading.Thread(
         target=_receive, args=(connection, inbox), name="job-inbox", daemon=True
     ).start()
-    prepared = _Prepared(handler_path)
+    prepared = _Prepared(handler_path, warm=True)
     try:
         prepared.prepare(pipeline)
     except Exception:  # each job tries again and reports the failure as its outcome
@@ -174,9 +207,14 @@ def serve_warm(
         spec, outcome_path = cast(tuple[JobSpec, Path], message)
         job_number += 1
         ahead = prepared.ready
-        outcome = _run(prepared, spec)
+        outcome, collector = _run(prepared, spec)
         text = _with_worker(
-            outcome, job_number=job_number, warm=True, ahead=ahead, start_s=prepared.start_s
+            outcome,
+            job_number=job_number,
+            warm=True,
+            ahead=ahead,
+            prepared=prepared,
+            collector=collector,
         )
         write_outcome(text, outcome_path)
         connection.send(text)

@@ -9,6 +9,7 @@ killed.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
@@ -108,22 +109,34 @@ def hang_first(spec: JobSpec) -> JobOutcome:
 
 
 class Counting:
-    """A warm handler that counts its preparations (as a model load would happen)."""
+    """A warm handler that counts its preparations (as a model load would happen).
+
+    Each preparation keeps a new list (standing in for a loaded model); each job makes a
+    reference cycle, runs one collection and reports whether the collector still walks the
+    kept list (``model_walked_by_gc``).
+    """
 
     def __init__(self) -> None:
         self.prepared = 0
+        self.model: list[object] = []
 
     def prepare(self, pipeline: PipelineConfig) -> None:
         """Count one preparation."""
         self.prepared += 1
+        self.model = [self.prepared]
 
     def run(self, spec: JobSpec) -> JobOutcome:
         """Succeed, reporting how often this process prepared."""
         outcome = succeed(spec)
+        cycle: list[object] = []
+        cycle.append(cycle)
+        del cycle
+        gc.collect()
+        walked = any(o is self.model for o in gc.get_objects())
         return JobOutcome(
             state="succeeded",
             output_paths=outcome.output_paths,
-            result={**outcome.result, "prepared": self.prepared},
+            result={**outcome.result, "prepared": self.prepared, "model_walked_by_gc": walked},
         )
 
 

@@ -65,6 +65,12 @@ def test_two_jobs_run_on_one_worker_prepared_once(
     assert one["worker"]["pid"] == two["worker"]["pid"] != os.getpid()
     assert (one["worker"]["job_number"], two["worker"]["job_number"]) == (1, 2)
     assert one["prepared"] == two["prepared"] == 1  # prepared once, for both jobs
+    # what the start-up made is frozen out of the collector's walks; the job's collection
+    # (the twin runs one) is counted
+    assert one["model_walked_by_gc"] is two["model_walked_by_gc"] is False
+    for result in (one, two):
+        assert result["worker"]["gc"]["frozen_objects"] > 0
+        assert result["worker"]["gc"]["collections"] >= 1
     assert "worker start" in _stages(audit, first)
     assert "worker start" not in _stages(audit, second)
     start = next(e for e in audit.get_job(first).events if e.stage == "worker start")
@@ -83,6 +89,9 @@ def test_per_attempt_processes_prepare_for_every_job(
     assert one["worker"]["warm"] is two["worker"]["warm"] is False
     for job_id in (first, second):
         assert _result(audit, job_id)["prepared"] == 1
+        # a process for one attempt does not freeze: freezing would only cost it a collection
+        assert _result(audit, job_id)["model_walked_by_gc"] is True
+        assert _result(audit, job_id)["worker"]["gc"]["frozen_objects"] == 0
         start = next(e for e in audit.get_job(job_id).events if e.stage == "worker start")
         assert "for this job" in start.message
 
