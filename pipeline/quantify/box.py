@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from pipeline.box import nonzero_box
+
 
 def labelled_box(labelmap: NDArray[np.integer]) -> tuple[slice, slice, slice]:
     """Bounding box of the nonzero voxels of a label map (the whole grid when none).
@@ -23,21 +25,10 @@ def labelled_box(labelmap: NDArray[np.integer]) -> tuple[slice, slice, slice]:
     Returns
     -------
     tuple of 3 slice
-        Half-open index ranges (z, y, x).
+        Half-open index ranges (z, y, x) (:func:`pipeline.box.nonzero_box`).
     """
-    per_z = labelmap.max(axis=(1, 2)) if labelmap.size else np.zeros(0, labelmap.dtype)
-    z = np.flatnonzero(per_z)
-    if z.size == 0:
-        return (
-            slice(0, labelmap.shape[0]),
-            slice(0, labelmap.shape[1]),
-            slice(0, labelmap.shape[2]),
-        )
-    plane = labelmap[z[0] : z[-1] + 1].max(axis=0)  # max over planes: one pass, then small
-    y = np.flatnonzero(plane.any(axis=1))
-    x = np.flatnonzero(plane.any(axis=0))
-    return (
-        slice(int(z[0]), int(z[-1]) + 1),
-        slice(int(y[0]), int(y[-1]) + 1),
-        slice(int(x[0]), int(x[-1]) + 1),
-    )
+    box = nonzero_box(labelmap)
+    if box is None:
+        z, y, x = labelmap.shape
+        return slice(0, z), slice(0, y), slice(0, x)
+    return box

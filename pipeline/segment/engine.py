@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from pipeline.box import nonzero_box
 from pipeline.segment.agreement import fold_agreement
 from pipeline.segment.composition import StageMap, StageMaps
 from pipeline.segment.confidence import combine, lesion_volumes_ml
@@ -25,7 +26,7 @@ from pipeline.segment.config import SegmentationConfig, StageConfig
 from pipeline.segment.geometry import bounding_box, canonical_flips, value_counts
 from pipeline.segment.inference import FoldPrediction, ModelRunner
 from pipeline.segment.model_folders import ModelError, ModelInfo, verify_config
-from pipeline.segment.postprocess import apply_rules, labelled_box, largest_component
+from pipeline.segment.postprocess import apply_rules, largest_component
 from pipeline.segment.result import OUTPUT_LABEL_VALUES, SegmentationResult
 from pipeline.segment.sliding_window import WindowOptions
 from pipeline.structures import COUINAUD_SEGMENTS, PLANNING_REGIONS, Structure
@@ -223,7 +224,7 @@ class SegmentationEngine:
         t0 = time.perf_counter()
         # counted and labelled on the box of the labelled voxels: the same counts and
         # components as on the whole grid
-        found = labelled_box(labelmap)
+        found = nonzero_box(labelmap, margin=1)
         labelled = labelmap[found] if found is not None else labelmap[:0]
         volumes = self._volumes(labelled, labels, volume.voxel_volume_ml)
         volumes.update({s: float(np.count_nonzero(m)) * volume.voxel_volume_ml

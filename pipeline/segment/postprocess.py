@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from pipeline.box import nonzero_box
 from pipeline.labelling import label
 from pipeline.segment.config import PostProcessRule
 from pipeline.segment.geometry import bounding_box, enclosed_background, value_counts
@@ -314,36 +315,11 @@ def apply_rules(labelmap: NDArray[np.uint8], labels: dict[int, Structure],
         A new label map.
     """
     out = labelmap.copy()
-    box = labelled_box(out)
+    box = nonzero_box(out, margin=1)
     if box is not None:
         _apply_rules_in(out[box], labels, rules, spacing_mm, order,
                         tuple(sl.start for sl in box), out.shape)
     return out
-
-
-def labelled_box(labelmap: NDArray[np.uint8]) -> tuple[slice, ...] | None:
-    """Bounding box of the nonzero voxels grown by one voxel (clipped), or None.
-
-    Parameters
-    ----------
-    labelmap : ndarray of uint8, shape (z, y, x)
-        Label values, 0 background.
-
-    Returns
-    -------
-    tuple of 3 slice or None
-        Index ranges (z, y, x); None where every voxel is 0.
-    """
-    # max over whole planes first: one pass over the array, then small ones
-    per_z = labelmap.max(axis=(1, 2))
-    if not per_z.any():
-        return None
-    z = np.flatnonzero(per_z)
-    plane = labelmap[z[0]:z[-1] + 1].max(axis=0)
-    y = np.flatnonzero(plane.any(axis=1))
-    x = np.flatnonzero(plane.any(axis=0))
-    return tuple(slice(max(0, int(i[0]) - 1), min(n, int(i[-1]) + 2))
-                 for i, n in zip((z, y, x), labelmap.shape, strict=True))
 
 
 def _apply_rules_in(out: NDArray[np.uint8], labels: dict[int, Structure],
