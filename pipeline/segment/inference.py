@@ -207,8 +207,7 @@ class ModelRunner:
         else:
             total, fold_maps = self._nnunet_folds(data, timings)
         t0 = time.perf_counter()
-        # the way back to the CT grid reads host tensors
-        labelmap = self._to_input_grid(total.to("cpu"), properties)
+        labelmap = self._to_input_grid(total, properties)
         timings["resample"] = time.perf_counter() - t0
         if labelmap.shape != image.shape[1:]:
             raise ModelError(f"model '{self.info.key}': output shape {labelmap.shape} differs "
@@ -242,7 +241,8 @@ class ModelRunner:
 
         Plans that resample probabilities nnU-Net's default way (linear, nearest along the
         low-resolution axis of an anisotropic image) take :func:`logits_to_labels`, slice
-        by slice; other plans take nnU-Net's own function.
+        by slice on the device of ``logits`` (only the label map comes to the host); other
+        plans take nnU-Net's own function, on a host copy of ``logits``.
         """
         from acvl_utils.cropping_and_padding.bounding_boxes import insert_crop_into_image
         from nnunetv2.configuration import ANISO_THRESHOLD
@@ -260,8 +260,8 @@ class ModelRunner:
                 or kwargs.get("order", 3) != 1 or kwargs.get("order_z", 0) != 0
                 or p.label_manager.has_regions):
             seg = convert_predicted_logits_to_segmentation_with_correct_shape(
-                logits, p.plans_manager, p.configuration_manager, p.label_manager, properties,
-                return_probabilities=False, num_threads_torch=torch.get_num_threads())
+                logits.to("cpu"), p.plans_manager, p.configuration_manager, p.label_manager,
+                properties, return_probabilities=False, num_threads_torch=torch.get_num_threads())
             return np.asarray(seg, dtype=np.uint8)
         forward = p.plans_manager.transpose_forward
         separate_z, axis = determine_do_sep_z_and_axis(
