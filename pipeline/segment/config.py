@@ -274,8 +274,9 @@ class SegmentationConfig(BaseModel):
     tile_batch_size: int | None = Field(
         default=None, ge=1,
         description="Patches (tiles x mirrored copies) per forward pass of dicomnode's "
-                    "sliding window; None: 8 on CUDA, 4 on the CPU (where a single "
-                    "patch takes PyTorch's slow float32 convolution).")
+                    "sliding window; None: 8 on CUDA; on the CPU as many patches as hold "
+                    "4 x 32 x 48 x 64 voxels, 1 to 4 (a single small patch takes PyTorch's "
+                    "slow float32 convolution; a 128^3 patch does not).")
     compile_network: bool = Field(
         default=False,
         description="torch.compile each fold's network in dicomnode's sliding window (CUDA "

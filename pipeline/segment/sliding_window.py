@@ -72,17 +72,43 @@ def resolve_precision(setting: Precision, device: torch.device) -> str:
     return "fp16" if device.type == "cuda" else "fp32"
 
 
-def resolve_tile_batch(setting: int | None, device: torch.device) -> int:
-    """Patches per forward pass: the configured number, else 8 on CUDA and 4 on the CPU.
+CPU_BATCH_VOXELS = 4 * 32 * 48 * 64
+"""Voxels of the patches of one forward pass on the CPU: four of the demo model's patches."""
 
-    On the CPU, PyTorch runs a float32 3-D convolution of a single patch with its slow
+
+def resolve_tile_batch(
+    setting: int | None, device: torch.device, patch_size: Sequence[int]
+) -> int:
+    """Patches per forward pass: the configured number, else 8 on CUDA and on the CPU as many
+    as hold :data:`CPU_BATCH_VOXELS` (at most 4, at least 1).
+
+    On the CPU, PyTorch runs a float32 3-D convolution of a single small patch with its slow
     im2col kernel (``aten::slow_conv3d_forward``) and batches of two or more with oneDNN:
-    one patch at a time, as nnU-Net runs its tiles, was 3-5 times slower
+    one demo-model patch (32 x 48 x 64) at a time, as nnU-Net runs its tiles, was 3-5 times
+    slower than four. A 128^3 patch of a full-size network already takes oneDNN for most of
+    its compute at one patch per pass; batching its mirrored copies only moved more memory
+    (8 per pass was slower than 1 and 2 on two cores), so it gets one
     (docs/segmentation-gpu.md).
+
+    Parameters
+    ----------
+    setting : int or None
+        Configured patches per pass (``tile_batch_size``); None: the default here.
+    device : torch.device
+        Where the networks run.
+    patch_size : sequence of int
+        The configuration's patch, voxels.
+
+    Returns
+    -------
+    int
+        Patches per forward pass, at least 1.
     """
     if setting is not None:
-        return setting
-    return 8 if device.type == "cuda" else 4
+        return max(1, setting)
+    if device.type == "cuda":
+        return 8
+    return max(1, min(4, CPU_BATCH_VOXELS // int(np.prod(patch_size))))
 
 
 def mirror_flips(axes: Sequence[int]) -> list[tuple[int, ...]]:
@@ -243,7 +269,7 @@ class SlidingWindowPredictor:
         )
         self.flips = mirror_flips(mirror_axes)
         self.tile_step_size = tile_step_size
-        self.tile_batch_size = max(1, resolve_tile_batch(tile_batch_size, device))
+        self.tile_batch_size = resolve_tile_batch(tile_batch_size, device, self.patch_size)
         self.precision = resolve_precision(precision, device)
         self.compiled = compile_network and device.type == "cuda"
         self.networks: list[nn.Module] = []

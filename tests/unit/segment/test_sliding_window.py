@@ -91,8 +91,12 @@ def test_tiles_and_mirrors_in_nnunets_order() -> None:
 def test_device_defaults() -> None:
     assert resolve_precision("auto", CPU) == "fp32"
     assert resolve_precision("bf16", CPU) == "bf16"
-    assert resolve_tile_batch(None, CPU) == 4
-    assert resolve_tile_batch(5, CPU) == 5
+    assert resolve_tile_batch(None, CPU, (32, 48, 64)) == 4  # the demo model's patch
+    assert resolve_tile_batch(None, CPU, (64, 64, 64)) == 1
+    assert resolve_tile_batch(None, CPU, (128, 128, 128)) == 1  # a full-size network's
+    assert resolve_tile_batch(None, CPU, (16, 32, 32)) == 4  # at most 4
+    assert resolve_tile_batch(None, torch.device("cuda"), (128, 128, 128)) == 8
+    assert resolve_tile_batch(5, CPU, (128, 128, 128)) == 5
     assert WindowOptions().own(CPU, (16, 32, 32)) is True
     assert WindowOptions(predictor="nnunet").own(CPU, (16, 32, 32)) is False
     assert WindowOptions(predictor="dicomnode").own(CPU, (32, 32)) is False  # 2-D
