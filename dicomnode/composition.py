@@ -18,6 +18,7 @@ from dicomnode.intake.recorder import QueueDrain, ReceiveRecorder
 from dicomnode.intake.retention import RetentionLoop, SpoolRetention
 from dicomnode.jobs.runner import create_runner
 from dicomnode.jobs.study_link import PlanningCTLinker
+from dicomnode.jobs.study_relink import LatePlanningCTLinker
 from dicomnode.outbox.outbox import Outbox
 from dicomnode.scp.server import ScpProcessPool
 from dicomnode.scp.spool import SpoolWriter
@@ -103,14 +104,14 @@ def build_service(config: DicomNodeConfig) -> NodeService:
         pipeline=config.pipeline,
         on_finished=lambda _job_id, _state: outbox.notify(),
     )
+    dosimetry = config.pipeline.dosimetry
     scheduler = CompletionScheduler(
         tracker,
         SeriesJobCreator(
             audit,
             runner.notify,
-            PlanningCTLinker(audit, config.pipeline.dosimetry.link())
-            if config.pipeline.dosimetry.enabled
-            else None,
+            PlanningCTLinker(audit, dosimetry.link()) if dosimetry.enabled else None,
+            LatePlanningCTLinker(audit, dosimetry.link()) if dosimetry.enabled else None,
         ),
         config.completion.check_interval_s,
         backlog=drain.backlog,

@@ -23,6 +23,7 @@ from dicomnode.completion import CompletedGroup, CompletionScheduler, Completion
 from dicomnode.intake.reconcile import reconcile_spool
 from dicomnode.intake.recorder import QueueDrain
 from dicomnode.jobs.study_link import PlanningCTLinker
+from dicomnode.jobs.study_relink import LatePlanningCTLinker
 from dicomnode.scp.server import ScpProcessPool
 from dicomnode.scp.spool import SpoolWriter
 
@@ -52,10 +53,14 @@ class SeriesJobCreator:
     audit : JobSubmission
         Where series are marked complete and the job is created (idempotently).
     notify : callable
-        Called after each job is created (the runner's ``notify``).
+        Called after the group's jobs are created (the runner's ``notify``).
     linker : PlanningCTLinker, optional
         Adds the planning CT series of the same patient to the job of an NM/PET study
         (:mod:`dicomnode.jobs.study_link`); None: no linking.
+    late_linker : LatePlanningCTLinker, optional
+        When the group's study is a planning CT that arrived after an NM/PET study of the
+        same patient, queues that study's job again with the CT linked
+        (:mod:`dicomnode.jobs.study_relink`); None: no re-linking.
     """
 
     def __init__(
@@ -63,14 +68,16 @@ class SeriesJobCreator:
         audit: JobSubmission,
         notify: Callable[[], None],
         linker: PlanningCTLinker | None = None,
+        late_linker: LatePlanningCTLinker | None = None,
     ) -> None:
         self._audit = audit
         self._notify = notify
         self._linker = linker
+        self._late_linker = late_linker
 
     def __call__(self, group: CompletedGroup) -> None:
         """Mark the group's series complete and create its job (with any linked planning CT
-        series)."""
+        series), then the jobs of NM/PET studies that were waiting for this planning CT."""
         for series_uid in group.series_instance_uids:
             self._audit.mark_series_complete(series_uid)
         link = None if self._linker is None else self._linker.link(group.study_instance_uid)
@@ -83,6 +90,16 @@ class SeriesJobCreator:
         if link is not None and self._linker is not None:
             self._linker.record(job_id, link)
         LOGGER.info("job %d queued for %d series", job_id, len(group.series_instance_uids))
+        if self._late_linker is not None:
+            for late in self._late_linker.late_links(group.study_instance_uid):
+                relinked = self._audit.create_job(
+                    study_instance_uid=late.study_instance_uid,
+                    series_instance_uids=list(late.series_instance_uids),
+                    calling_ae=late.calling_ae,
+                )
+                self._late_linker.record(relinked, late)
+                LOGGER.info("job %d queued: job %d's NM/PET study with its late planning CT",
+                            relinked, late.earlier_job_id)
         self._notify()
 
 

@@ -13,6 +13,8 @@ ReceiptLog             :mod:`dicomnode.intake.recorder` (what the SCP processes 
 ReconcileLog           :mod:`dicomnode.intake.reconcile` (spool vs. database at start-up)
 RetentionLog           :mod:`dicomnode.intake.retention` (processed studies leave the spool)
 JobSubmission          :class:`dicomnode.service.SeriesJobCreator` (quiet series -> job)
+StudyLinkLog           :mod:`dicomnode.jobs.study_link`, :mod:`dicomnode.jobs.study_relink`
+                       (NM/PET study <-> planning CT study of the same patient)
 JobQueue               :mod:`dicomnode.jobs` runners (claim, run and finish attempts)
 ClaimQueue             :mod:`dicomnode.jobs.celery` (dispatch, leased claims, workers)
 DeliveryLog            :mod:`dicomnode.outbox` (plan and record deliveries)
@@ -45,6 +47,7 @@ from dicomnode.audit.rows import (
     OutputKind,
     PlanApprovalRow,
     PlanOutput,
+    StudyJobRow,
 )
 
 if TYPE_CHECKING:
@@ -159,7 +162,8 @@ class RetentionLog(ServiceEventLog, Protocol):
 
 
 class StudyLinkLog(Protocol):
-    """A patient's studies, to link an NM/PET study to its planning CT study."""
+    """A patient's studies and their jobs, to link an NM/PET study to its planning CT study
+    (when the NM/PET study completes, and again when a planning CT arrives after it)."""
 
     def study_summary(self, study_instance_uid: str) -> StudySummary | None:
         """PatientID, StudyDate and series modalities of one study (None: unknown)."""
@@ -171,6 +175,11 @@ class StudyLinkLog(Protocol):
 
     def study_series(self, study_instance_uid: str, modality: str) -> list[str]:
         """SeriesInstanceUIDs of the study's series of one Modality."""
+        ...
+
+    def latest_study_job(self, study_instance_uid: str) -> StudyJobRow | None:
+        """The study's most recent job and the series of other studies linked into it
+        (None: the study has no job)."""
         ...
 
     def add_job_event(

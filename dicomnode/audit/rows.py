@@ -160,6 +160,19 @@ class JobRow:
 
 
 @dataclass(frozen=True)
+class StudyJobRow:
+    """The most recent job of a study, its series split by the study each belongs to."""
+
+    job_id: int
+    state: JobState
+    calling_ae: str | None
+    own_series_instance_uids: tuple[str, ...]
+    """Series of the job's own study (and series the database has no row for), sorted."""
+    linked_series_instance_uids: tuple[str, ...]
+    """Series of other studies, sorted: the planning CT linked into an NM/PET study's job."""
+
+
+@dataclass(frozen=True)
 class JobSummaryRow:
     """A job with the study fields a job list shows (PHI: do not log)."""
 

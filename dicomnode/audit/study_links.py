@@ -1,4 +1,5 @@
-"""Audit records for linking a patient's studies (NM/PET work-up to the planning CT)."""
+"""Audit records for linking a patient's studies (NM/PET work-up to the planning CT): the
+studies of a patient, their series, and what a study's latest job linked."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from dicomnode.audit import tables as m
+from dicomnode.audit.rows import JobState, StudyJobRow
 from dicomnode.audit.store import Store
 from pipeline.select.nm_series import StudySummary
 
@@ -70,3 +72,43 @@ class StudyLinkRecords(Store):
                 .where(m.Series.study_instance_uid == study_instance_uid,
                        m.Series.modality == modality)
             ).all())
+
+    def latest_study_job(self, study_instance_uid: str) -> StudyJobRow | None:
+        """The study's most recent job (highest id), its series split into the study's own
+        and those of other studies (a linked planning CT).
+
+        Parameters
+        ----------
+        study_instance_uid : str
+            The job's study.
+
+        Returns
+        -------
+        StudyJobRow or None
+            None when the study has no job.
+        """
+        with self._uow.read() as session:
+            job = session.scalar(
+                select(m.Job)
+                .where(m.Job.study_instance_uid == study_instance_uid)
+                .order_by(m.Job.id.desc())
+                .limit(1)
+            )
+            if job is None:
+                return None
+            rows = session.execute(
+                select(m.JobSeries.series_instance_uid, m.Series.study_instance_uid)
+                .outerjoin(m.Series,
+                           m.Series.series_instance_uid == m.JobSeries.series_instance_uid)
+                .where(m.JobSeries.job_id == job.id)
+                .order_by(m.JobSeries.series_instance_uid)
+            ).all()
+            job_id, state, calling_ae = job.id, JobState(job.state), job.calling_ae
+        linked = {uid for uid, study in rows if study not in (None, study_instance_uid)}
+        return StudyJobRow(
+            job_id=job_id,
+            state=state,
+            calling_ae=calling_ae,
+            own_series_instance_uids=tuple(uid for uid, _ in rows if uid not in linked),
+            linked_series_instance_uids=tuple(sorted(linked)),
+        )

@@ -7,7 +7,8 @@ node looks for the planning CT study of the same PatientID within
 find_planning_study`) and adds its CT series to the job, so that the pipeline segments the
 planning CT and carries its regions into the emission images. Each decision is a job event
 (stage ``study link``); a job with no planning CT linked is rejected by the pipeline with
-that reason (:func:`pipeline.run.study.run_study`).
+that reason (:func:`pipeline.run.study.run_study`). A planning CT that arrives after the
+NM/PET study's job is linked by :mod:`dicomnode.jobs.study_relink` with the same rule.
 """
 
 from __future__ import annotations

@@ -139,15 +139,17 @@ def push_to_node(pacs: OrthancPeer, orthanc_study_id: str) -> None:
 
 
 def wait_for_job(audit: AuditLog, study_instance_uid: str, node: ServedNode,
-                 timeout_s: float = JOB_TIMEOUT_S) -> JobDetail:
-    """Wait until the study's only job is final and none of its deliveries is pending."""
+                 timeout_s: float = JOB_TIMEOUT_S, *, jobs: int = 1) -> JobDetail:
+    """Wait until the study has ``jobs`` jobs (one per push unless the node queued it again)
+    and the newest is final with none of its deliveries pending; return the newest."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        jobs = audit.list_jobs(study_instance_uid=study_instance_uid)
-        if len(jobs) > 1:
-            raise AssertionError(f"{len(jobs)} jobs for one pushed study\n{node.log_text()}")
-        if jobs and jobs[0].job.state.final:
-            detail = audit.get_job(jobs[0].job.id)
+        found = audit.list_jobs(study_instance_uid=study_instance_uid)
+        if len(found) > jobs:
+            raise AssertionError(f"{len(found)} jobs for the study, {jobs} expected\n"
+                                 f"{node.log_text()}")
+        if len(found) == jobs and found[0].job.state.final:
+            detail = audit.get_job(found[0].job.id)
             pending = [d for d in detail.deliveries if d.state is DeliveryState.PENDING]
             if detail.deliveries and not pending:
                 return detail
