@@ -1,7 +1,8 @@
 """What the job page shows of an image-based SIRT dosimetry (``result.json`` key
 ``dosimetry``, :mod:`pipeline.run.dosimetry`): LSF (and the planar views' beside it), T/N,
-their source, the figures per region of the MAA prediction and of the Y-90 PET measurement,
-and the DVH plot of the result folder.
+their source, the quality of each emission CT's registration to the planning CT, the figures
+per region of the MAA prediction and of the Y-90 PET measurement, and the DVH plot of the
+result folder.
 """
 
 from __future__ import annotations
@@ -58,6 +59,34 @@ def _rows(section: dict[str, Any], source: str) -> list[DoseRow]:
     ]
 
 
+@dataclass(frozen=True)
+class RegistrationQuality:
+    """How well one emission study's CT matched the planning CT after registration.
+
+    Parameters
+    ----------
+    source : str
+        ``MAA SPECT/CT`` or ``Y-90 PET/CT``.
+    ncc : float or None
+        Normalised cross-correlation of the HU images inside the planning body (-1..1).
+    body_dice : float or None
+        Dice of the body masks (0..1).
+    """
+
+    source: str
+    ncc: float | None
+    body_dice: float | None
+
+
+def _registration(section: dict[str, Any], source: str) -> list[RegistrationQuality]:
+    """The section's registration figures (none: no registration, e.g. the emission image
+    was already on the planning CT's frame)."""
+    found = section.get("registration")
+    if not isinstance(found, dict):
+        return []
+    return [RegistrationQuality(source, _number(found.get("ncc")), _number(found.get("body_dice")))]
+
+
 def dosimetry_view(result: dict[str, Any]) -> dict[str, Any] | None:
     """The dosimetry part of the job page (None: the job had no NM/PET images)."""
     section = result.get("dosimetry")
@@ -80,6 +109,8 @@ def dosimetry_view(result: dict[str, Any]) -> dict[str, Any] | None:
         "post_source": post.get("source"),
         "administered_gbq": _number(section.get("administered_gbq")),
         "errors": [e for e in (section.get("error"), post.get("error")) if e],
+        "registrations": _registration(section, "MAA SPECT/CT")
+        + _registration(post, "Y-90 PET/CT"),
         "rows": _rows(section, "MAA SPECT (predicted)") + _rows(post, "Y-90 PET (measured)"),
         "columns": REGION_FIGURES,
     }

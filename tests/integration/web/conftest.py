@@ -34,7 +34,9 @@ sys.path.append(str(Path(__file__).parent))
 from dashboard_site import (
     CHROMIUM,
     PASSWORDS,
+    PIPELINE_HANDLER,
     Site,
+    add_maa_job,
     free_port,
     receive,
     run_until_final,
@@ -49,6 +51,9 @@ def _audit_fixtures() -> object:
     spec.loader.exec_module(module)
     return module
 
+
+MAA_SEED = 1
+"""Seed of the MAA study's synthetic patient (the site's own study is seed 0)."""
 
 _backends = _audit_fixtures()
 postgres_available = _backends.postgres_available  # type: ignore[attr-defined]
@@ -73,7 +78,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     pipeline_job = audit.create_job(
         study_instance_uid=study_uid, series_instance_uids=series, calling_ae="DEMOSENDER"
     )
-    run_until_final(audit, "dicomnode.pipeline_job:run_job", root / "work", pipeline_job)
+    run_until_final(audit, PIPELINE_HANDLER, root / "work", pipeline_job)
     failed_job = audit.create_job(
         study_instance_uid=study_uid, series_instance_uids=series[:1], calling_ae="DEMOSENDER"
     )
@@ -94,10 +99,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             header.fields["PatientID"],
             pipeline_job,
             failed_job,
+            root,
         )
     finally:
         server.stop()
         audit.dispose()
+
+
+@pytest.fixture(scope="package")
+def maa_job(site: Site) -> int:
+    """A job of a Tc-99m MAA SPECT/CT study with its planning CT linked in, run by the real
+    pipeline on the site (another patient than the site's other jobs)."""
+    return add_maa_job(site, MAA_SEED)
 
 
 @pytest.fixture(scope="package")

@@ -1,6 +1,7 @@
 """Builds the dashboard test site: a synthetic study received by the real SCP from DCMTK
 storescu, the real pipeline run on it by the job runner, a second job failed by the runner,
-three users (operator, viewer, planner); imported by this folder's conftest and tests."""
+three users (operator, viewer, planner), and on request a Tc-99m MAA SPECT/CT study's job
+with image-based dosimetry; imported by this folder's conftest and tests."""
 
 from __future__ import annotations
 
@@ -12,15 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
+from typer.testing import CliRunner
 
 from dicomnode.audit.log import AuditLog
-from dicomnode.completion import CompletionConfig, CompletionTracker
+from dicomnode.cli import app
+from dicomnode.completion import CompletedGroup, CompletionConfig, CompletionTracker
 from dicomnode.intake.recorder import ReceiveRecorder
 from dicomnode.jobs.config import JobsConfig
 from dicomnode.jobs.local import LocalJobRunner
+from dicomnode.jobs.study_link import PlanningCTLinker
 from dicomnode.scp.config import ScpConfig
+from dicomnode.scp.header import read_header
 from dicomnode.scp.server import start_scp
 from dicomnode.scp.spool import SpoolWriter
+from dicomnode.service import SeriesJobCreator
 from pipeline.config import PipelineConfig
 
 CHROMIUM = "/usr/bin/chromium"
@@ -32,6 +38,7 @@ PASSWORDS = {
     "paula": "planner-password",
 }
 JOB_TIMEOUT_S = 400.0
+PIPELINE_HANDLER = "dicomnode.pipeline_job:run_job"
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class Site:
     patient_id: str
     pipeline_job: int
     failed_job: int
+    root: Path
+    """The site's folder: spool/ (what the SCP received), work/ (the jobs' results)."""
 
 
 class RecordingSink:
@@ -105,6 +114,30 @@ def run_until_final(audit: AuditLog, handler: str, work: Path, job_id: int) -> N
             time.sleep(0.5)
     finally:
         runner.stop()
+
+
+def add_maa_job(site: Site, seed: int) -> int:
+    """Run a job with image-based dosimetry on the site; returns its id.
+
+    ``dicomnode synth OUT --seed SEED --nm maa`` writes a patient's planning CT study and, as
+    a study of its own, a Tc-99m MAA SPECT/CT with planar views. Both are received by the real
+    SCP; the MAA study's job is created as the service creates it (its planning CT linked in
+    by :class:`~dicomnode.jobs.study_link.PlanningCTLinker`) and run by the real pipeline.
+    Use a seed other than the site's study (0), so that the site's patient keeps its jobs.
+    """
+    study = site.root / f"maa-{seed}"
+    made = CliRunner().invoke(app, ["synth", str(study), "--seed", str(seed), "--nm", "maa"])
+    assert made.exit_code == 0, made.output
+    receive(site.audit, site.root / "spool", study / "dicom")
+    maa_uid = read_header(next((study / "dicom" / "maa").rglob("*.dcm"))).study_instance_uid
+    series = sorted({row.series_instance_uid for row in site.audit.study_instances(maa_uid)})
+    linker = PlanningCTLinker(site.audit, PipelineConfig().dosimetry.link())
+    SeriesJobCreator(site.audit, lambda: None, linker)(
+        CompletedGroup(maa_uid, tuple(series), "DEMOSENDER")
+    )
+    [job] = site.audit.list_jobs(study_instance_uid=maa_uid)
+    run_until_final(site.audit, PIPELINE_HANDLER, site.root / "work", job.job.id)
+    return job.job.id
 
 
 def log_in(page: Page, site: Site, name: str) -> None:

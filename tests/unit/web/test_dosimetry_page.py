@@ -1,4 +1,5 @@
-"""The job page's dosimetry: LSF, T/N, the region table of both dose sources, the DVH plot."""
+"""The job page's dosimetry: LSF, T/N, the registration quality, the region table of both dose
+sources, the DVH plot."""
 
 from __future__ import annotations
 
@@ -33,6 +34,19 @@ def _region(name: str, mean: float) -> dict[str, Any]:
     }
 
 
+def _registration(ncc: float, body_dice: float) -> dict[str, Any]:
+    return {
+        "metric": "Mattes mutual information",
+        "final_metric_value": -1.13,
+        "ncc": ncc,
+        "body_dice": body_dice,
+        "translation_mm": [-0.1, -5.2, -2.7],
+        "rotation_deg": 2.3,
+        "stop_condition": "Step too small after 16 iterations.",
+        "start": "identity",
+    }
+
+
 def _dosimetry(post_error: str | None) -> dict[str, Any]:
     post = (
         {"error": post_error}
@@ -42,6 +56,7 @@ def _dosimetry(post_error: str | None) -> dict[str, Any]:
             "tn_ratio": 3.04,
             "source": "Y-90 PET/CT",
             "error": None,
+            "registration": _registration(0.912, 0.981),
             "regions": [_region("liver", 41.5)],
         }
     )
@@ -52,6 +67,7 @@ def _dosimetry(post_error: str | None) -> dict[str, Any]:
         "source": "Tc-99m MAA SPECT/CT; planning-CT regions by rigid registration",
         "administered_gbq": 2.0,
         "error": None,
+        "registration": _registration(0.9799, 0.9947),
         "post_treatment": post,
         "regions": [_region("liver", 44.2), _region("lesion_1", 209.0)],
         "planar": (
@@ -106,6 +122,10 @@ def test_job_page_shows_the_dosimetry_table_and_dvh(
     assert "Lung shunt fraction <b>8.5 %</b> (SPECT counts)" in page
     assert "planar views 9.6 % (geometric mean, not used by the plan)" in page
     assert "T/N <b>2.67</b>" in page and "(T/N 3.04)" in page
+    assert (
+        "Registration to the planning CT: MAA SPECT/CT NCC <b>0.980</b>, body Dice 0.995"
+        " · Y-90 PET/CT NCC <b>0.912</b>, body Dice 0.981</p>"
+    ) in page
     assert "MAA SPECT (predicted)</td><td>lesion_1</td>" in page
     assert "Y-90 PET (measured)</td><td>liver</td>" in page
     assert ">209.0<" in page and ">41.5<" in page
@@ -129,6 +149,8 @@ def test_failed_post_treatment_and_missing_plot_are_said(
     log_in(client, "victor")
     page = client.get(f"/jobs/{job_id}").text
     assert "Not computed: RegistrationError: NCC 0.41 below 0.6" in page
+    registration = "Registration to the planning CT: MAA SPECT/CT NCC <b>0.980</b>, body Dice 0.995"
+    assert f"{registration}</p>" in page  # the failed Y-90 PET has no registration figures
     assert "planar views: planar views match the SPECT&#39;s projection with NCC 0.31" in page
     assert "dosimetry-dvh.png" not in page
     assert client.get(f"/jobs/{job_id}/dosimetry-dvh.png").status_code == 404
@@ -140,4 +162,5 @@ def test_job_without_nm_images_has_no_dosimetry_section(
 ) -> None:
     job_id = _job(audit, tmp_path / "spool", tmp_path / "results", None, dvh=False)
     log_in(client, "victor")
-    assert "Image-based dosimetry" not in client.get(f"/jobs/{job_id}").text
+    page = client.get(f"/jobs/{job_id}").text
+    assert "Image-based dosimetry" not in page and "Registration to the planning CT" not in page
