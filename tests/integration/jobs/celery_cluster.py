@@ -470,11 +470,15 @@ class Cluster:
 
 
 @contextmanager
-def running_cluster(root: Path, db_url: str, **kwargs: Any) -> Iterator[Cluster]:
-    """A cluster whose dispatcher runs; workers, queues and connections end afterwards."""
+def running_cluster(
+    root: Path, db_url: str, *, dispatching: bool = True, **kwargs: Any
+) -> Iterator[Cluster]:
+    """A cluster whose dispatcher runs (``dispatching``; else the test starts
+    ``cluster.runner``); workers, queues and connections end afterwards."""
     cluster = Cluster(root, db_url, **kwargs)
     try:
-        cluster.runner.start()
+        if dispatching:
+            cluster.runner.start()
         yield cluster
     finally:
         cluster.close()
