@@ -168,19 +168,12 @@ def _within_distance(mask: NDArray[np.bool_], region: NDArray[np.bool_],
     inner = tuple(slice(max(0, sl.start), min(n, sl.stop))
                   for sl, n in zip(box, region.shape, strict=True))
     sub = region[inner]
-    surface = sub & ~ndimage.binary_erosion(sub, border_value=0)
-    points = np.argwhere(surface)
     queries = np.argwhere(outside)
-    scale = np.asarray(spacing_mm, float)
-    if len(points):
-        offset = np.asarray([sl.start for sl in inner])
-        tree = cKDTree((points + offset) * scale)
-        dist, _ = tree.query(queries * scale, k=1, workers=-1,
-                             distance_upper_bound=distance_mm + 2 * _DISTANCE_TOLERANCE_MM)
-        if not np.any(np.abs(dist - distance_mm) <= _DISTANCE_TOLERANCE_MM):
-            keep = dist <= distance_mm
-            out[tuple(queries[keep].T)] = True
-            return out
+    dist = _surface_distances(sub, [sl.start for sl in inner], queries, spacing_mm,
+                              distance_mm)
+    if dist is not None:
+        out[tuple(queries[dist <= distance_mm].T)] = True
+        return out
     # the distance transform on the box (parts outside the window hold no region voxel)
     free = np.ones(tuple(sl.stop - sl.start for sl in box), bool)
     free[tuple(slice(i.start - b.start, i.stop - b.start)
@@ -238,17 +231,50 @@ def _within_distance_near(keep: NDArray[np.bool_], box: tuple[slice, ...],
     out = keep & inside
     if not len(queries):
         return out
+    dist = _surface_distances(region, [-sl.start for sl in at], queries, spacing_mm,
+                              distance_mm)
+    if dist is None:
+        return None
+    out[tuple(queries[dist <= distance_mm].T)] = True
+    return out
+
+
+def _surface_distances(region: NDArray[np.bool_], offset: Sequence[int],
+                       queries: NDArray[np.intp], spacing_mm: Sequence[float],
+                       distance_mm: float) -> NDArray[np.float64] | None:
+    """Distance (mm) of each query voxel to the nearest surface voxel of ``region``, by a
+    k-d tree; None where it cannot decide (no region voxel, or a distance within
+    :data:`_DISTANCE_TOLERANCE_MM` of ``distance_mm``).
+
+    Parameters
+    ----------
+    region : ndarray of bool
+        The region's voxels (its faces count as surface).
+    offset : sequence of int
+        Index of ``region[0, 0, 0]`` in the queries' indices.
+    queries : ndarray of int, shape (n, 3)
+        Voxel indices outside the region.
+    spacing_mm : sequence of float
+        Voxel spacing (z, y, x), mm.
+    distance_mm : float
+        The clipping distance, mm (distances beyond it by more than twice the tolerance
+        are infinite).
+
+    Returns
+    -------
+    ndarray of float or None
+        One distance per query, mm.
+    """
     points = np.argwhere(region & ~ndimage.binary_erosion(region, border_value=0))
     if not len(points):
         return None
     scale = np.asarray(spacing_mm, float)
-    dist, _ = cKDTree(points * scale).query(
-        (queries + [sl.start for sl in at]) * scale, k=1,
-        distance_upper_bound=distance_mm + 2 * _DISTANCE_TOLERANCE_MM, workers=-1)
+    dist, _ = cKDTree((points + np.asarray(offset)) * scale).query(
+        queries * scale, k=1, workers=-1,
+        distance_upper_bound=distance_mm + 2 * _DISTANCE_TOLERANCE_MM)
     if np.any(np.abs(dist - distance_mm) <= _DISTANCE_TOLERANCE_MM):
         return None
-    out[tuple(queries[dist <= distance_mm].T)] = True
-    return out
+    return np.asarray(dist)
 
 
 def fill_holes_nearest(labelmap: NDArray[np.uint8], values: Iterable[int]) -> NDArray[np.uint8]:
