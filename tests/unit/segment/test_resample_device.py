@@ -165,7 +165,8 @@ def test_only_the_label_map_leaves_the_device(shape_in: tuple[int, ...],
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(),
-                    reason="no CUDA device: the CPU tests above check the same code path")
+                    reason="needs a CUDA device (none here): the device path on a GPU; the "
+                           "CPU tests above run the same code on the CPU")
 @pytest.mark.parametrize(("shape_in", "shape_out", "nearest"), CASES)
 def test_cuda_labels_match_the_cpus(shape_in: tuple[int, ...], shape_out: tuple[int, ...],
                                     nearest: int | None) -> None:
